@@ -1,0 +1,1 @@
+//! bailiff-action (skeleton; see docs/ARCHITECTURE.md).

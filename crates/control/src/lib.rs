@@ -1,0 +1,1 @@
+//! bailiff-control (skeleton; see docs/ARCHITECTURE.md).

@@ -1,0 +1,1 @@
+//! bailiff-jail (skeleton; see docs/ARCHITECTURE.md).

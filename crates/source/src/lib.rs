@@ -1,0 +1,1 @@
+//! bailiff-source (skeleton; see docs/ARCHITECTURE.md).

@@ -1,0 +1,1 @@
+//! bailiff-store (skeleton; see docs/ARCHITECTURE.md).

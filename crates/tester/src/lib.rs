@@ -1,0 +1,1 @@
+//! bailiff-tester (skeleton; see docs/ARCHITECTURE.md).
