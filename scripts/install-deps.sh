@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what building and testing bailiff needs on a Debian machine:
+# the fail2ban reference package (configs, sample logs, fail2ban-client/-regex
+# as oracles), nftables/iptables/ipset and iproute2 for the network-namespace
+# tests, sqlite3 for inspecting state, python3 for comparison scripts.
+set -euo pipefail
+pkgs=(fail2ban nftables iptables ipset iproute2 sqlite3 python3 procps time)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all present (${pkgs[*]})"
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: missing ${missing[*]}; run as root or: sudo apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# The package starts a fail2ban-server on machines with systemd; the tests start
+# their own reference servers and must not race a system one.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet fail2ban 2>/dev/null; then
+  systemctl stop fail2ban || true
+fi
+echo "install-deps: installed ${missing[*]}"
