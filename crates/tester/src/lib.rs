@@ -1,1 +1,77 @@
-//! bailiff-tester (skeleton; see docs/ARCHITECTURE.md).
+//! bailiff-tester: `bailiff regex`, the fail2ban-regex-compatible filter tester.
+//!
+//! [`RegexArgs`] (the options, spelled as fail2ban-regex's) go into [`run`], which
+//! resolves the REGEX argument into a filter through `bailiff_config`
+//! (`read_filter`, `read_filter_file`, `parse_call`), builds a
+//! [`bailiff_filter::Filter`], streams the LOG through a [`reader::LineReader`]
+//! one line at a time, and hands each line's [`bailiff_filter::LineResult`] to
+//! one of three sinks:
+//!
+//! - the summary ([`report::Report`]): per-regex hit table, date template hits,
+//!   `Lines: T lines, I ignored, M matched, X missed`, missed/ignored line lists;
+//! - `-o FORMAT` ([`out::OutFormat`]): one line per failure, ids, keys or
+//!   action-style templates such as `<time> <ip> <F-USER>`;
+//! - `--json`: one JSON object per result on stdout, summary on stderr.
+//!
+//! ```no_run
+//! use clap::Parser;
+//! let args = bailiff_tester::RegexArgs::parse_from([
+//!     "bailiff-regex", "-o", "<ip> <F-USER>", "/var/log/auth.log", "sshd[mode=aggressive]",
+//! ]);
+//! let code = bailiff_tester::run(&args, &mut std::io::stdout(), &mut std::io::stderr())?;
+//! # Ok::<(), bailiff_tester::Error>(())
+//! ```
+
+mod args;
+pub mod out;
+pub mod reader;
+pub mod report;
+mod run;
+
+pub use args::{RegexArgs, DEFAULT_CONFIG_DIR};
+pub use run::run;
+
+use std::path::PathBuf;
+
+/// Why `bailiff regex` could not run; the binary prints it and exits with 255.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("writing output: {0}")]
+    Output(#[source] std::io::Error),
+    #[error("wrong filter name or options {spec:?}: {source}")]
+    FilterName {
+        spec: String,
+        #[source]
+        source: Box<bailiff_config::ConfigError>,
+    },
+    #[error("failed to load filter {spec:?}: {source}")]
+    Config {
+        spec: String,
+        #[source]
+        source: Box<bailiff_config::ConfigError>,
+    },
+    #[error("{0}")]
+    Filter(#[from] bailiff_filter::FilterError),
+    #[error("{what}: {source}")]
+    Date {
+        what: String,
+        #[source]
+        source: bailiff_date::DateError,
+    },
+    #[error("{option}: {message}")]
+    Option {
+        option: &'static str,
+        message: String,
+    },
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+/// Exit status for a failed run, as fail2ban-regex's.
+pub const EXIT_FAILURE: i32 = 255;

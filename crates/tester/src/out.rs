@@ -1,0 +1,462 @@
+//! `-o/--out`: one printed line per failure, the way fail2ban-regex prints it.
+//!
+//! An [`OutFormat`] is parsed once from the option's text and then renders the
+//! failures of each line ([`OutFormat::write`]). Templates (`-o '<ip> <F-USER>'`)
+//! use the action tags of a ban ticket (`<ip>`, `<fid>`, `<time>`, `<failures>`,
+//! `<matches>`, `<family>`, `<ip-rev>`, `<F-NAME>`...) plus `<msg>`, substituted in
+//! one pass (a value is never expanded again), then `<F-NAME>` tags.
+
+use std::io::{self, Write};
+use std::net::IpAddr;
+
+use bailiff_filter::Failure;
+use serde_json::Value;
+
+/// What `-o` prints for each failure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutFormat {
+    /// `id`/`fid`: the failure id.
+    Id,
+    /// `ip`: the ticket's `ip`, else the id.
+    Ip,
+    /// `msg`: every matched line.
+    Msg,
+    /// `row`: `[fid, time, {data}],` in Python notation.
+    Row,
+    /// Any other bare word: that ticket-data key (`None` when absent).
+    Key(String),
+    /// A text with `<tags>`.
+    Template(String),
+}
+
+/// Placeholder for `<msg>` when a failure spans several lines.
+const MSG_MARK: &str = "\0msg\0";
+
+impl OutFormat {
+    pub fn parse(s: &str) -> OutFormat {
+        match s {
+            "id" | "fid" => OutFormat::Id,
+            "ip" => OutFormat::Ip,
+            "msg" => OutFormat::Msg,
+            "row" => OutFormat::Row,
+            _ if s.contains('<') => OutFormat::Template(s.to_string()),
+            _ => OutFormat::Key(s.to_string()),
+        }
+    }
+
+    /// Print the failures one input line produced.
+    pub fn write(&self, failures: &[&Failure], w: &mut dyn Write) -> io::Result<()> {
+        match self {
+            OutFormat::Id => {
+                for f in failures {
+                    writeln!(w, "{}", f.fid)?;
+                }
+            }
+            OutFormat::Ip => {
+                for f in failures {
+                    match f.data.get("ip") {
+                        Some(v) if !v.is_null() => writeln!(w, "{}", py_str(v))?,
+                        _ => writeln!(w, "{}", f.fid)?,
+                    }
+                }
+            }
+            OutFormat::Msg => {
+                for f in failures {
+                    for m in &f.matches {
+                        writeln!(w, "{m}")?;
+                    }
+                }
+            }
+            OutFormat::Row => {
+                for f in failures {
+                    let mut data = String::from("{");
+                    let mut first = true;
+                    for (k, v) in f.data.iter().filter(|(k, _)| k.as_str() != "matches") {
+                        if !first {
+                            data.push_str(", ");
+                        }
+                        first = false;
+                        data.push_str(&py_repr_str(k));
+                        data.push_str(": ");
+                        data.push_str(&py_repr(v));
+                    }
+                    data.push('}');
+                    writeln!(
+                        w,
+                        "[{},\t{},\t{}],",
+                        py_repr_str(&f.fid),
+                        py_float(f.time),
+                        data
+                    )?;
+                }
+            }
+            OutFormat::Key(key) => {
+                for f in failures {
+                    if key == "matches" {
+                        let list = Value::from(f.matches.clone());
+                        writeln!(w, "{}", py_repr(&list))?;
+                    } else {
+                        match f.data.get(key.as_str()) {
+                            Some(v) => writeln!(w, "{}", py_str(v))?,
+                            None => writeln!(w, "None")?,
+                        }
+                    }
+                }
+            }
+            OutFormat::Template(t) => write_template(t, failures, w)?,
+        }
+        Ok(())
+    }
+}
+
+fn write_template(t: &str, failures: &[&Failure], w: &mut dyn Write) -> io::Result<()> {
+    // Once a failure with several matched lines is met, it and every later one of
+    // this line are printed once per matched line, after the others.
+    let mut wrap = false;
+    let mut deferred: Vec<(&Failure, String)> = Vec::new();
+    for f in failures {
+        let mut msg_used = false;
+        let text = render(t, f, &mut |_| {
+            msg_used = true;
+            if !wrap && f.matches.len() <= 1 {
+                f.matches.join("\n")
+            } else {
+                wrap = true;
+                MSG_MARK.to_string()
+            }
+        });
+        let _ = msg_used;
+        if wrap {
+            deferred.push((f, text));
+            continue;
+        }
+        writeln!(w, "{text}")?;
+    }
+    for (f, text) in deferred {
+        for m in &f.matches {
+            writeln!(w, "{}", text.replace(MSG_MARK, m))?;
+        }
+    }
+    Ok(())
+}
+
+/// Substitute the tags of `t` for failure `f`; `msg` computes `<msg>`.
+pub fn render(t: &str, f: &Failure, msg: &mut dyn FnMut(&Failure) -> String) -> String {
+    // Pass 1: `<tag>` with no space or angle bracket inside.
+    let mut out = String::with_capacity(t.len() + 32);
+    let mut rest = t;
+    while let Some(open) = rest.find('<') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let close = after.find(['>', '<', ' ']);
+        match close {
+            Some(c) if c > 0 && after.as_bytes()[c] == b'>' => {
+                let tag = &after[..c];
+                match ticket_tag(tag, f, msg) {
+                    Some(v) => out.push_str(&v),
+                    None => {
+                        out.push('<');
+                        out.push_str(tag);
+                        out.push('>');
+                    }
+                }
+                rest = &after[c + 1..];
+            }
+            _ => {
+                out.push('<');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    if !out.contains("<F-") {
+        return out;
+    }
+    // Pass 2: `<F-NAME>` with NAME in [A-Z0-9_-]: the captured group, or nothing.
+    let mut res = String::with_capacity(out.len());
+    let mut rest = out.as_str();
+    while let Some(open) = rest.find("<F-") {
+        res.push_str(&rest[..open]);
+        let after = &rest[open + 3..];
+        let n = after
+            .bytes()
+            .take_while(|b| {
+                b.is_ascii_uppercase() || b.is_ascii_digit() || *b == b'_' || *b == b'-'
+            })
+            .count();
+        if n > 0 && after.as_bytes().get(n) == Some(&b'>') {
+            let key = tag_to_key(&after[..n]);
+            if let Some(v) = f.data.get(&key).filter(|v| !v.is_null()) {
+                res.push_str(&escape_nul(&py_str(v)));
+            }
+            rest = &after[n + 1..];
+        } else {
+            res.push_str("<F-");
+            rest = after;
+        }
+    }
+    res.push_str(rest);
+    res
+}
+
+/// `USER` → `user`, `ID` → `fid`, `PORT` → `fport`.
+fn tag_to_key(tag: &str) -> String {
+    let k = tag.to_ascii_lowercase();
+    match k.as_str() {
+        "id" => "fid".to_string(),
+        "port" => "fport".to_string(),
+        _ => k,
+    }
+}
+
+fn escape_nul(s: &str) -> String {
+    s.replace('\0', "\\x00")
+}
+
+fn ticket_ip(f: &Failure) -> String {
+    match f.data.get("ip") {
+        Some(v) if !v.is_null() => py_str(v),
+        _ => f.fid.clone(),
+    }
+}
+
+fn ticket_tag(tag: &str, f: &Failure, msg: &mut dyn FnMut(&Failure) -> String) -> Option<String> {
+    let v = match tag {
+        "ip" => ticket_ip(f),
+        "fid" => f.fid.clone(),
+        "family" => match ticket_ip(f).parse::<IpAddr>() {
+            Ok(IpAddr::V4(_)) => "inet4".to_string(),
+            Ok(IpAddr::V6(_)) => "inet6".to_string(),
+            Err(_) => String::new(),
+        },
+        "ip-rev" => ip_rev(&ticket_ip(f)),
+        // No DNS lookups in the tester.
+        "ip-host" => String::new(),
+        "failures" | "ipfailures" | "ipjailfailures" => match f.data.get("failures") {
+            Some(v) if !v.is_null() => py_str(v),
+            _ => "0".to_string(),
+        },
+        "time" => py_float(f.time),
+        "bancount" | "restored" => "0".to_string(),
+        "matches" | "ipmatches" | "ipjailmatches" => f.matches.join("\n"),
+        "msg" => return Some(msg(f)),
+        "br" => return Some("\n".to_string()),
+        "sp" => return Some(" ".to_string()),
+        _ => return None,
+    };
+    Some(escape_nul(&v))
+}
+
+/// Reverse-DNS form: `4.3.2.1.` or the nibbles of an IPv6 address, dot-ended.
+pub fn ip_rev(ip: &str) -> String {
+    match ip.parse::<IpAddr>() {
+        Ok(IpAddr::V4(a)) => {
+            let o = a.octets();
+            format!("{}.{}.{}.{}.", o[3], o[2], o[1], o[0])
+        }
+        Ok(IpAddr::V6(a)) => {
+            let mut s = String::with_capacity(64);
+            for b in a.octets().iter().rev() {
+                s.push_str(&format!("{:x}.{:x}.", b & 0xf, b >> 4));
+            }
+            s
+        }
+        Err(_) => String::new(),
+    }
+}
+
+/// Python `repr(float)`: `1700000000.0`, `0.5`.
+pub fn py_float(x: f64) -> String {
+    if x.is_finite() && x.fract() == 0.0 && x.abs() < 1e16 {
+        format!("{x:.1}")
+    } else {
+        format!("{x:?}")
+    }
+}
+
+/// Python `str(value)` of a ticket value.
+pub fn py_str(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        _ => py_repr(v),
+    }
+}
+
+/// Python `repr(value)`.
+pub fn py_repr(v: &Value) -> String {
+    match v {
+        Value::Null => "None".to_string(),
+        Value::Bool(true) => "True".to_string(),
+        Value::Bool(false) => "False".to_string(),
+        Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
+            (Some(i), _, _) => i.to_string(),
+            (_, Some(u), _) => u.to_string(),
+            (_, _, Some(f)) => py_float(f),
+            _ => n.to_string(),
+        },
+        Value::String(s) => py_repr_str(s),
+        Value::Array(a) => {
+            let items: Vec<String> = a.iter().map(py_repr).collect();
+            format!("[{}]", items.join(", "))
+        }
+        Value::Object(o) => {
+            let items: Vec<String> = o
+                .iter()
+                .map(|(k, v)| format!("{}: {}", py_repr_str(k), py_repr(v)))
+                .collect();
+            format!("{{{}}}", items.join(", "))
+        }
+    }
+}
+
+/// Python `repr(str)`: single quotes unless the text has `'` and no `"`.
+pub fn py_repr_str(s: &str) -> String {
+    let q = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push(q);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == q => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c if (0x80..0xa0).contains(&(c as u32)) => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out.push(q);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bailiff_filter::FailureKind;
+    use std::collections::BTreeMap;
+
+    fn failure(fid: &str, data: &[(&str, Value)], matches: &[&str]) -> Failure {
+        Failure {
+            kind: FailureKind::Fail,
+            fid: fid.to_string(),
+            time: 1_704_164_645.0,
+            regex: 0,
+            data: data
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect::<BTreeMap<_, _>>(),
+            matches: matches.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    fn print(fmt: &str, fs: &[Failure]) -> String {
+        let refs: Vec<&Failure> = fs.iter().collect();
+        let mut out = Vec::new();
+        OutFormat::parse(fmt).write(&refs, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn tokens() {
+        let f = failure(
+            "1.2.3.4",
+            &[
+                ("user", "bob".into()),
+                ("ip4", "1.2.3.4".into()),
+                ("ip6", Value::Null),
+            ],
+            &["line one"],
+        );
+        assert_eq!(print("id", std::slice::from_ref(&f)), "1.2.3.4\n");
+        assert_eq!(print("fid", std::slice::from_ref(&f)), "1.2.3.4\n");
+        assert_eq!(print("ip", std::slice::from_ref(&f)), "1.2.3.4\n");
+        assert_eq!(print("msg", std::slice::from_ref(&f)), "line one\n");
+        assert_eq!(print("user", std::slice::from_ref(&f)), "bob\n");
+        assert_eq!(print("ip6", std::slice::from_ref(&f)), "None\n");
+        assert_eq!(print("dns", std::slice::from_ref(&f)), "None\n");
+        assert_eq!(print("matches", std::slice::from_ref(&f)), "['line one']\n");
+        assert_eq!(
+            print("row", &[f]),
+            "['1.2.3.4',\t1704164645.0,\t{'ip4': '1.2.3.4', 'ip6': None, 'user': 'bob'}],\n"
+        );
+    }
+
+    #[test]
+    fn ip_token_prefers_ticket_ip() {
+        let f = failure("alice", &[("ip", "10.0.0.1".into())], &["x"]);
+        assert_eq!(print("ip", std::slice::from_ref(&f)), "10.0.0.1\n");
+        assert_eq!(print("<fid>/<ip>", &[f]), "alice/10.0.0.1\n");
+    }
+
+    #[test]
+    fn template_tags() {
+        let f = failure("1.2.3.4", &[("user", "bob".into())], &["the line"]);
+        let got = print(
+            "<time>|<ip>|<F-USER>|<F-NOPE>|<failures>|<msg>|<family>|<ip-rev>|<br>x<sp>|<unknown>|<F-user>|< ip>",
+            &[f],
+        );
+        assert_eq!(
+            got,
+            "1704164645.0|1.2.3.4|bob||0|the line|inet4|4.3.2.1.|\nx |<unknown>|<F-user>|< ip>\n"
+        );
+    }
+
+    #[test]
+    fn multi_line_msg_is_printed_per_line_after_single_ones() {
+        let a = failure("1.1.1.1", &[], &["a1", "a2"]);
+        let b = failure("2.2.2.2", &[], &["b1"]);
+        assert_eq!(
+            print("<ip> <msg>", &[a, b]),
+            "1.1.1.1 a1\n1.1.1.1 a2\n2.2.2.2 b1\n"
+        );
+        let c = failure("3.3.3.3", &[], &["c1"]);
+        let d = failure("4.4.4.4", &[], &["d1", "d2"]);
+        assert_eq!(
+            print("<ip> <msg>", &[c, d]),
+            "3.3.3.3 c1\n4.4.4.4 d1\n4.4.4.4 d2\n"
+        );
+    }
+
+    #[test]
+    fn values_are_not_expanded_again() {
+        let f = failure("1.2.3.4", &[("user", "<ip>".into())], &["x"]);
+        assert_eq!(print("<F-USER> <ip>", &[f]), "<ip> 1.2.3.4\n");
+        let g = failure("1.2.3.4", &[("user", "a\0b".into())], &["x"]);
+        assert_eq!(print("<F-USER>", &[g]), "a\\x00b\n");
+    }
+
+    #[test]
+    fn ipv6_rev_and_family() {
+        assert_eq!(
+            ip_rev("2001:db8::1"),
+            "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2."
+        );
+        let f = failure("2001:db8::1", &[], &["x"]);
+        assert_eq!(print("<family>", &[f]), "inet6\n");
+    }
+
+    #[test]
+    fn python_reprs() {
+        assert_eq!(py_float(1.0), "1.0");
+        assert_eq!(py_float(0.25), "0.25");
+        assert_eq!(py_repr_str("it's"), "\"it's\"");
+        assert_eq!(py_repr_str("a'\"b"), "'a\\'\"b'");
+        assert_eq!(py_repr_str("t\tn\n\u{1}"), "'t\\tn\\n\\x01'");
+        assert_eq!(
+            py_repr(&serde_json::json!(["a", 1, null, true])),
+            "['a', 1, None, True]"
+        );
+    }
+}

@@ -1,0 +1,768 @@
+//! The run: resolve arguments into a filter, stream the log through it, report.
+
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bailiff_config::FilterDef;
+use bailiff_filter::{
+    DateDetector, DateOptions, Failure, FailureKind, Filter, FilterConfig, LineResult, UseDns, Zone,
+};
+use serde_json::{json, Map, Value};
+
+use crate::args::RegexArgs;
+use crate::out::OutFormat;
+use crate::reader::{is_skipped, Encoding, LineReader};
+use crate::report::{shortstr, LineKind, RegexStat, Report, ReportOptions};
+use crate::Error;
+
+/// Run `bailiff regex`. Returns the exit status (0 after a complete run); an
+/// `Err` is a failure to start or to read (the caller prints it, exit 255).
+pub fn run(args: &RegexArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Result<i32, Error> {
+    if args.version {
+        writeln!(stdout, "{}", env!("CARGO_PKG_VERSION")).map_err(Error::Output)?;
+        return Ok(0);
+    }
+    let mut out = BufWriter::with_capacity(64 << 10, stdout);
+    let code = if args.json {
+        run_json(args, &mut out, stderr)
+    } else {
+        run_plain(args, &mut out)
+    };
+    out.flush().map_err(Error::Output)?;
+    code
+}
+
+/// Header, results and report all on `out` (plain and `-o` modes; `-o` prints
+/// only its results).
+fn run_plain(args: &RegexArgs, out: &mut dyn Write) -> Result<i32, Error> {
+    let quiet = args.out.is_some();
+    if !quiet {
+        write_all(out, "\nRunning tests\n=============\n\n")?;
+    }
+    let mut setup = Setup::new(args)?;
+    if !quiet {
+        for h in &setup.header {
+            writeln!(out, "{h}").map_err(Error::Output)?;
+        }
+    }
+    process(args, &mut setup, out, false)?;
+    if !quiet {
+        setup.report.write(out).map_err(Error::Output)?;
+    }
+    Ok(0)
+}
+
+/// `--json`: results on `out`, header and report on `err`.
+fn run_json(args: &RegexArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<i32, Error> {
+    write_all(err, "\nRunning tests\n=============\n\n")?;
+    let mut setup = Setup::new(args)?;
+    for h in &setup.header {
+        writeln!(err, "{h}").map_err(Error::Output)?;
+    }
+    process(args, &mut setup, out, true)?;
+    out.flush().map_err(Error::Output)?;
+    setup.report.write(err).map_err(Error::Output)?;
+    Ok(0)
+}
+
+fn write_all(w: &mut dyn Write, s: &str) -> Result<(), Error> {
+    w.write_all(s.as_bytes()).map_err(Error::Output)
+}
+
+/// Everything resolved before the first line is read.
+struct Setup {
+    header: Vec<String>,
+    filter: Filter,
+    report: Report,
+    source: Source,
+    maxlines: usize,
+    now: f64,
+    total_bytes: Option<u64>,
+}
+
+enum Source {
+    File(LineReader<BufReader<File>>),
+    Stdin(LineReader<BufReader<io::Stdin>>),
+    Literal(std::vec::IntoIter<String>),
+}
+
+impl Source {
+    fn next_line(&mut self, line: &mut String) -> io::Result<bool> {
+        match self {
+            Source::File(r) => r.next_line(line),
+            Source::Stdin(r) => r.next_line(line),
+            Source::Literal(it) => match it.next() {
+                Some(l) => {
+                    line.clear();
+                    line.push_str(l.trim_end_matches(['\r', '\n']));
+                    Ok(true)
+                }
+                None => Ok(false),
+            },
+        }
+    }
+
+    fn bytes_read(&self) -> u64 {
+        match self {
+            Source::File(r) => r.bytes_read(),
+            Source::Stdin(r) => r.bytes_read(),
+            Source::Literal(_) => 0,
+        }
+    }
+}
+
+impl Setup {
+    fn new(args: &RegexArgs) -> Result<Setup, Error> {
+        let mut header = Vec::new();
+        let now = args.now.unwrap_or_else(|| {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs_f64())
+                .unwrap_or(0.0)
+        });
+        let date_opts = DateOptions {
+            reference_year: year_of(now),
+            any_year: true,
+        };
+
+        let mut maxlines: Option<usize> = None;
+        let mut datepattern: Option<String> = None;
+        if let Some(n) = args.maxlines.filter(|n| *n > 0) {
+            maxlines = Some(n);
+            header.push(format!("Use         maxlines : {n}"));
+        }
+        if let Some(p) = &args.datepattern {
+            header.push(format!(
+                "Use      datepattern : {p} : {}",
+                pattern_name(p, &date_opts)?
+            ));
+            datepattern = Some(p.clone());
+        }
+
+        // REGEX: a filter (name or file) or a literal failregex.
+        let mut def = FilterDef::default();
+        match find_filter(&args.regex, &args.config)? {
+            Some(found) => {
+                header.push(found.header.clone());
+                if !found.args.is_empty() {
+                    header.push(format!("Use   filter options : {}", py_dict(&found.args)));
+                }
+                def = found.load(&args.regex)?;
+                if maxlines.is_none() {
+                    if let Some(n) = def.maxlines {
+                        maxlines = Some(n);
+                        header.push(format!("Use         maxlines : {n}"));
+                    }
+                }
+                if datepattern.is_none() {
+                    if let Some(p) = def.datepattern.clone().filter(|p| !p.trim().is_empty()) {
+                        header.push(format!(
+                            "Use      datepattern : {p} : {}",
+                            pattern_name(&p, &date_opts)?
+                        ));
+                        datepattern = Some(p);
+                    }
+                }
+            }
+            None => {
+                header.push(format!(
+                    "Use   failregex line : {}",
+                    shortstr(&args.regex, 53)
+                ));
+                def.failregex = vec![args.regex.clone()];
+            }
+        }
+        // IGNOREREGEX: a literal, or a filter file's ignoreregex.
+        if let Some(ig) = &args.ignoreregex {
+            let p = Path::new(ig);
+            if ig.contains('/') && p.is_file() {
+                header.push(format!("Use ignoreregex file : {ig}"));
+                let other =
+                    bailiff_config::read_filter_file(&absolute(p), &[]).map_err(|source| {
+                        Error::Config {
+                            spec: ig.clone(),
+                            source: Box::new(source),
+                        }
+                    })?;
+                def.ignoreregex.extend(other.ignoreregex);
+            } else {
+                header.push(format!("Use ignoreregex line : {}", shortstr(ig, 53)));
+                def.ignoreregex.push(ig.clone());
+            }
+        }
+
+        let maxlines = maxlines.unwrap_or(1).max(1);
+        let usedns = if args.raw {
+            UseDns::Raw
+        } else {
+            match args.usedns.as_deref() {
+                None => UseDns::Warn,
+                Some(s) => parse_usedns(s)?,
+            }
+        };
+        let zone = match &args.timezone {
+            Some(tz) => Zone::parse_logtimezone(tz).map_err(|source| Error::Date {
+                what: format!("--timezone {tz}"),
+                source,
+            })?,
+            None => Zone::system(),
+        };
+        let cfg = FilterConfig {
+            prefregex: def.prefregex.clone(),
+            failregex: def.failregex.clone(),
+            ignoreregex: def.ignoreregex.clone(),
+            maxlines,
+            datepattern: datepattern.clone(),
+            usedns,
+            logtimezone: args.timezone.clone(),
+            check_all: !args.no_check_all && args.out.is_none(),
+            any_year: true,
+        };
+        let filter = Filter::new(&cfg, zone, now)?;
+
+        // Names of the date templates, for "Date template hits".
+        let detector = DateDetector::new(datepattern.as_deref(), &date_opts).map_err(|source| {
+            Error::Date {
+                what: "datepattern".into(),
+                source,
+            }
+        })?;
+        let mut report = Report::new(ReportOptions {
+            verbose: args.verbosity(),
+            verbose_date: args.verbose_date,
+            list_cap: args.maxlines.filter(|n| *n > 0).unwrap_or(20),
+            print_all_matched: args.print_all_matched,
+            print_all_missed: args.print_all_missed,
+            print_all_ignored: args.print_all_ignored,
+            print_no_missed: args.print_no_missed,
+            print_no_ignored: args.print_no_ignored,
+        });
+        report.failregex = def.failregex.iter().map(|r| RegexStat::new(r)).collect();
+        report.ignoreregex = def.ignoreregex.iter().map(|r| RegexStat::new(r)).collect();
+        report.prefregex = def.prefregex.as_deref().map(|p| (expand_ftags(p), 0));
+        report.date_templates = detector
+            .template_names()
+            .into_iter()
+            .map(|n| (n, 0))
+            .collect();
+        report.multiline_window = maxlines;
+
+        // LOG.
+        let encoding = match &args.encoding {
+            None => Encoding::Utf8,
+            Some(e) => Encoding::from_name(e).ok_or_else(|| Error::Option {
+                option: "--encoding",
+                message: format!("unsupported encoding {e:?} (utf-8 and latin-1 are)"),
+            })?,
+        };
+        let log = args.log.as_str();
+        let mut total_bytes = None;
+        let source = if log == "-" {
+            header.push("Use         log file : <stdin>".into());
+            header.push(format!(
+                "Use         encoding : {}",
+                encoding.display_name()
+            ));
+            Source::Stdin(LineReader::new(
+                BufReader::with_capacity(256 << 10, io::stdin()),
+                encoding,
+            ))
+        } else if Path::new(log).is_file() {
+            let f = File::open(log).map_err(|source| Error::Io {
+                path: log.into(),
+                source,
+            })?;
+            total_bytes = f.metadata().ok().map(|m| m.len());
+            header.push(format!("Use         log file : {log}"));
+            header.push(format!(
+                "Use         encoding : {}",
+                encoding.display_name()
+            ));
+            Source::File(LineReader::new(
+                BufReader::with_capacity(256 << 10, f),
+                encoding,
+            ))
+        } else if log.starts_with("systemd-journal") {
+            return Err(Error::Unsupported(
+                "systemd-journal: reading the journal is not supported by bailiff regex yet".into(),
+            ));
+        } else if maxlines <= 1 && !log.contains('\n') {
+            header.push(format!(
+                "Use      single line : {}",
+                shortstr(&log.replace('\n', "\\n"), 53)
+            ));
+            Source::Literal(vec![log.to_string()].into_iter())
+        } else {
+            let lines: Vec<String> = log.split('\n').map(str::to_string).collect();
+            header.push(format!("Use      multi line : {} line(s)", lines.len()));
+            for (i, l) in lines.iter().enumerate() {
+                if i >= 5 {
+                    header.push("| ...".into());
+                    break;
+                }
+                let n = (i + 1).to_string();
+                let n: String = n.chars().take(2).collect();
+                header.push(format!("| {n:>2}: {}", shortstr(l, 53)));
+            }
+            header.push("`-".into());
+            Source::Literal(lines.into_iter())
+        };
+        header.push(String::new());
+
+        Ok(Setup {
+            header,
+            filter,
+            report,
+            source,
+            maxlines,
+            now,
+            total_bytes,
+        })
+    }
+}
+
+/// Stream every line through the filter into the chosen sink.
+fn process(args: &RegexArgs, s: &mut Setup, out: &mut dyn Write, json: bool) -> Result<(), Error> {
+    let started = Instant::now();
+    let outfmt = args.out.as_deref().map(OutFormat::parse);
+    let verbose = args.verbosity() > 0;
+    let mut progress = Progress::new(s.total_bytes, started);
+    let mut line = String::new();
+    let mut line_no: u64 = 0;
+    loop {
+        let more = s.source.next_line(&mut line).map_err(|source| Error::Io {
+            path: PathBuf::from(&args.log),
+            source,
+        })?;
+        if !more {
+            break;
+        }
+        line_no += 1;
+        if line_no & 0xffff == 0 {
+            progress.tick(s.source.bytes_read(), line_no);
+        }
+        if is_skipped(&line) {
+            continue;
+        }
+        let res = s.filter.process_line(&line, s.now);
+        let nofail = res.failures.iter().any(|f| f.kind == FailureKind::NoFail);
+        let ignored = nofail || res.ignored;
+        if let Some(fmt) = &outfmt {
+            let fails: Vec<&Failure> = res
+                .failures
+                .iter()
+                .filter(|f| f.kind == FailureKind::Fail)
+                .collect();
+            if !fails.is_empty() && !ignored {
+                fmt.write(&fails, out).map_err(Error::Output)?;
+            }
+            continue;
+        }
+        if json {
+            write_json(out, line_no, &res).map_err(Error::Output)?;
+        }
+        tally(&mut s.report, &line, &res, s.maxlines, verbose);
+    }
+    progress.finish();
+    s.report.elapsed = Some(started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// Count one line's result into the report.
+fn tally(r: &mut Report, line: &str, res: &LineResult, maxlines: usize, verbose: bool) {
+    let mut fails = 0usize;
+    let mut nofail = false;
+    for f in &res.failures {
+        if let Some(st) = r.failregex.get_mut(f.regex) {
+            st.hits += 1;
+            if verbose {
+                st.ids.push((f.fid.clone(), f.time, fails > 1));
+            }
+        }
+        match f.kind {
+            FailureKind::Fail => fails += 1,
+            FailureKind::NoFail => nofail = true,
+        }
+    }
+    if res.ignored {
+        // The filter reports that an ignoreregex dropped a match, not which one:
+        // credit the first (exact when there is one ignoreregex).
+        if let Some(st) = r.ignoreregex.first_mut() {
+            st.hits += 1;
+        }
+    }
+    if let Some(d) = &res.date {
+        if let Some(t) = r.date_templates.get_mut(d.template) {
+            t.1 += 1;
+        }
+    }
+    if let Some((_, n)) = &mut r.prefregex {
+        // Lines that reached a failregex passed the prefregex.
+        if !res.failures.is_empty() || res.ignored {
+            *n += 1;
+        }
+    }
+    if maxlines > 1 {
+        for f in &res.failures {
+            for m in &f.matches {
+                if m != line {
+                    r.consumed_earlier(m);
+                }
+            }
+        }
+    }
+    let kind = if nofail || res.ignored {
+        LineKind::Ignored
+    } else if fails > 0 {
+        LineKind::Matched
+    } else {
+        LineKind::Missed
+    };
+    r.add_line(line, kind);
+}
+
+fn write_json(out: &mut dyn Write, line_no: u64, res: &LineResult) -> io::Result<()> {
+    for f in &res.failures {
+        let fields: Map<String, Value> = f
+            .data
+            .iter()
+            .filter(|(k, _)| k.as_str() != "matches")
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let obj = json!({
+            "line": line_no,
+            "kind": match f.kind { FailureKind::Fail => "fail", FailureKind::NoFail => "nofail" },
+            "id": f.fid,
+            "time": f.time,
+            "regex": f.regex,
+            "fields": fields,
+            "matches": f.matches,
+        });
+        writeln!(out, "{obj}")?;
+    }
+    if res.ignored && res.failures.is_empty() {
+        let obj = json!({
+            "line": line_no,
+            "kind": "ignored",
+            "id": Value::Null,
+            "time": res.date.as_ref().map(|d| d.time),
+            "regex": Value::Null,
+            "fields": {},
+            "matches": [],
+        });
+        writeln!(out, "{obj}")?;
+    }
+    Ok(())
+}
+
+/// A progress bar on the terminal's stderr, shown once a file takes over a second.
+struct Progress {
+    total: Option<u64>,
+    started: Instant,
+    shown: bool,
+    enabled: bool,
+}
+
+impl Progress {
+    fn new(total: Option<u64>, started: Instant) -> Progress {
+        Progress {
+            total,
+            started,
+            shown: false,
+            enabled: total.is_some() && io::stderr().is_terminal(),
+        }
+    }
+
+    fn tick(&mut self, done: u64, lines: u64) {
+        if !self.enabled {
+            return;
+        }
+        let el = self.started.elapsed();
+        if el < Duration::from_secs(1) {
+            return;
+        }
+        let total = self.total.unwrap_or(0).max(1);
+        let frac = (done as f64 / total as f64).min(1.0);
+        let width = 30;
+        let filled = (frac * width as f64) as usize;
+        let bar: String = "#".repeat(filled) + &"-".repeat(width - filled);
+        let rate = lines as f64 / el.as_secs_f64();
+        let mut e = io::stderr();
+        let _ = write!(
+            e,
+            "\r[{bar}] {:5.1}% {lines} lines, {:.0} lines/s",
+            frac * 100.0,
+            rate
+        );
+        let _ = e.flush();
+        self.shown = true;
+    }
+
+    fn finish(&mut self) {
+        if self.shown {
+            let mut e = io::stderr();
+            let _ = write!(e, "\r\x1b[K");
+            let _ = e.flush();
+        }
+    }
+}
+
+/// A REGEX argument found to name a filter.
+struct FoundFilter {
+    header: String,
+    args: Vec<(String, String)>,
+    /// Standard load: (config dir, filter name); foreign file: its path.
+    kind: FilterKind,
+}
+
+enum FilterKind {
+    Named { confdir: PathBuf, name: String },
+    File(PathBuf),
+}
+
+impl FoundFilter {
+    fn load(&self, spec: &str) -> Result<FilterDef, Error> {
+        let r = match &self.kind {
+            FilterKind::Named { confdir, name } => {
+                bailiff_config::read_filter(confdir, name, &self.args)
+            }
+            FilterKind::File(p) => bailiff_config::read_filter_file(p, &self.args),
+        };
+        r.map_err(|source| Error::Config {
+            spec: spec.to_string(),
+            source: Box::new(source),
+        })
+    }
+}
+
+/// Does `value` look like `name` or `name[opts]` (word characters, `/`, `-`, `.`)?
+fn looks_like_filter(value: &str) -> bool {
+    let n = value
+        .char_indices()
+        .find(|(_, c)| !(c.is_alphanumeric() || matches!(c, '_' | '/' | '-' | '.')))
+        .map(|(i, _)| i)
+        .unwrap_or(value.len());
+    if n == 0 {
+        return false;
+    }
+    let rest = &value[n..];
+    rest.is_empty() || (rest.starts_with('[') && rest.ends_with(']'))
+}
+
+/// fail2ban-regex's lookup of a REGEX argument: `NAME`, `NAME.conf`, `NAME.local`
+/// under `CONFIG/filter.d`, or a path. `None`: it is a literal regex.
+fn find_filter(value: &str, config: &Path) -> Result<Option<FoundFilter>, Error> {
+    if !looks_like_filter(value) {
+        return Ok(None);
+    }
+    let (name, opts) = bailiff_config::parse_call(value).map_err(|source| Error::FilterName {
+        spec: value.to_string(),
+        source: Box::new(source),
+    })?;
+    let tail: String = {
+        let chars: Vec<char> = name.chars().collect();
+        chars[chars.len().saturating_sub(6)..].iter().collect()
+    };
+    let has_ext = tail.contains('.');
+    let tries: Vec<String> = if has_ext {
+        vec![name.clone()]
+    } else {
+        vec![
+            name.clone(),
+            format!("{name}.conf"),
+            format!("{name}.local"),
+        ]
+    };
+    let config_is_filterd = config.file_name().is_some_and(|n| n == "filter.d");
+    let mut basedir = config.to_path_buf();
+    let mut found = None;
+    for t in tries {
+        let file = if !t.contains('/') {
+            if config_is_filterd {
+                config.join(&t)
+            } else {
+                config.join("filter.d").join(&t)
+            }
+        } else {
+            basedir = Path::new(&t)
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_default();
+            PathBuf::from(&t)
+        };
+        if file.is_file() {
+            found = Some(file);
+            break;
+        }
+    }
+    let Some(file) = found else {
+        return Ok(None);
+    };
+    let basedir_is_filterd = basedir.file_name().is_some_and(|n| n == "filter.d");
+    if basedir == config || basedir_is_filterd || (!has_ext && !name.contains('/')) {
+        let confdir = if basedir_is_filterd {
+            basedir.parent().map(Path::to_path_buf).unwrap_or_default()
+        } else {
+            basedir
+        };
+        let stem = Path::new(&name)
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| name.clone());
+        Ok(Some(FoundFilter {
+            header: format!(
+                "Use   failregex filter file : {stem}, basedir: {}",
+                confdir.display()
+            ),
+            args: opts,
+            kind: FilterKind::Named {
+                confdir,
+                name: stem,
+            },
+        }))
+    } else {
+        Ok(Some(FoundFilter {
+            header: format!("Use   failregex file : {name}"),
+            args: opts,
+            kind: FilterKind::File(absolute(&file)),
+        }))
+    }
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map(|d| d.join(p))
+            .unwrap_or_else(|_| p.to_path_buf())
+    }
+}
+
+fn parse_usedns(s: &str) -> Result<UseDns, Error> {
+    match s.to_ascii_lowercase().as_str() {
+        "yes" | "true" | "1" | "on" => Ok(UseDns::Yes),
+        "no" | "false" | "0" | "off" => Ok(UseDns::No),
+        "warn" => Ok(UseDns::Warn),
+        "raw" => Ok(UseDns::Raw),
+        _ => Err(Error::Option {
+            option: "--usedns",
+            message: format!("{s:?} is not one of yes, no, warn, raw"),
+        }),
+    }
+}
+
+/// The name fail2ban-regex prints after a date pattern.
+fn pattern_name(p: &str, opts: &DateOptions) -> Result<String, Error> {
+    let t = p.trim();
+    if t.is_empty() || t == "{^LN-BEG}" || t == "{DEFAULT}" {
+        return Ok("Default Detectors".into());
+    }
+    let d = DateDetector::new(Some(p), opts).map_err(|source| Error::Date {
+        what: format!("datepattern {p:?}"),
+        source,
+    })?;
+    Ok(d.template_names().join(", "))
+}
+
+/// `{'k': 'v', ...}` as Python prints a dict of strings.
+fn py_dict(args: &[(String, String)]) -> String {
+    let items: Vec<String> = args
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "{}: {}",
+                crate::out::py_repr_str(k),
+                crate::out::py_repr_str(v)
+            )
+        })
+        .collect();
+    format!("{{{}}}", items.join(", "))
+}
+
+/// Show a prefregex as fail2ban-regex does, with `<F-NAME>...</F-NAME>` as named groups.
+pub(crate) fn expand_ftags(re: &str) -> String {
+    let mut out = String::with_capacity(re.len() + 16);
+    let mut rest = re;
+    while let Some(i) = rest.find('<') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        let (closing, body) = match after.strip_prefix('/') {
+            Some(b) => (true, b),
+            None => (false, after),
+        };
+        if let Some(name) = body.strip_prefix("F-") {
+            let n = name
+                .bytes()
+                .take_while(|b| {
+                    b.is_ascii_uppercase() || b.is_ascii_digit() || *b == b'_' || *b == b'-'
+                })
+                .count();
+            if n > 0 && name.as_bytes().get(n) == Some(&b'>') {
+                let key = name[..n].to_ascii_lowercase().replace('-', "_");
+                let key = match key.as_str() {
+                    "id" => "fid".to_string(),
+                    "port" => "fport".to_string(),
+                    _ => key,
+                };
+                if closing {
+                    out.push(')');
+                } else {
+                    out.push_str(&format!("(?P<{key}>"));
+                }
+                rest = &name[n + 1..];
+                continue;
+            }
+        }
+        out.push('<');
+        rest = after;
+    }
+    out.push_str(rest);
+    out
+}
+
+fn year_of(now: f64) -> i32 {
+    jiff::Timestamp::from_second(now as i64)
+        .map(|t| t.to_zoned(jiff::tz::TimeZone::UTC).year() as i32)
+        .unwrap_or(2000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filter_name_shapes() {
+        assert!(looks_like_filter("sshd"));
+        assert!(looks_like_filter("sshd[mode=aggressive]"));
+        assert!(looks_like_filter("/etc/fail2ban/filter.d/sshd.conf"));
+        assert!(looks_like_filter("./my-filter.local"));
+        assert!(!looks_like_filter("^Failed .* from <HOST>$"));
+        assert!(!looks_like_filter("fail from <HOST>"));
+        assert!(!looks_like_filter(""));
+    }
+
+    #[test]
+    fn ftag_display() {
+        assert_eq!(
+            expand_ftags("^<F-MLFID>x</F-MLFID><F-CONTENT>.+</F-CONTENT>$ <HOST> </F-NOPE"),
+            "^(?P<mlfid>x)(?P<content>.+)$ <HOST> </F-NOPE"
+        );
+    }
+
+    #[test]
+    fn usedns_values() {
+        assert_eq!(parse_usedns("RAW").unwrap(), UseDns::Raw);
+        assert!(parse_usedns("maybe").is_err());
+    }
+
+    #[test]
+    fn dict_repr() {
+        assert_eq!(
+            py_dict(&[("mode".into(), "aggressive".into())]),
+            "{'mode': 'aggressive'}"
+        );
+    }
+}
