@@ -1,0 +1,1 @@
+//! The systemd journal (not yet implemented).
