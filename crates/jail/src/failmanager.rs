@@ -1,0 +1,459 @@
+//! Failure counting per id: `findtime`, `maxretry`, `maxmatches`.
+//!
+//! fail2ban does not keep a sliding window of timestamps. Each id has one entry with
+//! a retry count, the time of its last failure and the start of its interval. When a
+//! new failure lies more than `findtime` after the interval's start, the count is
+//! rescaled to the rate seen so far: `retry = round(retry / (now - first) * findtime)`
+//! and the interval restarts at `now - findtime`. Entries whose last failure is older
+//! than `findtime` are purged by [`FailManager::cleanup`].
+
+use std::collections::HashMap;
+
+use crate::id::FailId;
+use crate::ticket::{Ticket, TicketData, Time};
+
+/// The compact per-id state (the id is the map key).
+#[derive(Debug)]
+struct Entry {
+    first: Time,
+    last: Time,
+    retry: u32,
+    failures: u32,
+    ban_count: u32,
+    /// Matches and data; absent for most ids when `maxmatches` is 0 and nothing was captured.
+    extra: Option<Box<Extra>>,
+}
+
+#[derive(Debug, Default)]
+struct Extra {
+    matches: Vec<Box<str>>,
+    data: TicketData,
+}
+
+/// Who adds a failure: the filter (a line matched), or the observer (raising the
+/// retry count of a known bad id when `bantime.increment` is on).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddMode {
+    Filter,
+    /// `same_ticket`: this failure is the one that created the entry (fail2ban then
+    /// adds no matches a second time).
+    Observer {
+        same_ticket: bool,
+    },
+}
+
+/// Result of [`FailManager::add_failure`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Added {
+    /// The id's retry count after the addition (compare with `maxretry`).
+    pub retry: u32,
+    /// The entry was created by this failure.
+    pub created: bool,
+}
+
+/// Counts failures per id.
+#[derive(Debug)]
+pub struct FailManager {
+    list: HashMap<FailId, Entry>,
+    max_retry: u32,
+    find_time: f64,
+    max_matches: usize,
+    fail_total: u64,
+}
+
+fn python_round(x: f64) -> f64 {
+    x.round_ties_even()
+}
+
+impl FailManager {
+    pub fn new(max_retry: u32, find_time: f64, max_matches: usize) -> FailManager {
+        FailManager {
+            list: HashMap::new(),
+            max_retry,
+            find_time,
+            max_matches,
+            fail_total: 0,
+        }
+    }
+
+    pub fn max_retry(&self) -> u32 {
+        self.max_retry
+    }
+    pub fn set_max_retry(&mut self, v: u32) {
+        self.max_retry = v;
+    }
+    pub fn find_time(&self) -> f64 {
+        self.find_time
+    }
+    pub fn set_find_time(&mut self, v: f64) {
+        self.find_time = v;
+    }
+    pub fn max_matches(&self) -> usize {
+        self.max_matches
+    }
+    pub fn set_max_matches(&mut self, v: usize) {
+        self.max_matches = v;
+    }
+
+    /// "Total failed" in `status`.
+    pub fn fail_total(&self) -> u64 {
+        self.fail_total
+    }
+    pub fn set_fail_total(&mut self, v: u64) {
+        self.fail_total = v;
+    }
+
+    /// "Currently failed" in `status`: ids being counted.
+    pub fn size(&self) -> usize {
+        self.list.len()
+    }
+
+    /// (ids, sum of their retry counts).
+    pub fn fail_count(&self) -> (usize, u64) {
+        (
+            self.list.len(),
+            self.list.values().map(|e| u64::from(e.retry)).sum(),
+        )
+    }
+
+    /// The id's current retry count, if it is being counted.
+    pub fn retry_of(&self, id: &FailId) -> Option<u32> {
+        self.list.get(id).map(|e| e.retry)
+    }
+
+    /// Adds `count` to the retry count of `ticket.id` (creating the entry if needed) and
+    /// one failure. Returns `None` when an observer addition finds no entry (the id was
+    /// banned or purged meanwhile): nothing is added then, as in fail2ban.
+    pub fn add_failure(&mut self, ticket: &Ticket, count: u32, mode: AddMode) -> Option<Added> {
+        let max_matches = self.max_matches;
+        let find_time = self.find_time;
+        let result = match self.list.get_mut(&ticket.id) {
+            Some(e) => {
+                let (matches, attempt): (&[String], u32) = match mode {
+                    AddMode::Observer { same_ticket: true } => (&[], 1),
+                    _ => (
+                        if max_matches > 0 {
+                            &ticket.matches
+                        } else {
+                            &[]
+                        },
+                        ticket.failures.max(1),
+                    ),
+                };
+                // Rescale the count when the failures span more than findtime.
+                if ticket.time > e.last {
+                    if e.first < ticket.time - find_time {
+                        let span = ticket.time - e.first;
+                        let scaled = python_round(f64::from(e.retry) / span * find_time);
+                        e.retry = if scaled.is_finite() && scaled > 0.0 {
+                            scaled.min(f64::from(u32::MAX)) as u32
+                        } else {
+                            0
+                        };
+                        e.first = ticket.time - find_time;
+                    }
+                    e.last = ticket.time;
+                }
+                e.retry = e.retry.saturating_add(count);
+                e.failures = e.failures.saturating_add(attempt);
+                if max_matches > 0 {
+                    if !matches.is_empty() {
+                        let extra = e.extra.get_or_insert_with(Box::default);
+                        extra
+                            .matches
+                            .extend(matches.iter().map(|m| m.as_str().into()));
+                        trim_matches(&mut extra.matches, max_matches);
+                    }
+                } else if let Some(extra) = e.extra.as_mut() {
+                    extra.matches = Vec::new();
+                }
+                Added {
+                    retry: e.retry,
+                    created: false,
+                }
+            }
+            None => {
+                if matches!(mode, AddMode::Observer { .. }) {
+                    return None;
+                }
+                let mut retry = ticket.failures;
+                let mut failures = ticket.failures;
+                if count > ticket.failures {
+                    retry = count;
+                    if failures == 0 {
+                        failures = 1;
+                    }
+                }
+                let mut matches: Vec<Box<str>> = if max_matches > 0 {
+                    ticket.matches.iter().map(|m| m.as_str().into()).collect()
+                } else {
+                    Vec::new()
+                };
+                trim_matches(&mut matches, max_matches);
+                let extra = if matches.is_empty() && ticket.data.is_empty() {
+                    None
+                } else {
+                    Some(Box::new(Extra {
+                        matches,
+                        data: ticket.data.clone(),
+                    }))
+                };
+                self.list.insert(
+                    ticket.id.clone(),
+                    Entry {
+                        first: ticket.first_time.min(ticket.time),
+                        last: ticket.time,
+                        retry,
+                        failures,
+                        ban_count: ticket.ban_count,
+                        extra,
+                    },
+                );
+                Added {
+                    retry,
+                    created: true,
+                }
+            }
+        };
+        self.fail_total += 1;
+        Some(result)
+    }
+
+    /// Records the id's known ban count on its entry (observer).
+    pub fn set_ban_count(&mut self, id: &FailId, count: u32) {
+        if let Some(e) = self.list.get_mut(id) {
+            if count > e.ban_count {
+                e.ban_count = count;
+            }
+        }
+    }
+
+    /// Drops ids whose last failure is at or before `now - findtime`.
+    pub fn cleanup(&mut self, now: Time) {
+        let limit = now - self.find_time;
+        self.list.retain(|_, e| e.last > limit);
+        // Give memory back after a large purge.
+        if self.list.capacity() > 1024 && self.list.len() < self.list.capacity() / 4 {
+            self.list.shrink_to_fit();
+        }
+    }
+
+    /// Forgets an id.
+    pub fn del_failure(&mut self, id: &FailId) {
+        self.list.remove(id);
+    }
+
+    /// Takes out a ticket whose retry count reached `maxretry`: `id`'s own if given and
+    /// counted, otherwise any.
+    pub fn to_ban(&mut self, id: Option<&FailId>) -> Option<Ticket> {
+        let max = self.max_retry;
+        let key = match id {
+            Some(id) if self.list.contains_key(id) => {
+                if self.list.get(id).is_some_and(|e| e.retry >= max) {
+                    Some(id.clone())
+                } else {
+                    None
+                }
+            }
+            _ => self
+                .list
+                .iter()
+                .find(|(_, e)| e.retry >= max)
+                .map(|(k, _)| k.clone()),
+        }?;
+        let (id, e) = self.list.remove_entry(&key)?;
+        Some(entry_to_ticket(id, e))
+    }
+
+    /// A copy of the id's ticket, if counted.
+    pub fn get(&self, id: &FailId) -> Option<Ticket> {
+        self.list
+            .get_key_value(id)
+            .map(|(k, e)| entry_ref_to_ticket(k, e))
+    }
+}
+
+fn trim_matches(m: &mut Vec<Box<str>>, max: usize) {
+    if m.len() > max {
+        let excess = m.len() - max;
+        m.drain(..excess);
+    }
+}
+
+fn entry_ref_to_ticket(id: &FailId, e: &Entry) -> Ticket {
+    let (matches, data) = match &e.extra {
+        Some(x) => (
+            x.matches.iter().map(|m| m.to_string()).collect(),
+            x.data.clone(),
+        ),
+        None => (Vec::new(), TicketData::new()),
+    };
+    Ticket {
+        id: id.clone(),
+        time: e.last,
+        first_time: e.first,
+        retry: e.retry,
+        failures: e.failures,
+        matches,
+        data,
+        ban_time: None,
+        ban_count: e.ban_count,
+        restored: false,
+    }
+}
+
+fn entry_to_ticket(id: FailId, e: Entry) -> Ticket {
+    let (matches, data) = match e.extra {
+        Some(x) => {
+            let x = *x;
+            (x.matches.into_iter().map(String::from).collect(), x.data)
+        }
+        None => (Vec::new(), TicketData::new()),
+    };
+    Ticket {
+        id,
+        time: e.last,
+        first_time: e.first,
+        retry: e.retry,
+        failures: e.failures,
+        matches,
+        data,
+        ban_time: None,
+        ban_count: e.ban_count,
+        restored: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(s: &str) -> FailId {
+        FailId::parse(s)
+    }
+
+    /// Table: a sequence of failure times for one id, findtime, maxretry, and the retry
+    /// count expected after each failure (computed by hand from the rescaling rule).
+    #[test]
+    fn rescaling_table() {
+        struct Case {
+            name: &'static str,
+            findtime: f64,
+            times: &'static [f64],
+            want: &'static [u32],
+        }
+        let cases = [
+            Case {
+                name: "all inside findtime",
+                findtime: 600.0,
+                times: &[0.0, 10.0, 20.0, 30.0],
+                want: &[1, 2, 3, 4],
+            },
+            Case {
+                // at 1000: 2 failures over 1000 s, scaled to 600 s: round(1.2) = 1, then +1
+                name: "span longer than findtime rescales",
+                findtime: 600.0,
+                times: &[0.0, 500.0, 1000.0],
+                want: &[1, 2, 2],
+            },
+            Case {
+                // at 700: round(3/700*600)=round(2.571)=3, +1 = 4
+                name: "fast attacker keeps its rate",
+                findtime: 600.0,
+                times: &[0.0, 1.0, 2.0, 700.0],
+                want: &[1, 2, 3, 4],
+            },
+            Case {
+                // at 400: round(1/400*100)=round(0.25)=0 +1 = 1
+                name: "slow attacker decays",
+                findtime: 100.0,
+                times: &[0.0, 400.0, 410.0],
+                want: &[1, 1, 2],
+            },
+            Case {
+                // round(2.5) is 2 in Python (ties to even): 5 failures, span 200, findtime 100
+                name: "ties round to even",
+                findtime: 100.0,
+                times: &[0.0, 1.0, 2.0, 3.0, 4.0, 200.0],
+                want: &[1, 2, 3, 4, 5, 3],
+            },
+            Case {
+                name: "older failure does not move the interval",
+                findtime: 600.0,
+                times: &[100.0, 50.0, 60.0],
+                want: &[1, 2, 3],
+            },
+        ];
+        for c in cases {
+            let mut fm = FailManager::new(1000, c.findtime, 5);
+            for (t, want) in c.times.iter().zip(c.want) {
+                let added = fm
+                    .add_failure(&Ticket::new(id("192.0.2.1"), *t), 1, AddMode::Filter)
+                    .expect("filter add");
+                assert_eq!(added.retry, *want, "{}: at t={t}", c.name);
+            }
+            assert_eq!(fm.fail_total(), c.times.len() as u64, "{}", c.name);
+        }
+    }
+
+    #[test]
+    fn maxmatches_keeps_the_last() {
+        let mut fm = FailManager::new(10, 600.0, 2);
+        for (i, line) in ["a", "b", "c"].iter().enumerate() {
+            let t = Ticket::new(id("192.0.2.9"), i as f64).with_matches([*line]);
+            fm.add_failure(&t, 1, AddMode::Filter);
+        }
+        let t = fm.get(&id("192.0.2.9")).expect("entry");
+        assert_eq!(t.matches, vec!["b".to_string(), "c".to_string()]);
+        assert_eq!(t.failures, 3);
+
+        let mut none = FailManager::new(10, 600.0, 0);
+        let t = Ticket::new(id("192.0.2.9"), 0.0).with_matches(["x"]);
+        none.add_failure(&t, 1, AddMode::Filter);
+        none.add_failure(&t, 1, AddMode::Filter);
+        assert!(none.get(&id("192.0.2.9")).unwrap().matches.is_empty());
+    }
+
+    #[test]
+    fn to_ban_and_cleanup() {
+        let mut fm = FailManager::new(3, 600.0, 5);
+        for t in [0.0, 1.0] {
+            fm.add_failure(&Ticket::new(id("10.0.0.1"), t), 1, AddMode::Filter);
+            fm.add_failure(&Ticket::new(id("10.0.0.2"), t), 1, AddMode::Filter);
+        }
+        assert!(fm.to_ban(Some(&id("10.0.0.1"))).is_none());
+        fm.add_failure(&Ticket::new(id("10.0.0.1"), 2.0), 1, AddMode::Filter);
+        let t = fm.to_ban(Some(&id("10.0.0.1"))).expect("ban");
+        assert_eq!(
+            (t.retry, t.failures, t.time, t.first_time),
+            (3, 3, 2.0, 0.0)
+        );
+        assert_eq!(fm.size(), 1);
+        assert_eq!(fm.fail_total(), 5);
+        // last failure of 10.0.0.2 at 1: purged when now - 600 >= 1
+        fm.cleanup(600.0);
+        assert_eq!(fm.size(), 1);
+        fm.cleanup(601.0);
+        assert_eq!(fm.size(), 0);
+    }
+
+    #[test]
+    fn observer_adds_only_to_known_entries() {
+        let mut fm = FailManager::new(5, 600.0, 5);
+        let t = Ticket::new(id("10.0.0.1"), 0.0).with_matches(["l1"]);
+        assert!(fm
+            .add_failure(&t, 2, AddMode::Observer { same_ticket: false })
+            .is_none());
+        assert_eq!(fm.fail_total(), 0);
+        let a = fm.add_failure(&t, 1, AddMode::Filter).unwrap();
+        assert!(a.created);
+        let a = fm
+            .add_failure(&t, 2, AddMode::Observer { same_ticket: true })
+            .unwrap();
+        assert_eq!(a.retry, 3);
+        let got = fm.get(&id("10.0.0.1")).unwrap();
+        assert_eq!(got.matches, vec!["l1".to_string()]);
+        assert_eq!(got.failures, 2);
+        assert_eq!(fm.fail_total(), 2);
+    }
+}
