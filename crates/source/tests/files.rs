@@ -1,0 +1,498 @@
+//! FileSource against real files in temporary directories, for both backends.
+
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use bailiff_source::{
+    ActiveBackend, Backend, FileSource, FileSourceOptions, FileState, LineEvent, LogPath,
+    StoredPosition,
+};
+
+const BACKENDS: [Backend; 2] = [Backend::Inotify, Backend::Polling];
+
+fn opts(backend: Backend) -> FileSourceOptions {
+    FileSourceOptions {
+        backend,
+        poll_interval: Duration::from_millis(20),
+        ..FileSourceOptions::default()
+    }
+}
+
+fn source(paths: &[LogPath], backend: Backend) -> FileSource {
+    let src = FileSource::new(paths.to_vec(), opts(backend)).unwrap();
+    match backend {
+        Backend::Polling => assert_eq!(src.backend(), ActiveBackend::Polling),
+        _ => assert_eq!(
+            src.backend(),
+            ActiveBackend::Inotify,
+            "{:?}",
+            src.fallback_reason()
+        ),
+    }
+    src
+}
+
+fn p(path: &Path) -> String {
+    path.to_str().unwrap().to_string()
+}
+
+fn append(path: &Path) -> File {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap()
+}
+
+/// Collects lines until `n` have arrived (or 10 s pass), then keeps
+/// listening a little longer so that duplicates would show.
+fn collect(src: &mut FileSource, n: usize) -> Vec<LineEvent> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut got = Vec::new();
+    while got.len() < n && Instant::now() < deadline {
+        got.extend(src.wait(Duration::from_millis(100)));
+    }
+    let settle = Instant::now() + Duration::from_millis(250);
+    while Instant::now() < settle {
+        got.extend(src.wait(Duration::from_millis(50)));
+    }
+    got
+}
+
+fn texts(ev: &[LineEvent]) -> Vec<String> {
+    ev.iter().map(|e| e.text.clone()).collect()
+}
+
+fn assert_exactly_once(got: &[LineEvent], expected: &[String]) {
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for e in got {
+        *counts.entry(e.text.as_str()).or_default() += 1;
+    }
+    let missing: Vec<&String> = expected
+        .iter()
+        .filter(|l| !counts.contains_key(l.as_str()))
+        .collect();
+    let dup: Vec<(&&str, &usize)> = counts.iter().filter(|(_, c)| **c > 1).collect();
+    assert!(
+        missing.is_empty(),
+        "missing {} lines, e.g. {:?}",
+        missing.len(),
+        &missing[..missing.len().min(5)]
+    );
+    assert!(dup.is_empty(), "duplicated: {:?}", &dup[..dup.len().min(5)]);
+    assert_eq!(got.len(), expected.len(), "unexpected extra lines");
+}
+
+#[test]
+fn append_then_lines_arrive_with_offsets() {
+    for backend in BACKENDS {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("auth.log");
+        fs::write(&log, "old 1\nold 2\n").unwrap();
+        let mut src = source(&[LogPath::head(p(&log))], backend);
+        let first = collect(&mut src, 2);
+        assert_eq!(texts(&first), ["old 1", "old 2"], "{backend:?}");
+        assert!(
+            first.iter().all(|e| e.initial),
+            "{backend:?}: catch-up lines are initial"
+        );
+        assert_eq!(first[1].offset, 12);
+        let mut f = append(&log);
+        write!(f, "new 1\nnew 2\r\nnew 3\n").unwrap();
+        let got = collect(&mut src, 3);
+        assert_eq!(texts(&got), ["new 1", "new 2", "new 3"], "{backend:?}");
+        assert_eq!(
+            got.iter().map(|e| e.offset).collect::<Vec<_>>(),
+            [18, 25, 31]
+        );
+        assert!(got.iter().all(|e| !e.initial && !e.rotated));
+        assert_eq!(&*got[0].path, log.as_path());
+        let h = &src.health()[0];
+        assert_eq!(h.state, FileState::Open);
+        assert_eq!(h.lines_read, 5);
+        assert_eq!(h.bytes_read, 31);
+        assert_eq!(h.offset, 31);
+        assert!(h.last_read.is_some());
+        assert_eq!(src.positions()[0].offset, 31);
+    }
+}
+
+#[test]
+fn partial_line_is_held_until_its_newline() {
+    for backend in BACKENDS {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("x.log");
+        let mut f = append(&log);
+        let mut src = source(&[LogPath::head(p(&log))], backend);
+        assert!(src.wait(Duration::from_millis(50)).is_empty());
+        write!(f, "Failed password for ro").unwrap();
+        f.flush().unwrap();
+        assert!(
+            src.wait(Duration::from_millis(200)).is_empty(),
+            "{backend:?}: partial line emitted"
+        );
+        assert_eq!(
+            src.positions()[0].offset,
+            0,
+            "position must not pass a partial line"
+        );
+        write!(f, "ot from 192.0.2.7\nnext").unwrap();
+        let got = collect(&mut src, 1);
+        assert_eq!(
+            texts(&got),
+            ["Failed password for root from 192.0.2.7"],
+            "{backend:?}"
+        );
+        assert_eq!(src.positions()[0].offset, 40);
+    }
+}
+
+#[test]
+fn long_lines_crlf_and_bad_bytes() {
+    for backend in BACKENDS {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("x.log");
+        let mut o = opts(backend);
+        o.max_line_bytes = 100;
+        let mut src = FileSource::new(vec![LogPath::head(p(&log))], o).unwrap();
+        let mut f = append(&log);
+        src.wait(Duration::ZERO);
+        let long = "A".repeat(5000);
+        f.write_all(format!("{long}\r\nbad ").as_bytes()).unwrap();
+        f.write_all(b"\xe9\xff\xfe end\r\nok\n").unwrap();
+        let got = collect(&mut src, 3);
+        assert_eq!(got.len(), 3, "{backend:?}");
+        assert_eq!(got[0].text, "A".repeat(100));
+        assert!(got[0].truncated);
+        assert_eq!(got[0].offset, 5002);
+        assert_eq!(got[1].text, "bad \u{FFFD}\u{FFFD}\u{FFFD} end");
+        assert_eq!(got[2].text, "ok");
+        let h = &src.health()[0];
+        assert_eq!(h.lines_truncated, 1);
+        assert_eq!(h.lines_replaced, 1);
+    }
+}
+
+/// Rename rotation done by a writer thread while the source reads: lines go
+/// to the old file right before and right after the rename, and to the new
+/// file right after it is created.
+#[test]
+fn rename_rotation_loses_and_repeats_nothing() {
+    for backend in BACKENDS {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("app.log");
+        fs::write(&log, "").unwrap();
+        let mut src = source(&[LogPath::head(p(&log))], backend);
+        assert!(src.wait(Duration::ZERO).is_empty());
+        let total = 3000;
+        let log2 = log.clone();
+        let writer = std::thread::spawn(move || {
+            let mut f = append(&log2);
+            for i in 0..total {
+                if i > 0 && i % 700 == 0 {
+                    // logrotate's rename, then a few late lines from a writer
+                    // that has not reopened yet, then the new file.
+                    let rotated = log2.with_extension(format!("log.{i}"));
+                    fs::rename(&log2, &rotated).unwrap();
+                    for k in 0..5 {
+                        writeln!(f, "late {i}-{k} after rename").unwrap();
+                    }
+                    f = append(&log2);
+                }
+                writeln!(f, "line {i} {}", "x".repeat(i % 37)).unwrap();
+                if i % 100 == 0 {
+                    std::thread::sleep(Duration::from_millis(3));
+                }
+            }
+        });
+        let mut expected: Vec<String> = (0..total)
+            .map(|i| format!("line {i} {}", "x".repeat(i % 37)))
+            .collect();
+        for i in (700..total).step_by(700) {
+            for k in 0..5 {
+                expected.push(format!("late {i}-{k} after rename"));
+            }
+        }
+        let got = collect(&mut src, expected.len());
+        writer.join().unwrap();
+        assert_exactly_once(&got, &expected);
+        // Within each file the order is kept.
+        let nums: Vec<usize> = got
+            .iter()
+            .filter_map(|e| e.text.strip_prefix("line "))
+            .map(|t| t.split(' ').next().unwrap().parse().unwrap())
+            .collect();
+        assert!(
+            nums.windows(2).all(|w| w[0] < w[1]),
+            "{backend:?}: out of order"
+        );
+        let h = &src.health()[0];
+        assert_eq!(h.rotations, 4, "{backend:?}");
+        assert!(got.iter().any(|e| e.rotated));
+    }
+}
+
+#[test]
+fn copytruncate_loses_and_repeats_nothing() {
+    for backend in BACKENDS {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("app.log");
+        fs::write(&log, "").unwrap();
+        let mut src = source(&[LogPath::head(p(&log))], backend);
+        assert!(src.wait(Duration::ZERO).is_empty());
+        let total = 3000;
+        let log2 = log.clone();
+        let writer = std::thread::spawn(move || {
+            let f = append(&log2);
+            let mut f = f;
+            for i in 0..total {
+                if i > 0 && i % 700 == 0 {
+                    // logrotate copytruncate: copy, then truncate in place; the
+                    // writer keeps its O_APPEND descriptor.
+                    fs::copy(&log2, log2.with_extension(format!("log.{i}"))).unwrap();
+                    f.set_len(0).unwrap();
+                }
+                writeln!(f, "line {i} {}", "y".repeat(i % 41)).unwrap();
+                if i % 100 == 0 {
+                    std::thread::sleep(Duration::from_millis(3));
+                }
+            }
+            f.flush().unwrap();
+        });
+        let expected: Vec<String> = (0..total)
+            .map(|i| format!("line {i} {}", "y".repeat(i % 41)))
+            .collect();
+        let got = collect(&mut src, expected.len());
+        writer.join().unwrap();
+        assert_exactly_once(&got, &expected);
+        assert_eq!(src.health()[0].rotations, 4, "{backend:?}");
+    }
+}
+
+#[test]
+fn copytruncate_without_the_copy_starts_over_at_zero() {
+    for backend in BACKENDS {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("app.log");
+        fs::write(&log, "first line that is long\nsecond\n").unwrap();
+        let mut src = source(&[LogPath::head(p(&log))], backend);
+        assert_eq!(collect(&mut src, 2).len(), 2);
+        // Truncate and write more than was there before: size alone does not tell.
+        fs::write(&log, "after truncation, a longer first line\nand more\n").unwrap();
+        let got = collect(&mut src, 2);
+        assert_eq!(
+            texts(&got),
+            ["after truncation, a longer first line", "and more"],
+            "{backend:?}"
+        );
+    }
+}
+
+#[test]
+fn delete_and_recreate() {
+    for backend in BACKENDS {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("app.log");
+        let mut f = append(&log);
+        writeln!(f, "before 1").unwrap();
+        let mut src = source(&[LogPath::head(p(&log))], backend);
+        assert_eq!(texts(&collect(&mut src, 1)), ["before 1"]);
+        writeln!(f, "before 2").unwrap();
+        fs::remove_file(&log).unwrap();
+        drop(f);
+        let got = collect(&mut src, 1);
+        assert_eq!(
+            texts(&got),
+            ["before 2"],
+            "{backend:?}: line written just before delete"
+        );
+        assert_eq!(src.health()[0].state, FileState::Missing);
+        let mut f = append(&log);
+        writeln!(f, "after 1").unwrap();
+        writeln!(f, "after 2").unwrap();
+        let got = collect(&mut src, 2);
+        assert_eq!(texts(&got), ["after 1", "after 2"], "{backend:?}");
+        assert!(got.iter().all(|e| !e.initial));
+        let h = &src.health()[0];
+        assert_eq!(h.state, FileState::Open);
+        assert_eq!(h.rotations, 1);
+    }
+}
+
+#[test]
+fn glob_picks_up_files_created_later() {
+    for backend in BACKENDS {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("a.log"), "a1\n").unwrap();
+        fs::write(dir.path().join("ignored.txt"), "nope\n").unwrap();
+        let pattern = format!("{}/*.log", p(dir.path()));
+        let mut src = source(&[LogPath::tail(pattern)], backend);
+        // tail: the existing line is not read.
+        assert!(collect(&mut src, 1).is_empty(), "{backend:?}");
+        let b = dir.path().join("b.log");
+        let mut f = append(&b);
+        writeln!(f, "b1").unwrap();
+        writeln!(f, "b2").unwrap();
+        let got = collect(&mut src, 2);
+        assert_eq!(
+            texts(&got),
+            ["b1", "b2"],
+            "{backend:?}: a file created later is read from 0"
+        );
+        assert_eq!(&*got[0].path, b.as_path());
+        let mut a = append(&dir.path().join("a.log"));
+        writeln!(a, "a2").unwrap();
+        assert_eq!(texts(&collect(&mut src, 1)), ["a2"]);
+        let mut paths: Vec<PathBuf> = src.health().into_iter().map(|h| h.path).collect();
+        paths.sort();
+        assert_eq!(paths, [dir.path().join("a.log"), b]);
+    }
+}
+
+#[test]
+fn missing_literal_path_is_followed_when_it_appears() {
+    for backend in BACKENDS {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("later.log");
+        let mut src = source(&[LogPath::head(p(&log))], backend);
+        assert!(src.wait(Duration::from_millis(30)).is_empty());
+        assert_eq!(src.health()[0].state, FileState::Missing);
+        fs::write(&log, "hello\n").unwrap();
+        assert_eq!(texts(&collect(&mut src, 1)), ["hello"], "{backend:?}");
+    }
+}
+
+#[test]
+fn tail_starts_at_the_end_and_waits_for_the_partial_line() {
+    for backend in BACKENDS {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("x.log");
+        fs::write(&log, "old\nhalf a li").unwrap();
+        let mut src = source(&[LogPath::tail(p(&log))], backend);
+        assert!(src.wait(Duration::from_millis(50)).is_empty());
+        let mut f = append(&log);
+        writeln!(f, "ne").unwrap();
+        writeln!(f, "new").unwrap();
+        assert_eq!(
+            texts(&collect(&mut src, 2)),
+            ["half a line", "new"],
+            "{backend:?}"
+        );
+    }
+}
+
+fn stored_from(src: &FileSource) -> HashMap<PathBuf, StoredPosition> {
+    src.positions()
+        .into_iter()
+        .map(|fp| {
+            (
+                fp.path,
+                StoredPosition {
+                    first_line_md5: fp.identity.first_line_md5.unwrap_or_default(),
+                    offset: fp.offset,
+                    dev_ino: None,
+                },
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn restart_resumes_only_on_the_same_file() {
+    for backend in BACKENDS {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("auth.log");
+        fs::write(&log, "one\ntwo\n").unwrap();
+        let paths = [LogPath::head(p(&log))];
+        let mut src = source(&paths, backend);
+        assert_eq!(collect(&mut src, 2).len(), 2);
+        let stored = stored_from(&src);
+        assert_eq!(stored[&log].offset, 8);
+        assert_eq!(
+            stored[&log].first_line_md5,
+            bailiff_source::first_line_md5(&File::open(&log).unwrap())
+                .unwrap()
+                .unwrap()
+                .0
+        );
+        drop(src);
+
+        // Same file, grown while we were down: continue where we stopped.
+        writeln!(append(&log), "three").unwrap();
+        let mut o = opts(backend);
+        o.stored = stored.clone();
+        let mut src = FileSource::new(paths.to_vec(), o).unwrap();
+        let got = collect(&mut src, 1);
+        assert_eq!(texts(&got), ["three"], "{backend:?}");
+        assert!(got[0].initial);
+        let stored = stored_from(&src);
+        drop(src);
+
+        // Rotated while we were down (new file, longer than the old
+        // position): read the new file from 0.
+        fs::rename(&log, dir.path().join("auth.log.1")).unwrap();
+        fs::write(&log, "fresh first line\nfresh second line\n").unwrap();
+        let mut o = opts(backend);
+        o.stored = stored;
+        let mut src = FileSource::new(paths.to_vec(), o).unwrap();
+        assert_eq!(
+            texts(&collect(&mut src, 2)),
+            ["fresh first line", "fresh second line"],
+            "{backend:?}"
+        );
+
+        // With dev/ino stored too, a mismatch on them alone restarts at 0.
+        let mut stored = stored_from(&src);
+        drop(src);
+        for sp in stored.values_mut() {
+            sp.dev_ino = Some((u64::MAX, u64::MAX));
+        }
+        let mut o = opts(backend);
+        o.stored = stored;
+        let mut src = FileSource::new(paths.to_vec(), o).unwrap();
+        assert_eq!(collect(&mut src, 2).len(), 2);
+    }
+}
+
+/// p50/p99 from write to receipt over 1,000 lines.
+#[test]
+fn latency_inotify() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("lat.log");
+    fs::write(&log, "").unwrap();
+    let mut src = source(&[LogPath::head(p(&log))], Backend::Inotify);
+    assert!(src.wait(Duration::ZERO).is_empty());
+    let base = Instant::now();
+    let n = 1000;
+    let log2 = log.clone();
+    let writer = std::thread::spawn(move || {
+        let mut f = append(&log2);
+        for i in 0..n {
+            let t = base.elapsed().as_nanos();
+            writeln!(f, "{i} {t}").unwrap();
+            std::thread::sleep(Duration::from_micros(500));
+        }
+    });
+    let mut lat = Vec::with_capacity(n);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while lat.len() < n && Instant::now() < deadline {
+        for e in src.wait(Duration::from_millis(100)) {
+            let now = base.elapsed().as_nanos();
+            let sent: u128 = e.text.split(' ').nth(1).unwrap().parse().unwrap();
+            lat.push(Duration::from_nanos((now - sent) as u64));
+        }
+    }
+    writer.join().unwrap();
+    assert_eq!(lat.len(), n);
+    lat.sort();
+    let p50 = lat[n / 2];
+    let p99 = lat[n * 99 / 100];
+    let max = lat[n - 1];
+    eprintln!(
+        "LATENCY inotify write->receipt over {n} lines: p50 {p50:?}, p99 {p99:?}, max {max:?}"
+    );
+    assert!(p50 < Duration::from_millis(20), "p50 {p50:?}");
+}
