@@ -114,6 +114,8 @@ impl Source {
 }
 
 impl Setup {
+    // The filter crate's config grows fields; keep the `..Default` even when all are set.
+    #[allow(clippy::needless_update)]
     fn new(args: &RegexArgs) -> Result<Setup, Error> {
         let mut header = Vec::new();
         let now = args.now.unwrap_or_else(|| {
@@ -219,6 +221,7 @@ impl Setup {
             logtimezone: args.timezone.clone(),
             check_all: !args.no_check_all && args.out.is_none(),
             any_year: true,
+            ..FilterConfig::default()
         };
         let filter = Filter::new(&cfg, zone, now)?;
 
