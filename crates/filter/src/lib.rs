@@ -1,11 +1,52 @@
-//! bailiff-filter: fail2ban's matching pipeline, pure (no I/O; "now" passed in).
+//! bailiff-filter: fail2ban's matching pipeline, pure (no I/O; "now" is passed in).
 //!
-//! CONTRACT STUB (skeleton). The owner replaces the bodies; `bailiff-tester` and
-//! the daemon use these types (extend, don't break).
+//! A [`FilterConfig`] (the resolved `prefregex`, `failregex`, `ignoreregex`, `maxlines`,
+//! `datepattern`, `usedns` of one jail's filter) is compiled into a [`Filter`]: the
+//! regexes are tag-expanded (`<HOST>`, `<F-USER>`, ...; module `tags`), translated from
+//! Python `re` to PCRE2 syntax (module `translate`) and JIT-compiled. The filter then
+//! takes one log line at a time:
+//!
+//! ```text
+//! line ──DateDetector──▶ (before, date, after) ──▶ buffer (last maxlines lines + "\n")
+//!      ──ignoreregex (early)──▶ prefregex (<F-CONTENT>) ──▶ failregexes ──▶ ignoreregex
+//!      ──▶ failure id (fid/ip4/ip6/dns, cidr) + ticket data, mlfid state ──▶ LineResult
+//! ```
+//!
+//! [`Filter::process_line`] finds the date itself (module `bailiff_date`);
+//! [`Filter::process_entry`] takes a journal entry whose time is known. Each returns a
+//! [`LineResult`] with zero or more [`Failure`]s: the failure id (an address in
+//! canonical form, or an `<F-ID>` value), the time, the index of the failregex and the
+//! ticket data (`user`, `users`, `mlfid`, ...). Host names (`usedns = yes|warn`) are not
+//! resolved here: such a failure carries [`Failure::needs_dns`] and the caller resolves.
+//!
+//! ```no_run
+//! use bailiff_filter::{Filter, FilterConfig, Zone};
+//! let cfg = FilterConfig {
+//!     failregex: vec![r"^Failed password for \S+ from <HOST>".into()],
+//!     maxlines: 1,
+//!     ..FilterConfig::default()
+//! };
+//! let mut filter = Filter::new(&cfg, Zone::system(), 1_700_000_000.0).unwrap();
+//! let res = filter.process_entry("Failed password for root from 192.0.2.7", 1.7e9, 1.7e9);
+//! assert_eq!(res.failures[0].fid, "192.0.2.7");
+//! ```
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 pub use bailiff_date::{DateDetector, DateHit, DateOptions, Zone};
+
+mod addr;
+mod mlfid;
+mod regex;
+pub mod tags;
+pub mod translate;
+
+use addr::Family;
+use regex::{Compiled, Fail, Val};
+
+pub use regex::MATCH_LIMIT;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum UseDns {
@@ -16,13 +57,25 @@ pub enum UseDns {
     Raw,
 }
 
+impl UseDns {
+    /// fail2ban's `usedns` values (case-insensitive); anything else is `no`, as fail2ban does.
+    pub fn parse(s: &str) -> UseDns {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "yes" | "true" => UseDns::Yes,
+            "warn" => UseDns::Warn,
+            "raw" => UseDns::Raw,
+            _ => UseDns::No,
+        }
+    }
+}
+
 /// Everything a filter needs, already resolved by the config reader.
 #[derive(Debug, Clone, Default)]
 pub struct FilterConfig {
     pub prefregex: Option<String>,
     pub failregex: Vec<String>,
     pub ignoreregex: Vec<String>,
-    /// Multi-line buffer size; 1 when unset.
+    /// Multi-line buffer size; 1 when unset (0 is read as 1).
     pub maxlines: usize,
     pub datepattern: Option<String>,
     pub usedns: UseDns,
@@ -31,12 +84,30 @@ pub struct FilterConfig {
     pub check_all: bool,
     /// fail2ban-regex: accept any year for `%ExY`.
     pub any_year: bool,
+    /// Report host names as they are written, never asking for resolution (fail2ban's
+    /// `returnRawHost`, fail2ban-regex `-r`); `<HOST>` still accepts names unless
+    /// `usedns = no`.
+    pub raw_host: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum FilterError {
     #[error("failregex #{index} {regex:?}: {message}")]
-    Regex { index: usize, regex: String, message: String },
+    Regex {
+        index: usize,
+        regex: String,
+        message: String,
+    },
+    #[error("prefregex {regex:?}: {message}")]
+    Prefregex { regex: String, message: String },
+    #[error("ignoreregex #{index} {regex:?}: {message}")]
+    Ignoreregex {
+        index: usize,
+        regex: String,
+        message: String,
+    },
+    #[error("datepattern: {0}")]
+    Date(String),
     #[error("{0}")]
     Other(String),
 }
@@ -45,7 +116,8 @@ pub enum FilterError {
 pub enum FailureKind {
     /// Counts towards a ban.
     Fail,
-    /// Matched a `<F-NOFAIL>` regex (or a `<F-MLFGAINED>` success).
+    /// Matched a `<F-NOFAIL>` regex (or a `<F-MLFGAINED>` success), or is pending
+    /// (see [`Failure::pending`]). Only reported with `check_all`.
     NoFail,
 }
 
@@ -53,17 +125,21 @@ pub enum FailureKind {
 #[derive(Debug, Clone)]
 pub struct Failure {
     pub kind: FailureKind,
-    /// Failure id: the address text, or an `<F-ID>` value.
+    /// Failure id: the address text, or an `<F-ID>` value (empty when pending).
     pub fid: String,
     /// Unix time of the failure.
     pub time: f64,
     /// Index of the failregex that matched.
     pub regex: usize,
     /// Ticket data under fail2ban's names (`ip`, `user`, `users`, `ip4`, `ip6`, `dns`,
-    /// `mlfid`, `attempts`...), JSON-typed.
+    /// `mlfid`, ...), JSON-typed. Groups that did not participate are left out.
     pub data: BTreeMap<String, serde_json::Value>,
     /// The matched line(s).
     pub matches: Vec<String>,
+    /// A multi-line (`mlfid`) match still waiting for its address (only with `check_all`).
+    pub pending: bool,
+    /// `fid` is a host name the caller must resolve (`usedns = yes|warn`).
+    pub needs_dns: bool,
 }
 
 /// What one input line produced.
@@ -74,26 +150,634 @@ pub struct LineResult {
     pub failures: Vec<Failure>,
     /// An ignoreregex dropped a match.
     pub ignored: bool,
+    /// Regexes that gave up on this line (match limit, JIT stack): "regex: message".
+    pub errors: Vec<String>,
+}
+
+/// One buffered line: its text and the byte span of the date cut out of it.
+#[derive(Debug, Clone, Default)]
+struct TupleLine {
+    text: String,
+    cut: (usize, usize),
+}
+
+impl TupleLine {
+    fn push_content(&self, out: &mut String) {
+        out.push_str(&self.text[..self.cut.0]);
+        out.push_str(&self.text[self.cut.1..]);
+    }
+    fn content_eq(&self, s: &str) -> bool {
+        let (a, b) = (&self.text[..self.cut.0], &self.text[self.cut.1..]);
+        s.len() == a.len() + b.len() && s.starts_with(a) && s.ends_with(b)
+    }
+}
+
+fn build_buf(lines: &[TupleLine], out: &mut String) {
+    out.clear();
+    for (i, l) in lines.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        l.push_content(out);
+    }
+    out.push('\n');
+}
+
+/// How the failure id text is turned into an address (fail2ban's cidr argument).
+#[derive(Debug, Clone, Copy)]
+enum Cidr {
+    Raw,
+    Unspec,
+    Fam(Family),
+    Len(i64),
+}
+
+fn ipaddr(text: &str, cidr: Cidr) -> String {
+    match cidr {
+        Cidr::Raw => text.to_string(),
+        Cidr::Unspec => addr::canonical_any(text),
+        Cidr::Fam(f) => addr::canonical(text, f, None),
+        Cidr::Len(l) => addr::canonical(text, Family::Any, Some(l)),
+    }
+}
+
+fn civil_year(unix: f64) -> i32 {
+    // Days since 1970-01-01 to a proleptic Gregorian year (H. Hinnant's algorithm).
+    let days = (unix / 86400.0).floor() as i64;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(month <= 2)) as i32
 }
 
 /// A compiled filter with its multi-line state.
 pub struct Filter {
-    _private: (),
+    dates: DateDetector,
+    zone: Zone,
+    pref: Option<Compiled>,
+    /// prefregex has named groups besides `content` (merged into every failure).
+    pref_has_groups: bool,
+    fail: Vec<Compiled>,
+    ignore: Vec<Compiled>,
+    maxlines: usize,
+    usedns: UseDns,
+    raw_host: bool,
+    check_all: bool,
+    lines: Vec<TupleLine>,
+    pbuf: String,
+    wbuf: String,
+    tmp: String,
+    last_date: Option<f64>,
+    mlf: mlfid::MlfCache,
+}
+
+impl std::fmt::Debug for Filter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Filter")
+            .field("failregex", &self.failregex_expanded())
+            .field("maxlines", &self.maxlines)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Filter {
     pub fn new(cfg: &FilterConfig, zone: Zone, now: f64) -> Result<Filter, FilterError> {
-        let _ = (cfg, zone, now);
-        unimplemented!("contract stub")
+        let maxlines = cfg.maxlines.max(1);
+        let with_dns = cfg.usedns != UseDns::No;
+        let pref = match cfg.prefregex.as_deref().filter(|p| !p.is_empty()) {
+            Some(p) => Some(Compiled::new(p, with_dns, false).map_err(|message| {
+                FilterError::Prefregex {
+                    regex: p.to_string(),
+                    message,
+                }
+            })?),
+            None => None,
+        };
+        let mut fail = Vec::with_capacity(cfg.failregex.len());
+        for (index, r) in cfg.failregex.iter().enumerate() {
+            let err = |message| FilterError::Regex {
+                index,
+                regex: r.clone(),
+                message,
+            };
+            let c = Compiled::new(r, with_dns, maxlines > 1).map_err(err)?;
+            let has_id = |c: &Compiled| {
+                ["fid", "ip4", "ip6", "dns", "mlfid"]
+                    .iter()
+                    .any(|g| c.has_group(g))
+            };
+            if !has_id(&c) && !pref.as_ref().is_some_and(has_id) {
+                return Err(err(format!("No failure-id group in '{}'", c.expanded())));
+            }
+            fail.push(c);
+        }
+        let mut ignore = Vec::with_capacity(cfg.ignoreregex.len());
+        for (index, r) in cfg.ignoreregex.iter().enumerate() {
+            let c =
+                Compiled::new(r, with_dns, false).map_err(|message| FilterError::Ignoreregex {
+                    index,
+                    regex: r.clone(),
+                    message,
+                })?;
+            ignore.push(c);
+        }
+        let zone = match cfg.logtimezone.as_deref().filter(|z| !z.trim().is_empty()) {
+            Some(z) => Zone::parse_logtimezone(z)
+                .map_err(|e| FilterError::Other(format!("logtimezone {z:?}: {e}")))?,
+            None => zone,
+        };
+        let opts = DateOptions {
+            reference_year: civil_year(now),
+            any_year: cfg.any_year,
+        };
+        let dates = DateDetector::new(cfg.datepattern.as_deref(), &opts)
+            .map_err(|e| FilterError::Date(e.to_string()))?;
+        let pref_has_groups = pref
+            .as_ref()
+            .is_some_and(|p| p.group_names().any(|n| n != "content"));
+        Ok(Filter {
+            dates,
+            zone,
+            pref,
+            pref_has_groups,
+            fail,
+            ignore,
+            maxlines,
+            usedns: cfg.usedns,
+            raw_host: cfg.raw_host || cfg.usedns == UseDns::Raw,
+            check_all: cfg.check_all,
+            lines: Vec::with_capacity(maxlines + 1),
+            pbuf: String::with_capacity(256),
+            wbuf: String::with_capacity(256),
+            tmp: String::new(),
+            last_date: None,
+            mlf: mlfid::MlfCache::default(),
+        })
     }
+
+    /// The failregexes after tag expansion (Python syntax), as fail2ban lists them.
+    pub fn failregex_expanded(&self) -> Vec<&str> {
+        self.fail.iter().map(|c| c.expanded()).collect()
+    }
+
+    /// The ignoreregexes after tag expansion.
+    pub fn ignoreregex_expanded(&self) -> Vec<&str> {
+        self.ignore.iter().map(|c| c.expanded()).collect()
+    }
+
+    /// The date detector (for its template names and statistics).
+    pub fn date_detector(&self) -> &DateDetector {
+        &self.dates
+    }
+
+    /// Multi-line buffer size in effect.
+    pub fn maxlines(&self) -> usize {
+        self.maxlines
+    }
+
     /// One line from a file (no trailing newline): date detection, then matching.
     pub fn process_line(&mut self, line: &str, now: f64) -> LineResult {
-        let _ = (line, now);
-        unimplemented!("contract stub")
+        let hit = self.dates.find(line, now, &self.zone);
+        let (cut, date) = match &hit {
+            Some(h) if h.start <= h.end && h.end <= line.len() => {
+                self.last_date = Some(h.time);
+                ((h.start, h.end), Some(h.time))
+            }
+            _ => {
+                // No date: carry the last one over when it is recent.
+                let d = self.last_date.filter(|&d| d > now - 60.0);
+                ((0, 0), d)
+            }
+        };
+        let mut res = LineResult {
+            date: hit,
+            ..LineResult::default()
+        };
+        self.find_failure(line, cut, date.unwrap_or(now), now, &mut res);
+        res
     }
+
     /// One journal entry whose time is known (no date detection).
     pub fn process_entry(&mut self, line: &str, time: f64, now: f64) -> LineResult {
-        let _ = (line, time, now);
-        unimplemented!("contract stub")
+        self.last_date = Some(time);
+        let mut res = LineResult::default();
+        self.find_failure(line, (0, 0), time, now, &mut res);
+        res
+    }
+
+    fn push_line(&mut self, line: &str, cut: (usize, usize)) {
+        if self.maxlines > 1 {
+            self.lines.push(TupleLine {
+                text: line.to_string(),
+                cut,
+            });
+            if self.lines.len() > self.maxlines {
+                let extra = self.lines.len() - self.maxlines;
+                self.lines.drain(..extra);
+            }
+        } else {
+            // Reuse the one slot's allocation.
+            self.lines.truncate(1);
+            if let Some(slot) = self.lines.first_mut() {
+                slot.text.clear();
+                slot.text.push_str(line);
+                slot.cut = cut;
+            } else {
+                self.lines.push(TupleLine {
+                    text: line.to_string(),
+                    cut,
+                });
+            }
+        }
+    }
+
+    fn find_failure(
+        &mut self,
+        line: &str,
+        cut: (usize, usize),
+        date: f64,
+        now: f64,
+        res: &mut LineResult,
+    ) {
+        self.push_line(line, cut);
+        let org = std::mem::take(&mut self.lines);
+        let mut pbuf = std::mem::take(&mut self.pbuf);
+        let mut wbuf = std::mem::take(&mut self.wbuf);
+        build_buf(&org, &mut pbuf);
+        let cur = self.match_buffer(&org, &pbuf, &mut wbuf, date, now, res);
+        self.lines = match cur {
+            Some(c) if self.maxlines > 1 => c,
+            _ => org,
+        };
+        self.pbuf = pbuf;
+        self.wbuf = wbuf;
+    }
+
+    /// Searches the ignoreregexes; the index of the (last, with check_all) hit.
+    fn ignore_hit(&mut self, buf: &str, res: &mut LineResult) -> Option<usize> {
+        let mut found = None;
+        for (i, ig) in self.ignore.iter_mut().enumerate() {
+            match ig.search(buf) {
+                Ok(Some(_)) => {
+                    found = Some(i);
+                    res.ignored = true;
+                    if !self.check_all {
+                        break;
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => res.errors.push(format!("ignoreregex #{i}: {e}")),
+            }
+        }
+        found
+    }
+
+    /// The failregex loop over one buffer. Returns the new line buffer, if changed.
+    fn match_buffer(
+        &mut self,
+        org: &[TupleLine],
+        pbuf: &str,
+        wbuf: &mut String,
+        date: f64,
+        now: f64,
+        res: &mut LineResult,
+    ) -> Option<Vec<TupleLine>> {
+        let multi = self.maxlines > 1;
+        let mut cur: Option<Vec<TupleLine>> = None;
+        // Early ignore, when there are few ignoreregexes for many failregexes.
+        if !self.ignore.is_empty()
+            && self.ignore.len() + 2 < self.fail.len()
+            && self.ignore_hit(pbuf, res).is_some()
+        {
+            return None;
+        }
+        // Which buffer the failregexes see: pbuf, or wbuf (content / rebuilt).
+        let mut use_w = false;
+        if let Some(p) = self.pref.as_mut() {
+            match p.search(pbuf) {
+                Ok(Some(_)) => {}
+                Ok(None) => return None,
+                Err(e) => {
+                    res.errors.push(format!("prefregex: {e}"));
+                    return None;
+                }
+            }
+            if let Some(content) = p.group_str(pbuf, "content").filter(|c| !c.is_empty()) {
+                wbuf.clear();
+                wbuf.push_str(content);
+                wbuf.push('\n');
+                use_w = true;
+                cur = Some(vec![TupleLine {
+                    text: content.to_string(),
+                    cut: (0, 0),
+                }]);
+            }
+        }
+        let mut valid = true;
+        let mut pre: Option<Fail> = None;
+        for idx in 0..self.fail.len() {
+            if !valid {
+                build_buf(cur.as_deref().unwrap_or(org), wbuf);
+                use_w = true;
+                valid = true;
+            }
+            let buf: &str = if use_w { wbuf } else { pbuf };
+            let fr = &mut self.fail[idx];
+            let span = match fr.search(buf) {
+                Ok(Some(s)) => s,
+                Ok(None) => continue,
+                Err(e) => {
+                    res.errors.push(format!("failregex #{idx}: {e}"));
+                    continue;
+                }
+            };
+            let (matched, unmatched) = regex::split_lines(buf, org, span, &fr.skipped_lines(buf));
+            let groups = fr.groups(buf);
+            if !self.ignore.is_empty() {
+                let hit = if multi {
+                    let mut tmp = std::mem::take(&mut self.tmp);
+                    build_buf(&matched, &mut tmp);
+                    let h = self.ignore_hit(&tmp, res);
+                    self.tmp = tmp;
+                    h
+                } else {
+                    self.ignore_hit(buf, res)
+                };
+                if hit.is_some() {
+                    if !self.check_all || multi {
+                        cur = Some(unmatched);
+                    }
+                    valid = false;
+                    if !self.check_all {
+                        break;
+                    }
+                    continue;
+                }
+            }
+            if !self.check_all || multi {
+                cur = Some(unmatched);
+                valid = false;
+            }
+            let mut fail = if self.pref_has_groups {
+                let p = pre.get_or_insert_with(|| {
+                    let mut g = self
+                        .pref
+                        .as_ref()
+                        .map(|p| p.groups(pbuf))
+                        .unwrap_or_default();
+                    g.remove("content");
+                    g
+                });
+                let mut f = p.clone();
+                f.extend(groups);
+                f
+            } else {
+                groups
+            };
+            let mlfid = match fail.get("mlfid") {
+                Some(Val::Str(s)) => Some(s.clone()),
+                _ => None,
+            };
+            let rc = match &mlfid {
+                Some(id) => self.merge_failure(id, fail, &matched, now),
+                None => {
+                    let mut m = match fail.remove("matches") {
+                        Some(Val::Lines(v)) => v,
+                        _ => Vec::new(),
+                    };
+                    m.extend(matched.iter().map(|l| l.text.clone()));
+                    fail.insert("matches".into(), Val::Lines(m));
+                    Rc::new(RefCell::new(fail))
+                }
+            };
+            let nofail = rc.borrow().get("nofail").is_some_and(Val::truthy);
+            if mlfid.is_some() && nofail && !self.check_all {
+                return cur;
+            }
+            // Failure id.
+            let mut f = rc.borrow_mut();
+            let defcidr = if self.raw_host {
+                Cidr::Raw
+            } else {
+                Cidr::Unspec
+            };
+            let fid = f.get("fid").and_then(Val::as_str).map(str::to_string);
+            let cidr_len = f
+                .get("cidr")
+                .and_then(Val::as_str)
+                .filter(|s| !s.is_empty())
+                .and_then(|s| s.parse::<i64>().ok());
+            let mut cidr = defcidr;
+            let mut raw = self.raw_host;
+            let ip: Option<String>;
+            if let Some(v) = f.get("ip4").and_then(Val::as_str) {
+                ip = Some(v.to_string());
+                cidr = cidr_len.map_or(Cidr::Fam(Family::V4), Cidr::Len);
+                raw = true;
+            } else if let Some(v) = f.get("ip6").and_then(Val::as_str) {
+                ip = Some(v.to_string());
+                cidr = cidr_len.map_or(Cidr::Fam(Family::V6), Cidr::Len);
+                raw = true;
+            } else if let Some(v) = f.get("dns").and_then(Val::as_str) {
+                ip = Some(v.to_string());
+            } else {
+                if fid.is_none() && mlfid.is_none() {
+                    // The regex has id groups, but none took part in this match.
+                    res.errors
+                        .push(format!("failregex #{idx}: no failure-id group matched"));
+                    continue;
+                }
+                ip = fid.clone();
+                raw = true;
+            }
+            let mut needs_dns = false;
+            let fids: Vec<Option<String>> = match ip {
+                None => {
+                    f.insert("mlfpending".into(), Val::Int(1));
+                    if !self.check_all {
+                        return cur;
+                    }
+                    vec![None]
+                }
+                Some(ip) if raw => {
+                    let ipc = ipaddr(&ip, cidr);
+                    match fid {
+                        Some(fid) if fid != ip => {
+                            f.insert("ip".into(), Val::Str(ipc));
+                            vec![Some(ipaddr(&fid, defcidr))]
+                        }
+                        _ => vec![Some(ipc)],
+                    }
+                }
+                Some(name) => match addr::search_ip(&name) {
+                    Some(a) => vec![Some(addr::canonical_any(a))],
+                    None if matches!(self.usedns, UseDns::Yes | UseDns::Warn)
+                        && addr::resolvable_name(&name) =>
+                    {
+                        needs_dns = true;
+                        vec![Some(name)]
+                    }
+                    None => Vec::new(),
+                },
+            };
+            drop(f);
+            let snap = rc.borrow();
+            for fid in fids {
+                res.failures
+                    .push(make_failure(idx, fid, date, &snap, needs_dns));
+            }
+            drop(snap);
+            if !self.check_all {
+                break;
+            }
+        }
+        cur
+    }
+
+    /// fail2ban's per-`mlfid` merge: the cached entry of the connection absorbs the
+    /// new groups; nofail/gained/forget flags decide what is reported.
+    fn merge_failure(
+        &mut self,
+        mlfid: &str,
+        mut fail: Fail,
+        matched: &[TupleLine],
+        now: f64,
+    ) -> Rc<RefCell<Fail>> {
+        const NOFAIL: u8 = 1;
+        const FORGET: u8 = 2;
+        const CACHED_NOFAIL: u8 = 4;
+        const GAINED: u8 = 8;
+        let mut fl = 0u8;
+        if fail.get("mlfgained").is_some_and(Val::truthy) {
+            fl |= GAINED | NOFAIL;
+            if !fail.get("nofail").is_some_and(Val::truthy) {
+                let g = fail["mlfgained"].clone();
+                fail.insert("nofail".into(), g);
+            }
+        } else if fail.get("nofail").is_some_and(Val::truthy) {
+            fl |= NOFAIL;
+        }
+        if fail.remove("mlfforget").is_some_and(|v| v.truthy()) {
+            fl |= FORGET;
+        }
+        let user = fail
+            .get("user")
+            .and_then(Val::as_str)
+            .filter(|u| !u.is_empty())
+            .map(str::to_string);
+        let mut count_users = true;
+        let rc = if let Some(rc) = self.mlf.get(mlfid, now) {
+            {
+                let mut g = rc.borrow_mut();
+                regex::add_user(&mut g, user);
+                if g.remove("nofail").is_some_and(|v| v.truthy()) {
+                    fl |= CACHED_NOFAIL;
+                }
+                if g.remove("mlfgained").is_some_and(|v| v.truthy()) {
+                    fl |= CACHED_NOFAIL;
+                }
+                if fl & GAINED != 0 {
+                    g.remove("mlfpending");
+                }
+                if fl & CACHED_NOFAIL == 0 && !g.get("mlfpending").is_some_and(Val::truthy) {
+                    g.remove("matches");
+                }
+                for (k, v) in fail {
+                    if !matches!(v, Val::None) {
+                        g.insert(k, v);
+                    }
+                }
+            }
+            if fl & FORGET != 0 {
+                self.mlf.unset(mlfid);
+            }
+            rc
+        } else if fl & FORGET == 0 {
+            regex::add_user(&mut fail, user);
+            let rc = Rc::new(RefCell::new(fail));
+            self.mlf.set(mlfid, Rc::clone(&rc), now);
+            rc
+        } else {
+            count_users = false;
+            Rc::new(RefCell::new(fail))
+        };
+        {
+            let mut g = rc.borrow_mut();
+            let pending = g.remove("mlfpending").is_some_and(|v| v.truthy());
+            let many_users =
+                count_users && matches!(g.get("users"), Some(Val::Set(s)) if s.len() > 1);
+            if pending || many_users {
+                g.remove("nofail");
+                g.remove("mlfgained");
+                fl &= !(GAINED | NOFAIL);
+            }
+            let lines = || matched.iter().map(|l| l.text.clone());
+            if fl & NOFAIL == 0 {
+                let mut m = match g.remove("nofail-matches") {
+                    Some(Val::Lines(v)) => v,
+                    _ => Vec::new(),
+                };
+                if let Some(Val::Lines(v)) = g.get("matches") {
+                    m.extend(v.iter().cloned());
+                }
+                if fl & GAINED == 0 {
+                    m.extend(lines());
+                }
+                g.insert("matches".into(), Val::Lines(m));
+            } else if fl & (NOFAIL | FORGET) == NOFAIL {
+                let mut m = match g.remove("nofail-matches") {
+                    Some(Val::Lines(v)) => v,
+                    _ => Vec::new(),
+                };
+                m.extend(lines());
+                g.insert("nofail-matches".into(), Val::Lines(m));
+            }
+        }
+        rc
     }
 }
+
+fn make_failure(
+    idx: usize,
+    fid: Option<String>,
+    time: f64,
+    fail: &Fail,
+    needs_dns: bool,
+) -> Failure {
+    let nofail = fail.get("nofail").is_some_and(Val::truthy);
+    let pending = fid.is_none();
+    let mut data = BTreeMap::new();
+    let mut matches = Vec::new();
+    for (k, v) in fail {
+        if k == "matches" {
+            if let Val::Lines(l) = v {
+                matches = l.clone();
+            }
+            continue;
+        }
+        if let Some(j) = v.to_json() {
+            data.insert(k.clone(), j);
+        }
+    }
+    Failure {
+        kind: if nofail || pending {
+            FailureKind::NoFail
+        } else {
+            FailureKind::Fail
+        },
+        fid: fid.unwrap_or_default(),
+        time,
+        regex: idx,
+        data,
+        matches,
+        pending,
+        needs_dns,
+    }
+}
+
+#[cfg(test)]
+mod tests;

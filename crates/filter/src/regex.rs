@@ -1,0 +1,328 @@
+//! One compiled fail2ban regex (PCRE2, JIT) and the ticket data its groups give.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use pcre2::bytes::{CaptureLocations, Regex, RegexBuilder};
+
+use crate::{tags, translate, TupleLine};
+
+/// PCRE2 match limit per search: a hostile line against a backtracking-prone regex
+/// gives up after this many steps instead of hanging the filter.
+pub const MATCH_LIMIT: u32 = 2_000_000;
+
+/// A ticket-data value, typed as fail2ban's are.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Val {
+    /// A named group that did not take part in the match.
+    None,
+    Str(String),
+    Set(BTreeSet<String>),
+    Lines(Vec<String>),
+    Tuple(Vec<Option<String>>),
+    Int(i64),
+}
+
+impl Val {
+    /// Python truthiness.
+    pub fn truthy(&self) -> bool {
+        match self {
+            Val::None => false,
+            Val::Str(s) => !s.is_empty(),
+            Val::Set(s) => !s.is_empty(),
+            Val::Lines(l) => !l.is_empty(),
+            Val::Tuple(t) => !t.is_empty(),
+            Val::Int(i) => *i != 0,
+        }
+    }
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Val::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+    pub fn to_json(&self) -> Option<serde_json::Value> {
+        use serde_json::Value as J;
+        Some(match self {
+            Val::None => return None,
+            Val::Str(s) => J::String(s.clone()),
+            Val::Set(s) => J::Array(s.iter().cloned().map(J::String).collect()),
+            Val::Lines(l) => J::Array(l.iter().cloned().map(J::String).collect()),
+            Val::Tuple(t) => J::Array(
+                t.iter()
+                    .map(|v| v.clone().map_or(J::Null, J::String))
+                    .collect(),
+            ),
+            Val::Int(i) => J::from(*i),
+        })
+    }
+}
+
+/// Ticket data being built: group name to value.
+pub(crate) type Fail = BTreeMap<String, Val>;
+
+/// fail2ban's `users` bookkeeping: every distinct user of a connection.
+pub(crate) fn add_user(fail: &mut Fail, user: Option<String>) {
+    if let Some(u) = user {
+        match fail.get_mut("users") {
+            Some(Val::Set(s)) => {
+                s.insert(u);
+            }
+            _ => {
+                fail.insert("users".into(), Val::Set(BTreeSet::from([u])));
+            }
+        }
+    }
+}
+
+pub(crate) struct Compiled {
+    expanded: String,
+    re: Regex,
+    locs: CaptureLocations,
+    /// (group index, name) of every named group.
+    groups: Vec<(usize, String)>,
+    /// `alt_<x>[_N]` groups (group, target) and `tuple_<x>[_N]` groups, sorted.
+    alt: Vec<(String, String)>,
+    tuple: Vec<(String, String)>,
+    /// Indices of `skiplines0`, `skiplines1`, ...
+    skip: Vec<usize>,
+}
+
+/// `alt_x_1` → ("alt_", "x"); names fail2ban completes from other groups.
+fn complement(name: &str) -> Option<(&'static str, String)> {
+    if name.len() <= 4 {
+        return None;
+    }
+    let (pre, rest) = if let Some(r) = name.strip_prefix("alt_") {
+        ("alt_", r)
+    } else if let Some(r) = name.strip_prefix("tuple_") {
+        ("tuple_", r)
+    } else {
+        return None;
+    };
+    let base = match rest.rfind('_') {
+        Some(i) if i + 1 < rest.len() && rest[i + 1..].bytes().all(|b| b.is_ascii_digit()) => {
+            &rest[..i]
+        }
+        _ => rest,
+    };
+    Some((pre, tags::tag_group_name(base)))
+}
+
+impl Compiled {
+    /// Expand tags, translate to PCRE2 and compile. `multi_line`: `^`/`$` at line ends.
+    pub fn new(regex: &str, with_dns: bool, multi_line: bool) -> Result<Compiled, String> {
+        let expanded = tags::expand(regex, with_dns);
+        if expanded.trim_start().is_empty() {
+            return Err("Cannot add empty regex".into());
+        }
+        let pattern = format!(
+            "(*LIMIT_MATCH={MATCH_LIMIT}){}",
+            translate::python_to_pcre2(&expanded)
+        );
+        let re = RegexBuilder::new()
+            .utf(true)
+            .ucp(true)
+            .jit_if_available(true)
+            .multi_line(multi_line)
+            .max_jit_stack_size(Some(1 << 20))
+            .build(&pattern)
+            .map_err(|e| format!("Unable to compile regular expression '{expanded}': {e}"))?;
+        let mut groups = Vec::new();
+        let mut alt = Vec::new();
+        let mut tuple = Vec::new();
+        let mut skip = Vec::new();
+        for (i, n) in re.capture_names().iter().enumerate() {
+            let Some(n) = n else { continue };
+            groups.push((i, n.clone()));
+            if let Some((pre, target)) = complement(n) {
+                if pre == "alt_" {
+                    alt.push((n.clone(), target));
+                } else {
+                    tuple.push((n.clone(), target));
+                }
+            }
+            if let Some(num) = n
+                .strip_prefix("skiplines")
+                .and_then(|d| d.parse::<usize>().ok())
+            {
+                skip.push((num, i));
+            }
+        }
+        alt.sort();
+        tuple.sort();
+        skip.sort();
+        let locs = re.capture_locations();
+        Ok(Compiled {
+            expanded,
+            re,
+            locs,
+            groups,
+            alt,
+            tuple,
+            skip: skip.into_iter().map(|(_, i)| i).collect(),
+        })
+    }
+
+    pub fn expanded(&self) -> &str {
+        &self.expanded
+    }
+
+    pub fn has_group(&self, name: &str) -> bool {
+        self.groups.iter().any(|(_, n)| n == name)
+    }
+
+    pub fn group_names(&self) -> impl Iterator<Item = &str> {
+        self.groups.iter().map(|(_, n)| n.as_str())
+    }
+
+    /// Search `buf`; the span of the match.
+    pub fn search(&mut self, buf: &str) -> Result<Option<(usize, usize)>, String> {
+        match self.re.captures_read(&mut self.locs, buf.as_bytes()) {
+            Ok(Some(m)) => Ok(Some((m.start(), m.end()))),
+            Ok(None) => Ok(None),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// Text of a named group of the last match (which was on `buf`).
+    pub fn group_str<'b>(&self, buf: &'b str, name: &str) -> Option<&'b str> {
+        let (i, _) = self.groups.iter().find(|(_, n)| n == name)?;
+        let (s, e) = self.locs.get(*i)?;
+        buf.get(s..e)
+    }
+
+    /// All named groups of the last match (None for those that did not take part),
+    /// with `alt_` and `tuple_` groups folded in.
+    pub fn groups(&self, buf: &str) -> Fail {
+        let mut f = Fail::new();
+        for (i, n) in &self.groups {
+            let v = match self.locs.get(*i).and_then(|(s, e)| buf.get(s..e)) {
+                Some(t) => Val::Str(t.to_string()),
+                None => Val::None,
+            };
+            f.insert(n.clone(), v);
+        }
+        for (k, n) in &self.alt {
+            let v = f.get(k).cloned().unwrap_or(Val::None);
+            if v.truthy() && !f.get(n).is_some_and(Val::truthy) {
+                f.insert(n.clone(), v);
+            }
+        }
+        for (k, n) in &self.tuple {
+            let v = f.get(k).and_then(Val::as_str).map(str::to_string);
+            let t = match f.remove(n) {
+                Some(Val::Tuple(mut t)) => {
+                    t.push(v);
+                    t
+                }
+                Some(Val::Str(s)) => vec![Some(s), v],
+                _ => vec![None, v],
+            };
+            f.insert(n.clone(), Val::Tuple(t));
+        }
+        f
+    }
+
+    /// Lines the `<SKIPLINES>` groups of the last match skipped over.
+    pub fn skipped_lines(&self, buf: &str) -> Vec<String> {
+        if self.skip.is_empty() {
+            return Vec::new();
+        }
+        let mut all = String::new();
+        for &i in &self.skip {
+            if let Some(t) = self.locs.get(i).and_then(|(s, e)| buf.get(s..e)) {
+                all.push_str(t);
+            }
+        }
+        all.lines().map(str::to_string).collect()
+    }
+}
+
+/// Split the buffered lines into those the match covered and the rest (fail2ban's
+/// matched/unmatched tuple lines), by counting newlines of `buf` around `span`.
+pub(crate) fn split_lines(
+    buf: &str,
+    org: &[TupleLine],
+    span: (usize, usize),
+    skipped: &[String],
+) -> (Vec<TupleLine>, Vec<TupleLine>) {
+    if org.len() <= 1 {
+        return (org.to_vec(), Vec::new());
+    }
+    let b = buf.as_bytes();
+    let (s, e) = span;
+    let head = &b[..(s + 1).min(b.len())];
+    let line_start = memchr::memrchr(b'\n', head).map_or(0, |i| i + 1);
+    let from = if e == 0 {
+        b.len().saturating_sub(1)
+    } else {
+        e - 1
+    };
+    let line_end = memchr::memchr(b'\n', &b[from.min(b.len())..]).map_or(b.len(), |i| from + i + 1);
+    let lc1 = memchr::memchr_iter(b'\n', &b[..line_start])
+        .count()
+        .min(org.len());
+    let lc2 = memchr::memchr_iter(b'\n', &b[..line_end.min(b.len())])
+        .count()
+        .min(org.len())
+        .max(lc1);
+    let mut matched: Vec<TupleLine> = org[lc1..lc2].to_vec();
+    let mut unmatched: Vec<TupleLine> = org[..lc1].to_vec();
+    let mut n = 0;
+    for sk in skipped {
+        if let Some(m) = matched[n.min(matched.len())..]
+            .iter()
+            .position(|l| l.content_eq(sk))
+        {
+            unmatched.push(matched.remove(n + m));
+            n += m;
+        }
+    }
+    unmatched.extend_from_slice(&org[lc2..]);
+    (matched, unmatched)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alt_and_tuple_names() {
+        assert_eq!(complement("alt_user"), Some(("alt_", "user".to_string())));
+        assert_eq!(complement("alt_user_1"), Some(("alt_", "user".to_string())));
+        assert_eq!(
+            complement("tuple_id_2"),
+            Some(("tuple_", "fid".to_string()))
+        );
+        assert_eq!(complement("user"), None);
+    }
+
+    #[test]
+    fn alt_fills_empty_user() {
+        let mut c = Compiled::new(
+            "(?:user <F-USER>\\w+</F-USER>|alt <F-ALT_USER>\\w+</F-ALT_USER>) from <ADDR>",
+            false,
+            false,
+        )
+        .unwrap();
+        let buf = "alt bob from 192.0.2.1\n";
+        assert!(c.search(buf).unwrap().is_some());
+        let g = c.groups(buf);
+        assert_eq!(g["user"], Val::Str("bob".into()));
+        assert_eq!(g["alt_user"], Val::Str("bob".into()));
+        assert_eq!(g["ip4"], Val::Str("192.0.2.1".into()));
+        assert_eq!(g["ip6"], Val::None);
+    }
+
+    #[test]
+    fn match_limit_stops_catastrophic_backtracking() {
+        let mut c = Compiled::new(r"^(\w+\w+)+$", false, false).unwrap();
+        let hostile = format!("{}!\n", "x".repeat(5000));
+        let t = std::time::Instant::now();
+        let r = c.search(&hostile);
+        assert!(r.is_err(), "expected a match-limit error, got {r:?}");
+        assert!(t.elapsed().as_secs() < 5);
+        // The regex still works on the next line.
+        assert!(c.search("xxy\n").unwrap().is_some());
+    }
+}

@@ -1,0 +1,257 @@
+//! Pipeline tests, table-driven where a table fits. Lines go through
+//! `process_entry` (time known), so they exercise matching, not date detection.
+
+use super::*;
+
+const T: f64 = 1_124_013_600.0;
+
+fn filter(cfg: FilterConfig) -> Filter {
+    Filter::new(&cfg, Zone::parse_logtimezone("UTC").unwrap(), T).unwrap()
+}
+
+fn cfg(fail: &[&str]) -> FilterConfig {
+    FilterConfig {
+        failregex: fail.iter().map(|s| s.to_string()).collect(),
+        maxlines: 1,
+        datepattern: Some("{NONE}".into()),
+        ..FilterConfig::default()
+    }
+}
+
+fn fids(r: &LineResult) -> Vec<(String, FailureKind)> {
+    r.failures.iter().map(|f| (f.fid.clone(), f.kind)).collect()
+}
+
+#[test]
+fn host_family_and_canonical_ids() {
+    let mut f = filter(cfg(&[r"^fail from <HOST>$"]));
+    let table: &[(&str, &[&str])] = &[
+        ("fail from 192.0.2.1", &["192.0.2.1"]),
+        ("fail from ::ffff:192.0.2.1", &["192.0.2.1"]),
+        ("fail from [2001:DB8::1]", &["2001:db8::1"]),
+        ("fail from 2001:db8:0:0::7", &["2001:db8::7"]),
+        ("fail from 192.0.2.1 extra", &[]),
+        ("unrelated line", &[]),
+    ];
+    for (line, want) in table {
+        let r = f.process_entry(line, T, T);
+        let got: Vec<String> = r.failures.iter().map(|x| x.fid.clone()).collect();
+        assert_eq!(got, *want, "{line}");
+        for x in &r.failures {
+            assert_eq!(x.kind, FailureKind::Fail);
+            assert_eq!(x.time, T);
+            assert_eq!(x.matches, vec![line.to_string()]);
+        }
+    }
+}
+
+#[test]
+fn usedns_modes() {
+    // warn/yes: names go to the caller to resolve; numbers never do.
+    let mut f = filter(cfg(&[r"^fail from <HOST>$"]));
+    let r = f.process_entry("fail from mail.example.com", T, T);
+    assert_eq!(
+        fids(&r),
+        vec![("mail.example.com".into(), FailureKind::Fail)]
+    );
+    assert!(r.failures[0].needs_dns);
+    assert!(f.process_entry("fail from 12345", T, T).failures.is_empty());
+    // no: <HOST> does not accept names at all.
+    let mut c = cfg(&[r"^fail from <HOST>$"]);
+    c.usedns = UseDns::No;
+    let mut f = filter(c);
+    assert!(f
+        .process_entry("fail from mail.example.com", T, T)
+        .failures
+        .is_empty());
+    // raw: the name is the id, unresolved.
+    let mut c = cfg(&[r"^fail from <HOST>$"]);
+    c.usedns = UseDns::Raw;
+    let mut f = filter(c);
+    let r = f.process_entry("fail from mail.example.com", T, T);
+    assert_eq!(r.failures[0].fid, "mail.example.com");
+    assert!(!r.failures[0].needs_dns);
+}
+
+#[test]
+fn cidr_and_custom_id() {
+    let mut f = filter(cfg(&[r"^net <SUBNET>$", r"^user <F-ID/> from <ADDR>$"]));
+    let r = f.process_entry("net 192.0.2.77/24", T, T);
+    assert_eq!(r.failures[0].fid, "192.0.2.0/24");
+    let r = f.process_entry("user alice from 192.0.2.9", T, T);
+    assert_eq!(r.failures[0].fid, "alice");
+    assert_eq!(r.failures[0].data["ip"], "192.0.2.9");
+}
+
+#[test]
+fn first_failregex_wins_unless_check_all() {
+    let re = [r"^a <HOST>", r"<HOST> b$"];
+    let mut f = filter(cfg(&re));
+    let r = f.process_entry("a 192.0.2.1 b", T, T);
+    assert_eq!(r.failures.len(), 1);
+    assert_eq!(r.failures[0].regex, 0);
+    let mut c = cfg(&re);
+    c.check_all = true;
+    let mut f = filter(c);
+    let r = f.process_entry("a 192.0.2.1 b", T, T);
+    assert_eq!(
+        r.failures.iter().map(|x| x.regex).collect::<Vec<_>>(),
+        vec![0, 1]
+    );
+}
+
+#[test]
+fn ignoreregex_drops_match() {
+    let mut c = cfg(&[r"^fail from <HOST>"]);
+    c.ignoreregex = vec![r"trusted$".into()];
+    let mut f = filter(c);
+    let r = f.process_entry("fail from 192.0.2.1 trusted", T, T);
+    assert!(r.failures.is_empty());
+    assert!(r.ignored);
+    assert_eq!(
+        f.process_entry("fail from 192.0.2.1", T, T).failures.len(),
+        1
+    );
+}
+
+#[test]
+fn prefregex_content_and_groups() {
+    let mut c = cfg(&[r"^bad password for <F-USER>\S+</F-USER>$"]);
+    c.prefregex = Some(r"^srv\[\d+\]: client <HOST>: <F-CONTENT>.+</F-CONTENT>$".into());
+    let mut f = filter(c);
+    let r = f.process_entry("srv[12]: client 192.0.2.5: bad password for bob", T, T);
+    assert_eq!(r.failures.len(), 1);
+    assert_eq!(r.failures[0].fid, "192.0.2.5");
+    assert_eq!(r.failures[0].data["user"], "bob");
+    // The failregex sees only the content: its `^` anchors there.
+    assert!(f
+        .process_entry("srv[12]: client 192.0.2.5: x bad password for bob", T, T)
+        .failures
+        .is_empty());
+    assert!(f
+        .process_entry("other: bad password for bob", T, T)
+        .failures
+        .is_empty());
+}
+
+#[test]
+fn no_failure_id_group_is_an_error() {
+    let c = cfg(&[r"^no id here$"]);
+    let e = Filter::new(&c, Zone::parse_logtimezone("UTC").unwrap(), T).unwrap_err();
+    assert!(e.to_string().contains("No failure-id group"), "{e}");
+    // mlfid in the prefregex is enough.
+    let mut c = cfg(&[r"^no id here$"]);
+    c.prefregex = Some(r"^<F-MLFID>\w+</F-MLFID>: <F-CONTENT>.+</F-CONTENT>$".into());
+    assert!(Filter::new(&c, Zone::parse_logtimezone("UTC").unwrap(), T).is_ok());
+}
+
+/// sshd-like connection tracking: the address comes on one line, failures on later
+/// lines of the same connection id, success resets unless several users were tried.
+#[test]
+fn mlfid_connection_state() {
+    let mut c = cfg(&[
+        r"^<F-NOFAIL>Connection from</F-NOFAIL> <HOST>",
+        r"^Failed password for <F-USER>\S+</F-USER>",
+        r"^<F-MLFGAINED>Accepted password for <F-USER>\S+</F-USER></F-MLFGAINED>",
+        r"^<F-MLFFORGET>Disconnected</F-MLFFORGET>",
+    ]);
+    c.prefregex = Some(r"^<F-MLFID>sshd\[\d+\]</F-MLFID>: <F-CONTENT>.+</F-CONTENT>$".into());
+    c.check_all = true;
+    let mut f = filter(c);
+    let r = f.process_entry("sshd[1]: Connection from 192.0.2.1", T, T);
+    assert_eq!(fids(&r), vec![("192.0.2.1".into(), FailureKind::NoFail)]);
+    let r = f.process_entry("sshd[1]: Failed password for root", T, T);
+    assert_eq!(fids(&r), vec![("192.0.2.1".into(), FailureKind::Fail)]);
+    assert_eq!(r.failures[0].data["user"], "root");
+    assert_eq!(r.failures[0].matches.len(), 1);
+    let r = f.process_entry("sshd[1]: Failed password for admin", T, T);
+    assert_eq!(
+        r.failures[0].data["users"],
+        serde_json::json!(["admin", "root"])
+    );
+    // Two users were tried: the later success does not clear the failure.
+    let r = f.process_entry("sshd[1]: Accepted password for admin", T, T);
+    assert_eq!(fids(&r), vec![("192.0.2.1".into(), FailureKind::Fail)]);
+    let r = f.process_entry("sshd[1]: Disconnected", T, T);
+    assert_eq!(r.failures.len(), 1);
+    // Forgotten: a new failure on the same id has no address and is pending.
+    let r = f.process_entry("sshd[1]: Failed password for root", T, T);
+    assert!(r.failures[0].pending);
+    assert_eq!(r.failures[0].kind, FailureKind::NoFail);
+    // Another connection: one user, success clears.
+    f.process_entry("sshd[2]: Connection from 192.0.2.2", T, T);
+    f.process_entry("sshd[2]: Failed password for carol", T, T);
+    let r = f.process_entry("sshd[2]: Accepted password for carol", T, T);
+    assert_eq!(fids(&r), vec![("192.0.2.2".into(), FailureKind::NoFail)]);
+}
+
+#[test]
+fn pending_failure_surfaces_with_address() {
+    let mut c = cfg(&[r"^Failed for <F-USER>\S+</F-USER>$", r"^from <HOST>$"]);
+    c.prefregex = Some(r"^<F-MLFID>c\d+</F-MLFID>: <F-CONTENT>.+</F-CONTENT>$".into());
+    let mut f = filter(c);
+    // Production mode: the pending failure reports nothing yet.
+    assert!(f
+        .process_entry("c1: Failed for bob", T, T)
+        .failures
+        .is_empty());
+    let r = f.process_entry("c1: from 192.0.2.3", T, T);
+    assert_eq!(r.failures.len(), 1);
+    assert_eq!(r.failures[0].fid, "192.0.2.3");
+    assert_eq!(r.failures[0].data["user"], "bob");
+    assert_eq!(
+        r.failures[0].matches,
+        vec!["c1: Failed for bob", "c1: from 192.0.2.3"]
+    );
+}
+
+#[test]
+fn multi_line_buffer_and_skiplines() {
+    let mut c = cfg(&[r"^start (?P<fid>\w+)<SKIPLINES>^end from <HOST>$"]);
+    c.maxlines = 5;
+    let mut f = filter(c);
+    assert!(f.process_entry("start s1", T, T).failures.is_empty());
+    assert!(f.process_entry("noise", T, T).failures.is_empty());
+    let r = f.process_entry("end from 192.0.2.4", T, T);
+    assert_eq!(r.failures.len(), 1);
+    assert_eq!(r.failures[0].fid, "s1");
+    assert_eq!(r.failures[0].data["ip"], "192.0.2.4");
+    assert_eq!(
+        r.failures[0].matches,
+        vec!["start s1", "end from 192.0.2.4"]
+    );
+    // The matched lines left the buffer; the skipped one stayed.
+    assert!(f
+        .process_entry("end from 192.0.2.4", T, T)
+        .failures
+        .is_empty());
+}
+
+#[test]
+fn hostile_line_is_reported_and_processing_goes_on() {
+    let mut f = filter(cfg(&[r"^(\w+\w+)+ from <HOST>$"]));
+    let hostile = format!("{}!", "x".repeat(5000));
+    let r = f.process_entry(&hostile, T, T);
+    assert!(r.failures.is_empty());
+    assert_eq!(r.errors.len(), 1, "{:?}", r.errors);
+    let r = f.process_entry("xxx from 192.0.2.1", T, T);
+    assert_eq!(r.failures.len(), 1);
+}
+
+#[test]
+fn tuple_groups() {
+    let mut f = filter(cfg(&[
+        r"^<F-TUPLE_USER>\w+</F-TUPLE_USER> <F-USER>\w+</F-USER> from <ADDR>$",
+    ]));
+    let r = f.process_entry("a b from 192.0.2.1", T, T);
+    assert_eq!(r.failures[0].data["user"], serde_json::json!(["b", "a"]));
+}
+
+#[test]
+fn civil_year_of_unix_time() {
+    assert_eq!(civil_year(0.0), 1970);
+    assert_eq!(civil_year(T), 2005);
+    assert_eq!(civil_year(951_782_400.0), 2000); // 2000-02-29
+    assert_eq!(civil_year(1_704_067_199.0), 2023);
+    assert_eq!(civil_year(1_704_067_200.0), 2024);
+}

@@ -1,0 +1,551 @@
+//! The compat suite: every stock filter against fail2ban's own sample logs, checked the
+//! way fail2ban's `samplestestcase` checks them (`# failJSON:` expectations, option sets,
+//! "Multiple regexs matched", "Regex has no samples").
+//!
+//! Needs fail2ban's package files (`/etc/fail2ban/filter.d` and the sample logs under
+//! `/usr/lib/python3/dist-packages/fail2ban/tests`); without them it is skipped (and fails
+//! under `CI=true`).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use bailiff_filter::{Failure, FailureKind, Filter, FilterConfig, UseDns, Zone};
+use serde_json::Value;
+
+const FILTER_D: &str = "/etc/fail2ban/filter.d";
+const F2B_TESTS: &str = "/usr/lib/python3/dist-packages/fail2ban/tests";
+const TEST_NOW: f64 = 1_124_013_600.0;
+const TZ: &str = "CET-01CEST-02,M3.5.0,M10.5.0";
+
+/// `filter.d` with the stock filters and the test-only `zzz-*` filters, their
+/// `common.conf` include pointed at the copy beside them.
+fn build_confdir(root: &Path) -> PathBuf {
+    let fd = root.join("filter.d");
+    copy_dir(Path::new(FILTER_D), &fd);
+    let tdir = Path::new(F2B_TESTS).join("config/filter.d");
+    for e in std::fs::read_dir(&tdir).expect("test filter.d") {
+        let p = e.expect("entry").path();
+        let n = p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("")
+            .to_string();
+        if n.starts_with("zzz-") && n.ends_with(".conf") {
+            let text = std::fs::read_to_string(&p).expect("read zzz filter");
+            let fixed: String = text
+                .lines()
+                .map(|l| {
+                    let t = l.trim_start();
+                    if t.starts_with("before") && t.contains("common.conf") {
+                        "before = common.conf".to_string()
+                    } else {
+                        l.to_string()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            std::fs::write(fd.join(&n), fixed).expect("write zzz filter");
+        }
+    }
+    root.to_path_buf()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read_dir") {
+        let e = e.expect("entry");
+        let p = e.path();
+        let dest = to.join(e.file_name());
+        if p.is_dir() {
+            copy_dir(&p, &dest);
+        } else {
+            std::fs::copy(&p, &dest).expect("copy");
+        }
+    }
+}
+
+/// The `name == '...'` / `opts.get('k') == '...'` expressions the sample logs use.
+fn eval_cond(expr: &str, name: &str, opts: &BTreeMap<String, Value>) -> bool {
+    let (lhs, rhs, eq) = if let Some((l, r)) = expr.split_once("==") {
+        (l, r, true)
+    } else if let Some((l, r)) = expr.split_once("!=") {
+        (l, r, false)
+    } else {
+        panic!("unsupported condition {expr:?}");
+    };
+    let lit = |s: &str| {
+        let s = s.trim();
+        s.trim_matches(|c| c == '\'' || c == '"').to_string()
+    };
+    let lhs = lhs.trim();
+    let left: Option<String> = if lhs == "name" {
+        Some(name.to_string())
+    } else if let Some(k) = lhs
+        .strip_prefix("opts.get(")
+        .and_then(|r| r.strip_suffix(')'))
+    {
+        opts.get(&lit(k))
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    } else {
+        panic!("unsupported condition {expr:?}");
+    };
+    (left.as_deref() == Some(lit(rhs).as_str())) == eq
+}
+
+fn local_to_unix(t: &str) -> f64 {
+    let tz = jiff::tz::TimeZone::posix(TZ).expect("posix tz");
+    let (whole, frac) = match t.split_once('.') {
+        Some((w, f)) => (w, format!("0.{f}").parse::<f64>().unwrap_or(0.0)),
+        None => (t, 0.0),
+    };
+    let dt: jiff::civil::DateTime = whole.parse().expect("failJSON time");
+    let z = dt.to_zoned(tz).expect("zoned");
+    z.timestamp().as_second() as f64 + frac
+}
+
+struct Instance {
+    filter: Filter,
+    used: BTreeSet<usize>,
+    regexes: Vec<String>,
+}
+
+struct Suite {
+    confdir: PathBuf,
+    checks: usize,
+    failures: Vec<String>,
+    zone: Zone,
+}
+
+fn same_host(fid: &str, want: &str) -> bool {
+    if fid == want {
+        return true;
+    }
+    let norm = |s: &str| {
+        s.trim_matches(|c| c == '[' || c == ']')
+            .parse::<std::net::IpAddr>()
+            .ok()
+            .map(|a| a.to_canonical())
+    };
+    matches!((norm(fid), norm(want)), (Some(a), Some(b)) if a == b)
+}
+
+fn sorted_json(v: &Value) -> Vec<String> {
+    let mut items: Vec<String> = match v {
+        Value::Array(a) => a.iter().map(|x| x.to_string()).collect(),
+        Value::Object(o) => o.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+        other => vec![other.to_string()],
+    };
+    items.sort();
+    items
+}
+
+/// Compare one found failure with the failJSON expectation, as samplestestcase does.
+fn check_fields(f: &Failure, want: &serde_json::Map<String, Value>) -> Result<(), String> {
+    for (k, v) in want {
+        if matches!(k.as_str(), "time" | "match" | "desc" | "constraint") {
+            continue;
+        }
+        let mut got = f.data.get(k).cloned().filter(|x| !x.is_null());
+        if got.is_none() {
+            if k == "host" {
+                got = Some(Value::String(f.fid.clone()));
+            } else if k == "attempts" {
+                got = Some(Value::from(f.matches.len()));
+            }
+        }
+        let ok = match (&got, v) {
+            (None, Value::Null) => true,
+            (None, _) => false,
+            (Some(g), _) if k == "host" => match (g.as_str(), v.as_str()) {
+                (Some(a), Some(b)) => same_host(a, b),
+                _ => g == v,
+            },
+            (Some(g @ Value::Array(_)), _) | (Some(g @ Value::Object(_)), _) => {
+                sorted_json(g) == sorted_json(v)
+            }
+            (Some(g), _) => g == v,
+        };
+        if !ok {
+            return Err(format!("{k}: got {got:?}, want {v}"));
+        }
+    }
+    if let Some(t) = want.get("time").and_then(|t| t.as_str()) {
+        let wt = local_to_unix(t);
+        if f.time != wt {
+            return Err(format!("time: got {}, want {wt} ({t})", f.time));
+        }
+    }
+    Ok(())
+}
+
+impl Suite {
+    fn read_filter(&self, name: &str, opts: &BTreeMap<String, Value>) -> Result<Instance, String> {
+        let args: Vec<(String, String)> = opts
+            .iter()
+            .map(|(k, v)| {
+                let s = v
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| v.to_string());
+                (k.clone(), s)
+            })
+            .collect();
+        let def = bailiff_config::read_filter(&self.confdir, name, &args)
+            .map_err(|e| format!("read_filter {name} {args:?}: {e}"))?;
+        let cfg = FilterConfig {
+            prefregex: def.prefregex.clone(),
+            failregex: def.failregex.clone(),
+            ignoreregex: def.ignoreregex.clone(),
+            maxlines: def.maxlines.unwrap_or(1),
+            datepattern: def.datepattern.clone(),
+            usedns: UseDns::Warn,
+            check_all: true,
+            raw_host: true,
+            ..FilterConfig::default()
+        };
+        let filter = Filter::new(&cfg, self.zone.clone(), TEST_NOW)
+            .map_err(|e| format!("filter {name} {args:?}: {e}"))?;
+        let regexes = filter
+            .failregex_expanded()
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        Ok(Instance {
+            filter,
+            used: BTreeSet::new(),
+            regexes,
+        })
+    }
+
+    fn fail(&mut self, msg: String) {
+        self.failures.push(msg);
+    }
+
+    /// One filter's test: its log plus `# addFILE:` logs.
+    fn run_filter(&mut self, name: &str) {
+        let logs = Path::new(F2B_TESTS).join("files/logs");
+        let mut instances: HashMap<String, Instance> = HashMap::new();
+        // Current option sets: (instance key, options).
+        let mut sets: Option<Vec<(String, BTreeMap<String, Value>)>> = None;
+        let mut used_re: BTreeSet<String> = BTreeSet::new();
+        let mut common: BTreeMap<String, Value> = BTreeMap::new();
+        let mut files = vec![name.to_string()];
+        let mut i = 0;
+        while i < files.len() {
+            let file = files[i].clone();
+            i += 1;
+            let bytes = match std::fs::read(logs.join(&file)) {
+                Ok(b) => b,
+                Err(e) => {
+                    self.fail(format!("{name}: no sample log {file}: {e}"));
+                    return;
+                }
+            };
+            let text = String::from_utf8_lossy(&bytes);
+            let lines: Vec<&str> = text.split_inclusive('\n').collect();
+            let mut ignore_block = false;
+            let mut k = 0;
+            while k < lines.len() {
+                let lnnum = k + 1;
+                let raw = lines[k];
+                k += 1;
+                let hdr = raw.trim_end_matches(['\r', '\n']);
+                let mut faildata: serde_json::Map<String, Value> = serde_json::Map::new();
+                let header = hdr
+                    .strip_prefix('#')
+                    .map(|r| r.trim_start_matches('#'))
+                    .map(|r| r.strip_prefix(' ').unwrap_or(r))
+                    .and_then(|r| {
+                        ["failJSON", "fileOptions", "filterOptions", "addFILE"]
+                            .iter()
+                            .find_map(|kw| {
+                                r.strip_prefix(kw)
+                                    .and_then(|r| r.strip_prefix(':'))
+                                    .filter(|p| !p.is_empty())
+                                    .map(|p| (*kw, p))
+                            })
+                    });
+                let line: &str;
+                if let Some((kw, payload)) = header {
+                    let json: Value = match serde_json::from_str(payload) {
+                        Ok(j) => j,
+                        Err(e) => {
+                            self.fail(format!("{file}:{lnnum}: bad JSON: {e}"));
+                            continue;
+                        }
+                    };
+                    match kw {
+                        "fileOptions" => {
+                            common = json
+                                .as_object()
+                                .map(|o| o.clone().into_iter().collect())
+                                .unwrap_or_default();
+                            continue;
+                        }
+                        "filterOptions" => {
+                            let mut new_sets = Vec::new();
+                            ignore_block = false;
+                            let list = match json {
+                                Value::Array(a) => a,
+                                other => vec![other],
+                            };
+                            for fo in list {
+                                let mut opts = common.clone();
+                                if let Some(o) = fo.as_object() {
+                                    for (a, b) in o {
+                                        opts.insert(a.clone(), b.clone());
+                                    }
+                                }
+                                if let Some(c) = opts.get("test.condition").and_then(|c| c.as_str())
+                                {
+                                    ignore_block = !eval_cond(c, name, &opts);
+                                }
+                                if !ignore_block {
+                                    let flt: BTreeMap<String, Value> = opts
+                                        .iter()
+                                        .filter(|(a, _)| !a.starts_with("test."))
+                                        .map(|(a, b)| (a.clone(), b.clone()))
+                                        .collect();
+                                    let key =
+                                        match opts.get("test.filter-name").and_then(|v| v.as_str())
+                                        {
+                                            Some(n) => format!("{name}{n}"),
+                                            None if flt.is_empty() => name.to_string(),
+                                            None => format!(
+                                                "{name}{}",
+                                                serde_json::to_string(&flt).unwrap_or_default()
+                                            ),
+                                        };
+                                    if !instances.contains_key(&key) {
+                                        match self.read_filter(name, &flt) {
+                                            Ok(inst) => {
+                                                instances.insert(key.clone(), inst);
+                                            }
+                                            Err(e) => {
+                                                self.fail(format!("{name}: {e}"));
+                                                continue;
+                                            }
+                                        }
+                                    }
+                                    new_sets.push((key, opts));
+                                }
+                            }
+                            sets = Some(new_sets);
+                            continue;
+                        }
+                        "addFILE" => {
+                            if let Some(f) = json.as_str() {
+                                files.push(f.to_string());
+                            }
+                            continue;
+                        }
+                        _ => {
+                            faildata = json.as_object().cloned().unwrap_or_default();
+                            if k >= lines.len() {
+                                break;
+                            }
+                            line = lines[k];
+                            k += 1;
+                        }
+                    }
+                } else if ignore_block || raw.starts_with('#') || raw.trim().is_empty() {
+                    continue;
+                } else {
+                    line = raw;
+                }
+                if ignore_block {
+                    continue;
+                }
+                if sets.as_ref().is_none_or(|s| s.is_empty()) {
+                    if !instances.contains_key(name) {
+                        match self.read_filter(name, &BTreeMap::new()) {
+                            Ok(inst) => {
+                                instances.insert(name.to_string(), inst);
+                            }
+                            Err(e) => {
+                                self.fail(format!("{name}: {e}"));
+                                return;
+                            }
+                        }
+                    }
+                    sets = Some(vec![(name.to_string(), BTreeMap::new())]);
+                }
+                let line = line.trim_end_matches(['\r', '\n']);
+                let want_match = faildata
+                    .get("match")
+                    .and_then(|m| m.as_bool())
+                    .unwrap_or(false);
+                for (key, opts) in sets.clone().unwrap_or_default() {
+                    if let Some(c) = faildata.get("constraint").and_then(|c| c.as_str()) {
+                        if !eval_cond(c, name, &opts) {
+                            continue;
+                        }
+                    }
+                    let Some(inst) = instances.get_mut(&key) else {
+                        continue;
+                    };
+                    self.checks += 1;
+                    let journal = opts.get("logtype").and_then(|v| v.as_str()) == Some("journal");
+                    let res = if journal {
+                        let prefix = opts
+                            .get("test.prefix-line")
+                            .and_then(|v| v.as_str())
+                            .unwrap_or("");
+                        inst.filter
+                            .process_entry(&format!("{prefix}{line}"), TEST_NOW, TEST_NOW)
+                    } else {
+                        inst.filter.process_line(line, TEST_NOW)
+                    };
+                    let mut found = Vec::new();
+                    for f in &res.failures {
+                        if f.pending || f.kind == FailureKind::NoFail {
+                            inst.used.insert(f.regex);
+                            if let Some(r) = inst.regexes.get(f.regex) {
+                                used_re.insert(r.clone());
+                            }
+                            continue;
+                        }
+                        found.push(f);
+                    }
+                    let where_ = format!("{key}: {file}:{}: {line}", k);
+                    let err = if found.is_empty() {
+                        want_match.then(|| "Line not matched when should have".to_string())
+                    } else if !want_match {
+                        Some(format!(
+                            "Line matched when shouldn't have (regex {})",
+                            found[0].regex
+                        ))
+                    } else if found.len() != 1 {
+                        Some(format!(
+                            "Multiple regexs matched {:?}",
+                            found.iter().map(|f| f.regex).collect::<Vec<_>>()
+                        ))
+                    } else {
+                        check_fields(found[0], &faildata).err()
+                    };
+                    for f in &found {
+                        inst.used.insert(f.regex);
+                        if let Some(r) = inst.regexes.get(f.regex) {
+                            used_re.insert(r.clone());
+                        }
+                    }
+                    if !res.errors.is_empty() {
+                        self.fail(format!("{where_}\n    regex errors: {:?}", res.errors));
+                    }
+                    if let Some(e) = err {
+                        let got: Vec<String> = found
+                            .iter()
+                            .map(|f| format!("#{} {} t={} {:?}", f.regex, f.fid, f.time, f.data))
+                            .collect();
+                        self.fail(format!(
+                            "{where_}\n    {e}\n    failJSON: {}\n    found: {got:?}",
+                            Value::Object(faildata.clone())
+                        ));
+                    }
+                }
+            }
+        }
+        let mut keys: Vec<&String> = instances.keys().collect();
+        keys.sort();
+        let mut msgs = Vec::new();
+        for key in keys {
+            let inst = &instances[key];
+            for (idx, re) in inst.regexes.iter().enumerate() {
+                self.checks += 1;
+                if !inst.used.contains(&idx) && !used_re.contains(re) {
+                    msgs.push(format!("{key}: Regex has no samples: {idx}: {re:?}"));
+                }
+            }
+        }
+        for m in msgs {
+            self.fail(m);
+        }
+    }
+}
+
+fn filter_names() -> Vec<(String, bool)> {
+    let mut names = Vec::new();
+    for (dir, test_only) in [
+        (PathBuf::from(FILTER_D), false),
+        (Path::new(F2B_TESTS).join("config/filter.d"), true),
+    ] {
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let n = e.file_name().to_string_lossy().into_owned();
+            let Some(stem) = n.strip_suffix(".conf") else {
+                continue;
+            };
+            if stem.starts_with('.') {
+                continue;
+            }
+            if test_only && !stem.starts_with("zzz-") {
+                continue;
+            }
+            if !test_only && n.ends_with("common.conf") {
+                continue;
+            }
+            names.push((stem.to_string(), test_only));
+        }
+    }
+    names.sort();
+    names
+}
+
+#[test]
+fn fail2ban_sample_logs() {
+    if !Path::new(FILTER_D).is_dir() || !Path::new(F2B_TESTS).is_dir() {
+        let msg = "SKIPPED: fail2ban's filter.d or sample logs are not installed";
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("{msg}");
+        }
+        eprintln!("{msg}");
+        return;
+    }
+    // The zone fail2ban's tests run in; the filter reads it through Zone::system().
+    std::env::set_var("TZ", TZ);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let confdir = build_confdir(tmp.path());
+    let only = std::env::var("COMPAT_ONLY").ok();
+    let mut suite = Suite {
+        confdir,
+        checks: 0,
+        failures: Vec::new(),
+        zone: Zone::system(),
+    };
+    let mut per_filter = Vec::new();
+    for (name, _) in filter_names() {
+        if only
+            .as_deref()
+            .is_some_and(|o| !o.split(',').any(|x| x == name))
+        {
+            continue;
+        }
+        let before = suite.failures.len();
+        suite.run_filter(&name);
+        per_filter.push((name, suite.failures.len() - before));
+    }
+    for f in &suite.failures {
+        println!("FAIL {f}");
+    }
+    let bad: Vec<String> = per_filter
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(n, c)| format!("{n}:{c}"))
+        .collect();
+    println!("filters with failures: {bad:?}");
+    let failed = suite.failures.len();
+    println!(
+        "compat: {} filters, {} passed, {} failed ({} checks)",
+        per_filter.len(),
+        suite.checks.saturating_sub(failed),
+        failed,
+        suite.checks
+    );
+    assert_eq!(
+        failed, 0,
+        "{failed} compat checks failed (see output above)"
+    );
+}
