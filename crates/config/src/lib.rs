@@ -1,15 +1,53 @@
 //! bailiff-config: fail2ban's configuration language, read from the files as they are.
 //!
-//! CONTRACT STUB (skeleton). The owner of this crate replaces the bodies; the
-//! signatures of [`read_filter`], [`read_filter_file`], [`parse_call`] and the
-//! fields of [`FilterDef`] are used by `bailiff-tester` and must stay compatible
-//! (extend, don't break).
+//! Data flows through these pieces:
+//!
+//! * [`fs::Loader`] is the only part that touches the disk: it reads and caches files
+//!   and globs paths.
+//! * [`ini`] parses one file with Python `configparser` rules into an [`ini::IniFile`].
+//! * [`reader::ConfigSet`] merges the file set of a resource (`X.conf`, `X.d/*.conf`,
+//!   `X.local`, `X.d/*.local`, plus `[INCLUDES]`), keeps `KNOWN/` values and answers
+//!   `get` with `%(name)s` interpolation.
+//! * [`defreader::DefReader`] reads a filter or action file for one use: `[Definition]`,
+//!   `[Init]`, call arguments (`name[k=v]`, parsed by [`parse_call`]) and the jail's
+//!   options, then substitutes `<tags>` ([`tags`]).
+//! * [`jail`] resolves `jail.conf` & co. into [`Config`]: server options
+//!   ([`ServerOptions`]) and enabled [`JailSpec`]s, each with its [`FilterDef`] and
+//!   [`ActionSpec`]s. [`dump_stream`] turns the same reading into the command stream
+//!   `fail2ban-client -d` prints, and [`check`] collects every problem found.
+//! * [`time::parse_time`] reads fail2ban time strings (`10m`, `1h 30m`, `-1`).
+//!
+//! ```no_run
+//! let cfg = bailiff_config::load(std::path::Path::new("/etc/fail2ban")).unwrap();
+//! for jail in &cfg.jails {
+//!     println!("{}: {} failregexes", jail.name, jail.filter.as_ref().map_or(0, |f| f.failregex.len()));
+//! }
+//! ```
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+pub mod check;
+pub mod defreader;
+pub mod filter;
+pub mod fs;
+pub mod ini;
+pub mod jail;
+pub mod omap;
+pub mod options;
+pub mod reader;
+pub mod tags;
+pub mod time;
+
+pub use check::{check, CheckSummary};
+pub use jail::{dump_stream, load, ActionSpec, Config, JailSpec, LogPath, ServerOptions};
+pub use time::{parse_time, TimeError};
+
+/// The fail2ban version whose behaviour this crate follows (`%(fail2ban_version)s`).
+pub const FAIL2BAN_VERSION: &str = "1.0.2";
+
 /// A configuration error; always names where it happened.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{file}:{line}: [{section}] {option}: {message}")]
 pub struct ConfigError {
     pub file: PathBuf,
@@ -17,6 +55,18 @@ pub struct ConfigError {
     pub section: String,
     pub option: String,
     pub message: String,
+}
+
+impl ConfigError {
+    pub fn at(file: &str, line: usize, section: &str, option: &str, message: String) -> Self {
+        ConfigError {
+            file: PathBuf::from(file),
+            line,
+            section: section.to_string(),
+            option: option.to_string(),
+            message,
+        }
+    }
 }
 
 /// A filter resolved for one set of arguments: fail2ban `[Definition]` + `[Init]` +
@@ -37,25 +87,29 @@ pub struct FilterDef {
     pub options: BTreeMap<String, String>,
 }
 
-/// Split `name[k=v, k2="a, b"][k3=v]` into the name and its arguments.
+/// Split `name[k=v, k2="a, b"][k3=v]` into the name and its arguments (in order; a
+/// repeated key keeps its first place and its last value).
 pub fn parse_call(spec: &str) -> Result<(String, Vec<(String, String)>), ConfigError> {
-    let _ = spec;
-    unimplemented!("contract stub")
+    let (name, args) =
+        options::extract_options(spec).map_err(|m| ConfigError::at("<call>", 0, "", spec, m))?;
+    Ok((
+        name,
+        args.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+    ))
 }
 
 /// Read `filter.d/NAME` (`.conf`, `.d/*.conf`, `.local`, `.d/*.local`) under `confdir`
 /// with the given `[Init]` arguments (e.g. `mode=aggressive`, `logtype=journal`).
+/// Without a `logtype` argument the filter is read for a file backend.
 pub fn read_filter(
     confdir: &Path,
     name: &str,
     args: &[(String, String)],
 ) -> Result<FilterDef, ConfigError> {
-    let _ = (confdir, name, args);
-    unimplemented!("contract stub")
+    filter::read_filter_with(&fs::Loader::new(), confdir, name, args, "auto")
 }
 
 /// Read a filter from an explicit file path (fail2ban-regex accepts one).
 pub fn read_filter_file(path: &Path, args: &[(String, String)]) -> Result<FilterDef, ConfigError> {
-    let _ = (path, args);
-    unimplemented!("contract stub")
+    filter::read_filter_file_with(&fs::Loader::new(), path, args, "auto")
 }
