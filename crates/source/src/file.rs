@@ -529,6 +529,9 @@ impl FileSource {
 
     fn full_scan(&mut self, out: &mut Vec<LineEvent>) {
         // New paths from the globs.
+        // Directories first, so that a file created during the scan is seen
+        // either by the glob or by an event.
+        self.watch_dirs();
         let mut known: HashSet<PathBuf> = self.files.iter().map(|t| t.path.to_path_buf()).collect();
         let expanded = self.expand();
         let names: HashSet<PathBuf> = expanded.iter().map(|(p, ..)| p.clone()).collect();
@@ -557,12 +560,13 @@ impl FileSource {
         let start = if n == 0 { 0 } else { self.cursor % n };
         for k in 0..n {
             let i = (start + k) % n;
+            self.refresh(i, out, &mut budget);
             if budget == 0 {
+                // Go on from this file at the next call.
                 self.more_pending = true;
                 self.cursor = i;
                 break;
             }
-            self.refresh(i, out, &mut budget);
         }
         // Forget glob matches that are gone and fully drained.
         let mut gone = Vec::new();
@@ -594,6 +598,8 @@ impl FileSource {
                 if let Some(h) = self.files[i].current.take() {
                     self.retire(i, h, out, budget);
                 }
+                // Whatever appears here later is a new file, read from 0.
+                self.files[i].at_startup = false;
                 self.files[i].state = FileState::Missing;
             }
             Err(e) => {
@@ -854,9 +860,22 @@ impl FileSource {
         let mut fail = None;
         if let Some(w) = self.watcher.as_mut() {
             for d in dirs {
-                if w.dirs.contains_key(&d) || !d.is_dir() {
+                if w.dirs.contains_key(&d) {
                     continue;
                 }
+                // A directory that does not exist yet: watch the nearest
+                // existing ancestor, whose CREATE brings a full scan.
+                let mut d = d.as_path();
+                while !d.is_dir() {
+                    match d.parent() {
+                        Some(up) if !up.as_os_str().is_empty() => d = up,
+                        _ => break,
+                    }
+                }
+                if w.dirs.contains_key(d) || !d.is_dir() {
+                    continue;
+                }
+                let d = d.to_path_buf();
                 match w.inotify.watches().add(&d, DIR_MASK) {
                     Ok(wd) => {
                         w.dirs.insert(d, wd);

@@ -17,6 +17,8 @@ fn opts(backend: Backend) -> FileSourceOptions {
     FileSourceOptions {
         backend,
         poll_interval: Duration::from_millis(20),
+        // With inotify, only events may drive the tests (no safety-net rescan).
+        rescan_interval: Duration::from_secs(3600),
         ..FileSourceOptions::default()
     }
 }
@@ -357,7 +359,8 @@ fn missing_literal_path_is_followed_when_it_appears() {
     for backend in BACKENDS {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("later.log");
-        let mut src = source(&[LogPath::head(p(&log))], backend);
+        // Even with `tail`, a file that appears after start is read from 0.
+        let mut src = source(&[LogPath::tail(p(&log))], backend);
         assert!(src.wait(Duration::from_millis(30)).is_empty());
         assert_eq!(src.health()[0].state, FileState::Missing);
         fs::write(&log, "hello\n").unwrap();
@@ -495,4 +498,109 @@ fn latency_inotify() {
         "LATENCY inotify write->receipt over {n} lines: p50 {p50:?}, p99 {p99:?}, max {max:?}"
     );
     assert!(p50 < Duration::from_millis(20), "p50 {p50:?}");
+}
+
+#[test]
+fn glob_in_a_directory_created_later() {
+    for backend in BACKENDS {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("nginx");
+        let pattern = format!("{}/*.log", p(&sub));
+        let mut src = source(&[LogPath::head(pattern)], backend);
+        assert!(src.wait(Duration::from_millis(30)).is_empty());
+        fs::create_dir(&sub).unwrap();
+        assert!(src.wait(Duration::from_millis(30)).is_empty());
+        fs::write(sub.join("access.log"), "GET /\n").unwrap();
+        assert_eq!(texts(&collect(&mut src, 1)), ["GET /"], "{backend:?}");
+    }
+}
+
+#[test]
+fn add_and_remove_logpaths_at_run_time() {
+    for backend in BACKENDS {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a.log");
+        let b = dir.path().join("b.log");
+        fs::write(&a, "a1\n").unwrap();
+        fs::write(&b, "b1\n").unwrap();
+        let mut src = source(&[LogPath::head(p(&a))], backend);
+        assert_eq!(texts(&collect(&mut src, 1)), ["a1"]);
+        src.add_path(LogPath::parse(&format!("{} tail", p(&b))));
+        assert!(
+            collect(&mut src, 1).is_empty(),
+            "{backend:?}: tail skips b's old line"
+        );
+        writeln!(append(&b), "b2").unwrap();
+        assert_eq!(texts(&collect(&mut src, 1)), ["b2"], "{backend:?}");
+        assert!(src.remove_path(&p(&a)));
+        assert!(!src.remove_path("/nonexistent"));
+        writeln!(append(&a), "a2").unwrap();
+        writeln!(append(&b), "b3").unwrap();
+        assert_eq!(texts(&collect(&mut src, 1)), ["b3"], "{backend:?}");
+        assert_eq!(src.health().len(), 1);
+    }
+}
+
+#[test]
+fn logpath_parsing_and_bad_globs() {
+    assert_eq!(
+        LogPath::parse("/var/log/auth.log  tail"),
+        LogPath::tail("/var/log/auth.log")
+    );
+    assert_eq!(
+        LogPath::parse(" /var/log/auth.log head "),
+        LogPath::head("/var/log/auth.log")
+    );
+    assert_eq!(
+        LogPath::parse("/var/log/*.log"),
+        LogPath::head("/var/log/*.log")
+    );
+    let err = FileSource::new(
+        vec![LogPath::head("/var/log/[.log")],
+        FileSourceOptions::default(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("/var/log/[.log"), "{err}");
+}
+
+/// A large backlog comes in slices of about `max_batch_bytes`, all of it.
+#[test]
+fn backlog_comes_in_slices() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("big.log");
+    let mut f = std::io::BufWriter::new(File::create(&log).unwrap());
+    let n = 200_000;
+    for i in 0..n {
+        writeln!(
+            f,
+            "2024-01-01 00:00:00 sshd[1]: Failed password for user{i} from 192.0.2.{}",
+            i % 250
+        )
+        .unwrap();
+    }
+    f.flush().unwrap();
+    let size = fs::metadata(&log).unwrap().len();
+    let mut o = opts(Backend::Inotify);
+    o.max_batch_bytes = 1 << 20;
+    let mut src = FileSource::new(vec![LogPath::head(p(&log))], o).unwrap();
+    let t = Instant::now();
+    let mut batches = 0;
+    let mut total = 0;
+    let mut last = 0;
+    while total < n {
+        let b = src.wait(Duration::from_secs(1));
+        assert!(!b.is_empty(), "backlog stalled at {total}");
+        assert!(b.len() < n, "one batch took everything");
+        assert!(b[0].offset > last);
+        last = b[b.len() - 1].offset;
+        batches += 1;
+        total += b.len();
+    }
+    let el = t.elapsed();
+    assert_eq!(total, n);
+    assert_eq!(last, size);
+    eprintln!(
+        "BACKLOG {n} lines / {size} bytes in {batches} batches, {el:?} ({:.0} MB/s, debug build)",
+        size as f64 / el.as_secs_f64() / 1e6
+    );
 }
