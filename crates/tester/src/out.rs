@@ -358,6 +358,8 @@ mod tests {
                 .map(|(k, v)| (k.to_string(), v.clone()))
                 .collect::<BTreeMap<_, _>>(),
             matches: matches.iter().map(|s| s.to_string()).collect(),
+            pending: false,
+            needs_dns: false,
         }
     }
 

@@ -221,17 +221,11 @@ impl Setup {
             logtimezone: args.timezone.clone(),
             check_all: !args.no_check_all && args.out.is_none(),
             any_year: true,
+            raw_host: args.raw,
             ..FilterConfig::default()
         };
         let filter = Filter::new(&cfg, zone, now)?;
 
-        // Names of the date templates, for "Date template hits".
-        let detector = DateDetector::new(datepattern.as_deref(), &date_opts).map_err(|source| {
-            Error::Date {
-                what: "datepattern".into(),
-                source,
-            }
-        })?;
         let mut report = Report::new(ReportOptions {
             verbose: args.verbosity(),
             verbose_date: args.verbose_date,
@@ -245,7 +239,9 @@ impl Setup {
         report.failregex = def.failregex.iter().map(|r| RegexStat::new(r)).collect();
         report.ignoreregex = def.ignoreregex.iter().map(|r| RegexStat::new(r)).collect();
         report.prefregex = def.prefregex.as_deref().map(|p| (expand_ftags(p), 0));
-        report.date_templates = detector
+        // Names of the date templates, for "Date template hits".
+        report.date_templates = filter
+            .date_detector()
             .template_names()
             .into_iter()
             .map(|n| (n, 0))

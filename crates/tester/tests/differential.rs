@@ -70,7 +70,7 @@ fn bailiff_ready(test: &str) -> bool {
                 .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_default();
             if msg.contains("contract stub") || msg.contains("not implemented") {
-                eprintln!("SKIPPED: {test}: bailiff-config/bailiff-filter are still contract stubs ({msg})");
+                eprintln!("SKIPPED: {test}: bailiff-config/bailiff-date/bailiff-filter are still contract stubs ({msg})");
                 false
             } else {
                 panic!("bailiff regex panicked: {msg}");
