@@ -7,27 +7,163 @@
 //! and the interval restarts at `now - findtime`. Entries whose last failure is older
 //! than `findtime` are purged by [`FailManager::cleanup`].
 
-use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
+
+use hashbrown::HashTable;
 
 use crate::id::FailId;
 use crate::ticket::{Ticket, TicketData, Time};
 
-/// The compact per-id state (the id is the map key).
+/// The compact per-id state. Ids live in a dense vector of slots; a hash table of
+/// 4-byte slot numbers indexes them (keyed with SipHash and a random key, since ids
+/// are chosen by attackers). About 75 bytes per id in all, plus kept matches.
 #[derive(Debug)]
-struct Entry {
+struct Slot {
+    id: FailId,
     first: Time,
     last: Time,
     retry: u32,
     failures: u32,
     ban_count: u32,
-    /// Matches and data; absent for most ids when `maxmatches` is 0 and nothing was captured.
-    extra: Option<Box<Extra>>,
+    /// Kept matched lines, each length-prefixed, in one allocation.
+    matches: MatchBuf,
+    data: Option<Box<TicketData>>,
 }
 
+/// Matched lines packed as `[u32 length][bytes]...` in one boxed buffer.
 #[derive(Debug, Default)]
-struct Extra {
-    matches: Vec<Box<str>>,
-    data: TicketData,
+struct MatchBuf(Option<Box<[u8]>>);
+
+impl MatchBuf {
+    fn lines(&self) -> impl Iterator<Item = &[u8]> {
+        let mut rest: &[u8] = self.0.as_deref().unwrap_or(&[]);
+        std::iter::from_fn(move || {
+            let (len, tail) = rest.split_first_chunk::<4>()?;
+            let len = u32::from_le_bytes(*len) as usize;
+            let line = tail.get(..len)?;
+            rest = &tail[len..];
+            Some(line)
+        })
+    }
+
+    fn count(&self) -> usize {
+        self.lines().count()
+    }
+
+    /// Appends `new` lines and keeps the last `max`.
+    fn extend(&mut self, new: &[String], max: usize) {
+        if new.is_empty() {
+            return;
+        }
+        let total = self.count() + new.len();
+        let skip = total.saturating_sub(max);
+        let mut buf = Vec::new();
+        let old: Vec<&[u8]> = self.lines().collect();
+        for line in old
+            .into_iter()
+            .chain(new.iter().map(|s| s.as_bytes()))
+            .skip(skip)
+        {
+            let len = u32::try_from(line.len()).unwrap_or(u32::MAX);
+            buf.extend_from_slice(&len.to_le_bytes());
+            buf.extend_from_slice(&line[..len as usize]);
+        }
+        self.0 = (!buf.is_empty()).then(|| buf.into_boxed_slice());
+    }
+
+    fn to_vec(&self) -> Vec<String> {
+        self.lines()
+            .map(|l| String::from_utf8_lossy(l).into_owned())
+            .collect()
+    }
+}
+
+/// Ids in a dense vector with a hash index.
+#[derive(Debug)]
+struct Table {
+    slots: Vec<Slot>,
+    index: HashTable<u32>,
+    hasher: RandomState,
+}
+
+impl Table {
+    fn new() -> Table {
+        Table {
+            slots: Vec::new(),
+            index: HashTable::new(),
+            hasher: RandomState::new(),
+        }
+    }
+
+    fn hash(&self, id: &FailId) -> u64 {
+        self.hasher.hash_one(id)
+    }
+
+    fn find(&self, id: &FailId) -> Option<usize> {
+        let slots = &self.slots;
+        self.index
+            .find(self.hash(id), |&i| slots[i as usize].id == *id)
+            .map(|&i| i as usize)
+    }
+
+    fn insert(&mut self, slot: Slot) {
+        let h = self.hash(&slot.id);
+        let i = u32::try_from(self.slots.len()).unwrap_or(u32::MAX);
+        self.slots.push(slot);
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        self.index
+            .insert_unique(h, i, |&j| hasher.hash_one(&slots[j as usize].id));
+    }
+
+    fn remove_at(&mut self, i: usize) -> Slot {
+        let h = self.hash(&self.slots[i].id);
+        if let Ok(e) = self.index.find_entry(h, |&j| j as usize == i) {
+            e.remove();
+        }
+        let last = self.slots.len() - 1;
+        let slot = self.slots.swap_remove(i);
+        if i != last {
+            // The last slot moved into `i`: point its index entry there.
+            let hm = self.hash(&self.slots[i].id);
+            if let Some(e) = self.index.find_mut(hm, |&j| j as usize == last) {
+                *e = i as u32;
+            }
+        }
+        slot
+    }
+
+    fn retain(&mut self, keep: impl Fn(&Slot) -> bool) {
+        let doomed: Vec<usize> = (0..self.slots.len())
+            .filter(|&i| !keep(&self.slots[i]))
+            .collect();
+        if doomed.is_empty() {
+            return;
+        }
+        if doomed.len() * 4 <= self.slots.len() {
+            for &i in doomed.iter().rev() {
+                self.remove_at(i);
+            }
+        } else {
+            self.slots.retain(keep);
+            self.rebuild();
+        }
+        if self.slots.capacity() > 1024 && self.slots.len() < self.slots.capacity() / 4 {
+            self.slots.shrink_to_fit();
+            self.rebuild();
+        }
+    }
+
+    fn rebuild(&mut self) {
+        let mut index = HashTable::with_capacity(self.slots.len());
+        let hasher = &self.hasher;
+        for (i, s) in self.slots.iter().enumerate() {
+            let h = hasher.hash_one(&s.id);
+            index.insert_unique(h, i as u32, |&j| {
+                hasher.hash_one(&self.slots[j as usize].id)
+            });
+        }
+        self.index = index;
+    }
 }
 
 /// Who adds a failure: the filter (a line matched), or the observer (raising the
@@ -54,7 +190,7 @@ pub struct Added {
 /// Counts failures per id.
 #[derive(Debug)]
 pub struct FailManager {
-    list: HashMap<FailId, Entry>,
+    list: Table,
     max_retry: u32,
     find_time: f64,
     max_matches: usize,
@@ -68,7 +204,7 @@ fn python_round(x: f64) -> f64 {
 impl FailManager {
     pub fn new(max_retry: u32, find_time: f64, max_matches: usize) -> FailManager {
         FailManager {
-            list: HashMap::new(),
+            list: Table::new(),
             max_retry,
             find_time,
             max_matches,
@@ -105,20 +241,20 @@ impl FailManager {
 
     /// "Currently failed" in `status`: ids being counted.
     pub fn size(&self) -> usize {
-        self.list.len()
+        self.list.slots.len()
     }
 
     /// (ids, sum of their retry counts).
     pub fn fail_count(&self) -> (usize, u64) {
         (
-            self.list.len(),
-            self.list.values().map(|e| u64::from(e.retry)).sum(),
+            self.list.slots.len(),
+            self.list.slots.iter().map(|e| u64::from(e.retry)).sum(),
         )
     }
 
     /// The id's current retry count, if it is being counted.
     pub fn retry_of(&self, id: &FailId) -> Option<u32> {
-        self.list.get(id).map(|e| e.retry)
+        self.list.find(id).map(|i| self.list.slots[i].retry)
     }
 
     /// Adds `count` to the retry count of `ticket.id` (creating the entry if needed) and
@@ -127,18 +263,12 @@ impl FailManager {
     pub fn add_failure(&mut self, ticket: &Ticket, count: u32, mode: AddMode) -> Option<Added> {
         let max_matches = self.max_matches;
         let find_time = self.find_time;
-        let result = match self.list.get_mut(&ticket.id) {
-            Some(e) => {
+        let result = match self.list.find(&ticket.id) {
+            Some(i) => {
+                let e = &mut self.list.slots[i];
                 let (matches, attempt): (&[String], u32) = match mode {
                     AddMode::Observer { same_ticket: true } => (&[], 1),
-                    _ => (
-                        if max_matches > 0 {
-                            &ticket.matches
-                        } else {
-                            &[]
-                        },
-                        ticket.failures.max(1),
-                    ),
+                    _ => (&ticket.matches, ticket.failures.max(1)),
                 };
                 // Rescale the count when the failures span more than findtime.
                 if ticket.time > e.last {
@@ -157,15 +287,9 @@ impl FailManager {
                 e.retry = e.retry.saturating_add(count);
                 e.failures = e.failures.saturating_add(attempt);
                 if max_matches > 0 {
-                    if !matches.is_empty() {
-                        let extra = e.extra.get_or_insert_with(Box::default);
-                        extra
-                            .matches
-                            .extend(matches.iter().map(|m| m.as_str().into()));
-                        trim_matches(&mut extra.matches, max_matches);
-                    }
-                } else if let Some(extra) = e.extra.as_mut() {
-                    extra.matches = Vec::new();
+                    e.matches.extend(matches, max_matches);
+                } else {
+                    e.matches = MatchBuf::default();
                 }
                 Added {
                     retry: e.retry,
@@ -184,31 +308,20 @@ impl FailManager {
                         failures = 1;
                     }
                 }
-                let mut matches: Vec<Box<str>> = if max_matches > 0 {
-                    ticket.matches.iter().map(|m| m.as_str().into()).collect()
-                } else {
-                    Vec::new()
-                };
-                trim_matches(&mut matches, max_matches);
-                let extra = if matches.is_empty() && ticket.data.is_empty() {
-                    None
-                } else {
-                    Some(Box::new(Extra {
-                        matches,
-                        data: ticket.data.clone(),
-                    }))
-                };
-                self.list.insert(
-                    ticket.id.clone(),
-                    Entry {
-                        first: ticket.first_time.min(ticket.time),
-                        last: ticket.time,
-                        retry,
-                        failures,
-                        ban_count: ticket.ban_count,
-                        extra,
-                    },
-                );
+                let mut matches = MatchBuf::default();
+                if max_matches > 0 {
+                    matches.extend(&ticket.matches, max_matches);
+                }
+                self.list.insert(Slot {
+                    id: ticket.id.clone(),
+                    first: ticket.first_time.min(ticket.time),
+                    last: ticket.time,
+                    retry,
+                    failures,
+                    ban_count: ticket.ban_count,
+                    matches,
+                    data: (!ticket.data.is_empty()).then(|| Box::new(ticket.data.clone())),
+                });
                 Added {
                     retry,
                     created: true,
@@ -221,7 +334,8 @@ impl FailManager {
 
     /// Records the id's known ban count on its entry (observer).
     pub fn set_ban_count(&mut self, id: &FailId, count: u32) {
-        if let Some(e) = self.list.get_mut(id) {
+        if let Some(i) = self.list.find(id) {
+            let e = &mut self.list.slots[i];
             if count > e.ban_count {
                 e.ban_count = count;
             }
@@ -231,93 +345,54 @@ impl FailManager {
     /// Drops ids whose last failure is at or before `now - findtime`.
     pub fn cleanup(&mut self, now: Time) {
         let limit = now - self.find_time;
-        self.list.retain(|_, e| e.last > limit);
-        // Give memory back after a large purge.
-        if self.list.capacity() > 1024 && self.list.len() < self.list.capacity() / 4 {
-            self.list.shrink_to_fit();
-        }
+        self.list.retain(|e| e.last > limit);
     }
 
     /// Forgets an id.
     pub fn del_failure(&mut self, id: &FailId) {
-        self.list.remove(id);
+        if let Some(i) = self.list.find(id) {
+            self.list.remove_at(i);
+        }
     }
 
     /// Takes out a ticket whose retry count reached `maxretry`: `id`'s own if given and
     /// counted, otherwise any.
     pub fn to_ban(&mut self, id: Option<&FailId>) -> Option<Ticket> {
         let max = self.max_retry;
-        let key = match id {
-            Some(id) if self.list.contains_key(id) => {
-                if self.list.get(id).is_some_and(|e| e.retry >= max) {
-                    Some(id.clone())
-                } else {
-                    None
-                }
-            }
-            _ => self
-                .list
-                .iter()
-                .find(|(_, e)| e.retry >= max)
-                .map(|(k, _)| k.clone()),
+        let i = match id.and_then(|id| self.list.find(id)) {
+            Some(i) => (self.list.slots[i].retry >= max).then_some(i),
+            None => self.list.slots.iter().position(|e| e.retry >= max),
         }?;
-        let (id, e) = self.list.remove_entry(&key)?;
-        Some(entry_to_ticket(id, e))
+        Some(slot_to_ticket(self.list.remove_at(i)))
     }
 
     /// A copy of the id's ticket, if counted.
     pub fn get(&self, id: &FailId) -> Option<Ticket> {
-        self.list
-            .get_key_value(id)
-            .map(|(k, e)| entry_ref_to_ticket(k, e))
+        let e = &self.list.slots[self.list.find(id)?];
+        Some(Ticket {
+            id: e.id.clone(),
+            time: e.last,
+            first_time: e.first,
+            retry: e.retry,
+            failures: e.failures,
+            matches: e.matches.to_vec(),
+            data: e.data.as_deref().cloned().unwrap_or_default(),
+            ban_time: None,
+            ban_count: e.ban_count,
+            restored: false,
+        })
     }
 }
 
-fn trim_matches(m: &mut Vec<Box<str>>, max: usize) {
-    if m.len() > max {
-        let excess = m.len() - max;
-        m.drain(..excess);
-    }
-}
-
-fn entry_ref_to_ticket(id: &FailId, e: &Entry) -> Ticket {
-    let (matches, data) = match &e.extra {
-        Some(x) => (
-            x.matches.iter().map(|m| m.to_string()).collect(),
-            x.data.clone(),
-        ),
-        None => (Vec::new(), TicketData::new()),
-    };
+fn slot_to_ticket(e: Slot) -> Ticket {
     Ticket {
-        id: id.clone(),
+        matches: e.matches.to_vec(),
+        id: e.id,
         time: e.last,
         first_time: e.first,
         retry: e.retry,
         failures: e.failures,
-        matches,
-        data,
-        ban_time: None,
-        ban_count: e.ban_count,
-        restored: false,
-    }
-}
-
-fn entry_to_ticket(id: FailId, e: Entry) -> Ticket {
-    let (matches, data) = match e.extra {
-        Some(x) => {
-            let x = *x;
-            (x.matches.into_iter().map(String::from).collect(), x.data)
-        }
-        None => (Vec::new(), TicketData::new()),
-    };
-    Ticket {
-        id,
-        time: e.last,
-        first_time: e.first,
-        retry: e.retry,
-        failures: e.failures,
-        matches,
-        data,
+        data: e.data.map(|d| *d).unwrap_or_default(),
         ban_time: None,
         ban_count: e.ban_count,
         restored: false,
