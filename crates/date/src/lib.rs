@@ -1,26 +1,150 @@
 //! bailiff-date: fail2ban's date detection (default templates, `datepattern`).
 //!
-//! CONTRACT STUB (skeleton). The owner replaces the bodies; `bailiff-filter` and
-//! `bailiff-tester` use these signatures (extend, don't break).
+//! Principal types and how data flows through them:
+//!
+//! - [`DateOptions`] fixes what a detector is built with (the reference year that
+//!   drives `%ExY`).
+//! - [`DateDetector::new`] turns a jail's or filter's `datepattern` (or `None` for
+//!   fail2ban's 31 default templates) into an ordered list of templates: each one a
+//!   PCRE2 regex (JIT, UTF, UCP) plus the way its match becomes a time.
+//! - [`DateDetector::locate`] / [`DateDetector::find`] take one log line, a "now"
+//!   and a [`Zone`], and search the templates with fail2ban's strategy (the last
+//!   winner first, line-anchored templates stop the search, far-away matches are
+//!   kept only as a fallback, templates with hits bubble to the front). The
+//!   winner's group 1 is the date text, returned as a byte span together with the
+//!   Unix time it denotes ([`DateMatch`], [`DateHit`]).
+//! - [`Zone`] is where zone-less dates are read: the system zone with its DST
+//!   rules (via `jiff`, honouring `TZ`), optionally overridden by a jail's
+//!   `logtimezone` (a fixed offset).
+//!
+//! The core is pure: "now" and the zone are arguments. [`Zone::system`] (and
+//! [`Zone::parse_logtimezone`], which starts from it) is the one place that reads
+//! the environment.
+
+mod codes;
+mod convert;
+mod pattern;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use jiff::tz::{AmbiguousOffset, TimeZone};
+use pcre2::bytes::{CaptureLocations, Regex, RegexBuilder};
+
+use convert::{AmPm, Field, NaiveNow};
+use pattern::{Kind, Spec, LINE_BEGIN, LINE_END};
+
+static ZONE_IDS: AtomicU64 = AtomicU64::new(1);
 
 /// The zone year-less and zone-less dates are read in: the system's local zone
 /// (with DST) or a jail's `logtimezone`.
 #[derive(Debug, Clone)]
 pub struct Zone {
-    _private: (),
+    /// Identifies this zone's rules for the detector's conversion caches.
+    id: u64,
+    /// The system zone: "now" is taken in it, and zone-less dates without a
+    /// `logtimezone` are local times in it.
+    local: TimeZone,
+    /// `logtimezone`, minutes east of UTC.
+    log_offset: Option<i32>,
 }
 
 impl Zone {
     /// The process's local zone (honours `TZ`, incl. POSIX strings such as
     /// `CET-01CEST-02,M3.5.0,M10.5.0`). The one place this crate touches the environment.
     pub fn system() -> Zone {
-        unimplemented!("contract stub")
+        Zone::from_time_zone(TimeZone::system())
     }
+
+    /// A zone from `jiff` rules.
+    pub fn from_time_zone(tz: TimeZone) -> Zone {
+        Zone {
+            id: ZONE_IDS.fetch_add(1, Ordering::Relaxed),
+            local: tz,
+            log_offset: None,
+        }
+    }
+
+    /// UTC as the system zone.
+    pub fn utc() -> Zone {
+        Zone::from_time_zone(TimeZone::UTC)
+    }
+
+    /// A system zone given the way `TZ` gives it: a POSIX rule string
+    /// (`CET-01CEST-02,M3.5.0,M10.5.0`) or an IANA name (`Europe/Paris`).
+    pub fn from_tz_string(tz: &str) -> Result<Zone, DateError> {
+        let tz = tz.strip_prefix(':').unwrap_or(tz);
+        TimeZone::get(tz)
+            .or_else(|_| TimeZone::posix(tz))
+            .map(Zone::from_time_zone)
+            .map_err(|e| DateError::new(format!("unknown time zone {tz:?}: {e}")))
+    }
+
     /// fail2ban's `logtimezone` syntax: `UTC`, `UTC+0200`, `CET`, `EST-05`, ...
+    /// on top of the system zone (which still gives "now").
     pub fn parse_logtimezone(s: &str) -> Result<Zone, DateError> {
-        let _ = s;
-        unimplemented!("contract stub")
+        Zone::system().with_logtimezone(s)
     }
+
+    /// This zone with a `logtimezone` (fixed offset) for zone-less dates.
+    pub fn with_logtimezone(&self, s: &str) -> Result<Zone, DateError> {
+        let off = logtimezone_offset(s)?;
+        Ok(Zone {
+            id: ZONE_IDS.fetch_add(1, Ordering::Relaxed),
+            local: self.local.clone(),
+            log_offset: Some(off),
+        })
+    }
+
+    /// The `logtimezone` offset in minutes east of UTC, if one is set.
+    pub fn log_offset_minutes(&self) -> Option<i32> {
+        self.log_offset
+    }
+
+    /// Offset of the system zone at a Unix time, in seconds.
+    fn offset_at(&self, t: i64) -> i64 {
+        jiff::Timestamp::from_second(t)
+            .map(|ts| i64::from(self.local.to_offset(ts).seconds()))
+            .unwrap_or(0)
+    }
+
+    /// How a naive local time maps to UTC: (offset seconds, unambiguous).
+    /// Non-existent times (spring gap) use the offset before the gap, repeated
+    /// times (autumn fold) the earlier offset.
+    fn local_offset(&self, naive: i64) -> (i64, bool) {
+        let days = naive.div_euclid(86_400);
+        let tod = naive.rem_euclid(86_400);
+        let (y, m, d) = convert::civil_from_days(days);
+        let dt = i16::try_from(y).ok().and_then(|y| {
+            jiff::civil::DateTime::new(
+                y,
+                m as i8,
+                d as i8,
+                (tod / 3600) as i8,
+                (tod / 60 % 60) as i8,
+                (tod % 60) as i8,
+                0,
+            )
+            .ok()
+        });
+        let Some(dt) = dt else {
+            return (0, false);
+        };
+        match self.local.to_ambiguous_timestamp(dt).offset() {
+            AmbiguousOffset::Unambiguous { offset } => (i64::from(offset.seconds()), true),
+            AmbiguousOffset::Gap { before, .. } => (i64::from(before.seconds()), false),
+            AmbiguousOffset::Fold { before, .. } => (i64::from(before.seconds()), false),
+        }
+    }
+}
+
+/// Validate a `logtimezone` value; minutes east of UTC.
+pub fn logtimezone_offset(s: &str) -> Result<i32, DateError> {
+    convert::parse_fixed_zone(s).ok_or_else(|| {
+        DateError::new(format!(
+            "logtimezone: unknown or unsupported time zone {s:?} \
+             (expected [ABBR][+-]hh[[:]mm], e.g. UTC, UTC+0200, CET, EST-05)"
+        ))
+    })
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -29,12 +153,23 @@ pub struct DateError {
     pub message: String,
 }
 
+impl DateError {
+    pub(crate) fn new(message: impl Into<String>) -> DateError {
+        DateError {
+            message: message.into(),
+        }
+    }
+}
+
 /// Options fixed when the detector is built.
 #[derive(Debug, Clone)]
 pub struct DateOptions {
     /// Year of "now" when the detector is built (drives `%ExY`).
     pub reference_year: i32,
-    /// fail2ban-regex mode: `%ExY` accepts 19xx-20xx.
+    /// fail2ban-regex mode. fail2ban-regex 1.0.2 asks for every year but its
+    /// `%ExY` still comes out as this century's first three decades (its
+    /// "alternate now" is capped at 2001), so this changes nothing; kept so
+    /// callers can state the mode.
     pub any_year: bool,
 }
 
@@ -50,10 +185,256 @@ pub struct DateHit {
     pub template: usize,
 }
 
+/// A template matched: the date text's span, and its time when it converts.
+///
+/// fail2ban cuts the span out of the line even when the text does not convert
+/// (e.g. `Feb 30`, logging "failed to parse timeText"), and an empty span (the
+/// `{NONE}` pattern) means "no date here: use the last date or now".
+#[derive(Debug, Clone, PartialEq)]
+pub struct DateMatch {
+    pub start: usize,
+    pub end: usize,
+    /// `None`: empty date text, or text that is not a valid date.
+    pub time: Option<f64>,
+    pub template: usize,
+}
+
+/// One template as fail2ban-regex lists it ("Date template hits").
+#[derive(Debug, Clone, PartialEq)]
+pub struct TemplateInfo {
+    /// Index as in [`DateHit::template`].
+    pub index: usize,
+    pub name: String,
+    /// Times this template won.
+    pub hits: u64,
+    /// fail2ban's sort weight: hits × template weight / distance.
+    pub weight: f64,
+    /// Template weight: 100 for the `{^LN-BEG}` twins of the defaults, else 1.
+    pub template_weight: f64,
+    /// The `datepattern` text (pattern templates only).
+    pub pattern: Option<String>,
+    /// The regex, in fail2ban's (Python) syntax.
+    pub regex: String,
+}
+
+/// A compiled template.
+struct Template {
+    spec: Spec,
+    regex: Regex,
+    locs: CaptureLocations,
+    /// Named groups that carry fields, in group order.
+    fields: Vec<(Field, usize)>,
+    /// Group of `%p`, if the template has one.
+    ampm: Option<usize>,
+    /// Successful regex searches (fail2ban counts these on the template itself).
+    regex_hits: u64,
+    /// Built from `{NONE}`.
+    none: bool,
+}
+
+impl Template {
+    fn compile(spec: Spec) -> Result<Template, DateError> {
+        let pcre = pattern::to_pcre2(&spec.regex);
+        let regex = RegexBuilder::new()
+            .utf(true)
+            .ucp(true)
+            .jit_if_available(true)
+            .build(&pcre)
+            .map_err(|e| {
+                DateError::new(format!(
+                    "date template {:?}: cannot compile regex {:?}: {e}",
+                    spec.name, spec.regex
+                ))
+            })?;
+        let mut fields = Vec::new();
+        let mut ampm = None;
+        for (i, name) in regex.capture_names().iter().enumerate() {
+            let Some(name) = name else { continue };
+            if let Some(f) = Field::from_group_name(name) {
+                if f == Field::AmPm {
+                    ampm = Some(i);
+                }
+                fields.push((f, i));
+            }
+        }
+        let locs = regex.capture_locations();
+        Ok(Template {
+            spec,
+            regex,
+            locs,
+            fields,
+            ampm,
+            regex_hits: 0,
+            none: false,
+        })
+    }
+
+    fn is_anchored(&self) -> bool {
+        self.spec.flags & (LINE_BEGIN | LINE_END) != 0
+    }
+
+    /// Search `subject[from..]`; on success the captures are in `self.locs`.
+    fn search(&mut self, subject: &[u8], from: usize) -> Option<(usize, usize)> {
+        if from > subject.len() {
+            return None;
+        }
+        match self.regex.captures_read_at(&mut self.locs, subject, from) {
+            Ok(Some(m)) => {
+                self.regex_hits += 1;
+                Some((m.start(), m.end()))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A template's place in the search order, with its per-detector statistics.
+#[derive(Debug, Clone)]
+struct Slot {
+    template: usize,
+    hits: u64,
+    last_used: f64,
+    /// Char offset of the last winning match (fail2ban's "distance").
+    distance: usize,
+}
+
+impl Slot {
+    fn weight(&self, templates: &[Template]) -> f64 {
+        self.hits as f64 * templates[self.template].spec.weight / self.distance.max(1) as f64
+    }
+}
+
+/// A line with cheap char/byte offset conversions (fail2ban counts in chars).
+struct Line<'a> {
+    s: &'a str,
+    ascii: bool,
+}
+
+impl<'a> Line<'a> {
+    fn new(s: &'a str) -> Line<'a> {
+        Line {
+            s,
+            ascii: s.is_ascii(),
+        }
+    }
+    /// Byte offset of char offset `ci` (clamped to the end).
+    fn byte(&self, ci: usize) -> usize {
+        if self.ascii {
+            ci.min(self.s.len())
+        } else {
+            self.s
+                .char_indices()
+                .nth(ci)
+                .map(|(b, _)| b)
+                .unwrap_or(self.s.len())
+        }
+    }
+    /// Char offset of byte offset `bi`.
+    fn chr(&self, bi: usize) -> usize {
+        if self.ascii {
+            bi
+        } else {
+            self.s[..bi].chars().count()
+        }
+    }
+    /// Python `line[ci]` for `0 <= ci`: `None` past the end.
+    fn at(&self, ci: usize) -> Option<char> {
+        if self.ascii {
+            self.s.as_bytes().get(ci).map(|&b| b as char)
+        } else {
+            self.s.chars().nth(ci)
+        }
+    }
+    /// Python `line[ci:ci+1]`, where `ci == -1` gives the empty string.
+    fn slice1(&self, ci: isize) -> Option<char> {
+        usize::try_from(ci).ok().and_then(|ci| self.at(ci))
+    }
+    fn last(&self) -> Option<char> {
+        self.s.chars().next_back()
+    }
+}
+
+fn is_alnum(c: Option<char>) -> bool {
+    c.is_some_and(char::is_alphanumeric)
+}
+
+/// A search result waiting to be confirmed: (slot index, char start, char end,
+/// byte range searched).
+#[derive(Clone, Copy)]
+struct Found {
+    slot: usize,
+    start: usize,
+    end: usize,
+    from: usize,
+    to: usize,
+}
+
 /// Finds dates in lines, as fail2ban's `DateDetector`.
-#[derive(Debug)]
 pub struct DateDetector {
-    _private: (),
+    templates: Vec<Template>,
+    order: Vec<Slot>,
+    /// Last winner: char start, char before it, char at it.
+    last_pos: (usize, Option<char>, Option<char>),
+    /// Last winner: char end, char before it, char at it.
+    last_end: (usize, Option<char>, Option<char>),
+    last_idx: usize,
+    first_unused: usize,
+    /// "now" (bits), zone id → naive now.
+    now_cache: Option<(u64, u64, NaiveNow)>,
+    /// zone id, naive hour → offset seconds (hours without a transition).
+    hour_cache: Option<(u64, i64, i64)>,
+}
+
+impl std::fmt::Debug for DateDetector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DateDetector")
+            .field("templates", &self.template_names())
+            .finish()
+    }
+}
+
+/// Seconds a template may sit unused before any other may take its place.
+const UNUSED_TIME: f64 = 300.0;
+
+/// The default templates: the 17 patterns and the 31-template list
+/// (the 14 `{^LN-BEG}` twins first, weight 100).
+struct Defaults {
+    base: Vec<Spec>,
+    all: Vec<Spec>,
+    /// Lookup keys of the twins: a user pattern with the same key is the same
+    /// (cached) template in fail2ban, weight included.
+    twin_keys: Vec<String>,
+}
+
+impl Defaults {
+    fn build(year_re: &str) -> Result<Defaults, DateError> {
+        let base = pattern::DEFAULT_PATTERNS
+            .iter()
+            .map(|p| pattern::template_spec(p, year_re))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut twins = Vec::new();
+        let mut twin_keys = Vec::new();
+        for b in &base {
+            if b.name.starts_with("{^LN-BEG}") || b.name.starts_with('^') {
+                continue;
+            }
+            let wrap = |s: &str| format!("{{^LN-BEG}}{s}");
+            let mut t = pattern::derived_spec(b, &wrap, year_re)?;
+            if t.name != b.name {
+                t.weight = 100.0;
+                twin_keys.push(pattern::pattern_key(&wrap(
+                    b.pattern.as_deref().unwrap_or(&b.name),
+                )));
+                twins.push(t);
+            }
+        }
+        let all = twins.into_iter().chain(base.iter().cloned()).collect();
+        Ok(Defaults {
+            base,
+            all,
+            twin_keys,
+        })
+    }
 }
 
 impl DateDetector {
@@ -61,20 +442,398 @@ impl DateDetector {
     /// option's value (several lines allowed; `{^LN-BEG}`, `{DEFAULT}`, `{NONE}`,
     /// `EPOCH`, `LEPOCH`, `TAI64N`, `%`-codes...).
     pub fn new(datepattern: Option<&str>, opts: &DateOptions) -> Result<DateDetector, DateError> {
-        let _ = (datepattern, opts);
-        unimplemented!("contract stub")
+        let year_re = codes::year_regex(opts.reference_year);
+        let defaults = Defaults::build(&year_re)?;
+        let mut specs: Vec<(Spec, bool)> = Vec::new();
+        if let Some(text) = datepattern {
+            for line in text.split('\n').map(str::trim).filter(|l| !l.is_empty()) {
+                add_pattern(&mut specs, line, &defaults, &year_re)?;
+            }
+        }
+        if specs.is_empty() {
+            // no pattern at all (or only `{DEFAULT}`): the default templates
+            specs = defaults.all.iter().cloned().map(|s| (s, false)).collect();
+        }
+        let mut templates = Vec::with_capacity(specs.len());
+        for (spec, none) in specs {
+            let mut t = Template::compile(spec)?;
+            t.none = none;
+            templates.push(t);
+        }
+        let order = (0..templates.len())
+            .map(|i| Slot {
+                template: i,
+                hits: 0,
+                last_used: 0.0,
+                distance: 0x7fff_ffff,
+            })
+            .collect();
+        Ok(DateDetector {
+            templates,
+            order,
+            last_pos: (1, None, None),
+            last_end: (0x7fff_ffff, None, None),
+            last_idx: usize::MAX,
+            first_unused: 0,
+            now_cache: None,
+            hour_cache: None,
+        })
     }
+
     /// `{NONE}`: lines carry no date.
     pub fn is_none(&self) -> bool {
-        unimplemented!("contract stub")
+        !self.templates.is_empty() && self.templates.iter().all(|t| t.none)
     }
+
     /// Find the date in `line`; year-less dates resolve against `now` in `zone`.
+    /// Only matches whose text converts to a time are returned; see [`Self::locate`]
+    /// for fail2ban's full answer.
     pub fn find(&mut self, line: &str, now: f64, zone: &Zone) -> Option<DateHit> {
-        let _ = (line, now, zone);
-        unimplemented!("contract stub")
+        let m = self.locate(line, now, zone)?;
+        Some(DateHit {
+            start: m.start,
+            end: m.end,
+            time: m.time?,
+            template: m.template,
+        })
     }
+
     /// Human names of the templates, as fail2ban-regex prints them in "Date template hits".
     pub fn template_names(&self) -> Vec<String> {
-        unimplemented!("contract stub")
+        self.templates.iter().map(|t| t.spec.name.clone()).collect()
     }
+
+    /// The templates in their current search order, with hit counts.
+    pub fn templates_report(&self) -> Vec<TemplateInfo> {
+        self.order
+            .iter()
+            .map(|s| {
+                let t = &self.templates[s.template];
+                TemplateInfo {
+                    index: s.template,
+                    name: t.spec.name.clone(),
+                    hits: s.hits,
+                    weight: s.weight(&self.templates),
+                    template_weight: t.spec.weight,
+                    pattern: t.spec.pattern.clone(),
+                    regex: t.spec.regex.clone(),
+                }
+            })
+            .collect()
+    }
+
+    /// Find the winning template for `line` (fail2ban's `matchTime`) and convert
+    /// its date text (`getTime`).
+    pub fn locate(&mut self, line: &str, now: f64, zone: &Zone) -> Option<DateMatch> {
+        let l = Line::new(line);
+        let (slot, found) = self.match_time(&l, now)?;
+        let tpl = self.order[slot].template;
+        // captures of the winning search are in the template's locations, unless a
+        // later search by the same template overwrote them: redo that search then
+        if let Some(f) = found {
+            let t = &mut self.templates[tpl];
+            let subject = &line.as_bytes()[..f.to];
+            let _ = t.regex.captures_read_at(&mut t.locs, subject, f.from);
+        }
+        let t = &self.templates[tpl];
+        let (start, end) = t.locs.get(1).unwrap_or((0, 0));
+        let time = if start == end {
+            None
+        } else {
+            self.convert(tpl, line, now, zone)
+        };
+        Some(DateMatch {
+            start,
+            end,
+            time,
+            template: tpl,
+        })
+    }
+
+    /// Run one template: over the whole line, or over a char range of it.
+    fn search(&mut self, slot: usize, l: &Line, range: Option<(usize, usize)>) -> Option<Found> {
+        let tpl = self.order[slot].template;
+        let (from, to) = match range {
+            None => (0, l.s.len()),
+            Some((a, b)) => (l.byte(a), l.byte(b)),
+        };
+        if from > to {
+            return None;
+        }
+        let (s, e) = self.templates[tpl].search(&l.s.as_bytes()[..to], from)?;
+        Some(Found {
+            slot,
+            start: l.chr(s),
+            end: l.chr(e),
+            from,
+            to,
+        })
+    }
+
+    /// fail2ban's template search. Returns the winning slot, and the search to
+    /// redo when the winner came from a reserved (earlier) search.
+    fn match_time(&mut self, l: &Line, now: f64) -> Option<(usize, Option<Found>)> {
+        let n = self.order.len();
+        let mut winner: Option<Found> = None;
+        let mut reserve: Option<Found> = None;
+        let mut skip = usize::MAX;
+        let i = self.last_idx;
+        if i < n {
+            let anchored = self.templates[self.order[i].template].is_anchored();
+            let m = if anchored {
+                skip = i;
+                self.search(i, l, None)
+            } else {
+                let (d, e) = (self.last_pos.0, self.last_end.0);
+                let (lp, le) = (self.last_pos, self.last_end);
+                let begin_ok = l.slice1(d as isize - 1) == lp.1
+                    || (l.slice1(d as isize) == lp.2 && !is_alnum(lp.2));
+                let end_ok = l.slice1(e as isize) == le.2
+                    || (l.slice1(e as isize - 1) == le.1 && !is_alnum(le.1));
+                if begin_ok && end_ok {
+                    self.search(i, l, Some((d, e)))
+                } else {
+                    skip = i;
+                    self.search(i, l, None)
+                }
+            };
+            if let Some(f) = m {
+                if n == 1 || anchored || (f.start == self.last_pos.0 && f.end == self.last_end.0) {
+                    winner = Some(f);
+                } else {
+                    reserve = Some(f);
+                }
+            }
+        }
+        let mut redo = None;
+        if winner.is_none() {
+            let mut i = 0;
+            while i < n {
+                if i == skip {
+                    i += 1;
+                    continue;
+                }
+                if let Some(f) = self.search(i, l, None) {
+                    if i + 1 >= n {
+                        winner = Some(f);
+                        break;
+                    }
+                    let t = &self.templates[self.order[i].template];
+                    if t.is_anchored() {
+                        winner = Some(f);
+                        break;
+                    }
+                    let next = &self.templates[self.order[i + 1].template];
+                    if f.start == 0 && self.order[i].hits > 0 && next.regex_hits == 0 {
+                        winner = Some(f);
+                        break;
+                    }
+                    if f.start > self.order[i].distance || f.start > self.last_pos.0 {
+                        if reserve.is_none_or(|r| f.start < r.start) {
+                            reserve = Some(f);
+                        }
+                        i += 1;
+                        continue;
+                    }
+                    winner = Some(f);
+                    break;
+                }
+                i += 1;
+            }
+            if winner.is_none() {
+                if let Some(r) = reserve {
+                    winner = Some(r);
+                    redo = Some(r);
+                }
+            }
+        }
+        let w = winner?;
+        let mut i = w.slot;
+        let slot = &mut self.order[i];
+        slot.hits += 1;
+        slot.last_used = now;
+        slot.distance = w.start;
+        if self.first_unused == i {
+            self.first_unused += 1;
+        }
+        self.last_pos = (w.start, l.slice1(w.start as isize - 1), l.at(w.start));
+        self.last_end = (
+            w.end,
+            if w.end == 0 {
+                l.last()
+            } else {
+                l.at(w.end - 1)
+            },
+            l.slice1(w.end as isize),
+        );
+        if i != 0 && i != self.last_idx {
+            i = self.reorder(i);
+        }
+        self.last_idx = i;
+        Some((i, redo))
+    }
+
+    /// Move a template that just won towards the front (fail2ban's bubble-up).
+    fn reorder(&mut self, num: usize) -> usize {
+        let untime = self.order[num].last_used - UNUSED_TIME;
+        let weight = self.order[num].weight(&self.templates);
+        let mut pos = if self.first_unused < num {
+            self.first_unused
+        } else {
+            num / 2
+        };
+        let moveable = |d: &DateDetector, pos: usize| {
+            weight > d.order[pos].weight(&d.templates) || untime > d.order[pos].last_used
+        };
+        if !moveable(self, pos) {
+            if pos == num - 1 {
+                return num;
+            }
+            pos = num - 1;
+            if !moveable(self, pos) {
+                return num;
+            }
+        }
+        let slot = self.order.remove(num);
+        self.order.insert(pos, slot);
+        while self.first_unused < self.order.len() && self.order[self.first_unused].hits > 0 {
+            self.first_unused += 1;
+        }
+        pos
+    }
+
+    fn naive_now(&mut self, now: f64, zone: &Zone) -> NaiveNow {
+        if let Some((bits, id, n)) = self.now_cache {
+            if bits == now.to_bits() && id == zone.id {
+                return n;
+            }
+        }
+        // Python's fromtimestamp: microseconds rounded half-to-even
+        let mut secs = now.floor();
+        let us = ((now - secs) * 1e6).round_ties_even();
+        if us >= 1e6 {
+            secs += 1.0;
+        }
+        let secs = secs as i64;
+        let n = NaiveNow {
+            secs: secs + zone.offset_at(secs),
+        };
+        self.now_cache = Some((now.to_bits(), zone.id, n));
+        n
+    }
+
+    /// mktime: naive local time in the system zone → Unix time.
+    fn local_to_utc(cache: &mut Option<(u64, i64, i64)>, zone: &Zone, naive: i64) -> i64 {
+        let hour = naive.div_euclid(3600);
+        if let Some((id, h, off)) = *cache {
+            if id == zone.id && h == hour {
+                return naive - off;
+            }
+        }
+        let (off, clean) = zone.local_offset(naive);
+        if clean {
+            let (a, ca) = zone.local_offset(hour * 3600);
+            let (b, cb) = zone.local_offset(hour * 3600 + 3599);
+            if ca && cb && a == off && b == off {
+                *cache = Some((zone.id, hour, off));
+            }
+        }
+        naive - off
+    }
+
+    fn convert(&mut self, tpl: usize, line: &str, now: f64, zone: &Zone) -> Option<f64> {
+        let text = |locs: &CaptureLocations, g: usize| -> Option<&str> {
+            locs.get(g).map(|(a, b)| &line[a..b])
+        };
+        let t = &self.templates[tpl];
+        match t.spec.kind {
+            Kind::Epoch { long, group } => convert::epoch_value(text(&t.locs, group)?, long),
+            Kind::Tai64n => convert::tai64n_value(text(&t.locs, 1)?),
+            Kind::Fields => {
+                let naive_now = self.naive_now(now, zone);
+                let t = &self.templates[tpl];
+                let ampm = match t.ampm {
+                    None => AmPm::Absent,
+                    Some(g) => match text(&t.locs, g) {
+                        None => AmPm::Unset,
+                        Some(v) => AmPm::Value(v),
+                    },
+                };
+                let fields = t
+                    .fields
+                    .iter()
+                    .filter_map(|&(f, g)| text(&t.locs, g).map(|v| (f, v)));
+                let cache = &mut self.hour_cache;
+                convert::fields_to_time(fields, ampm, naive_now, zone.log_offset, &mut |n| {
+                    DateDetector::local_to_utc(cache, zone, n)
+                })
+            }
+        }
+    }
+}
+
+/// One `datepattern` line: a template, or a set of default templates.
+fn add_pattern(
+    specs: &mut Vec<(Spec, bool)>,
+    line: &str,
+    defaults: &Defaults,
+    year_re: &str,
+) -> Result<(), DateError> {
+    let key = pattern::pattern_key(line);
+    let with_weight = |mut s: Spec| {
+        if defaults
+            .twin_keys
+            .iter()
+            .any(|k| *k == pattern::pattern_key(s.pattern.as_deref().unwrap_or(&s.name)))
+        {
+            s.weight = 100.0;
+        }
+        s
+    };
+    if key == "{^LN-BEG}" || key == "{DEFAULT}" {
+        // `{DEFAULT}` adds nothing by itself here: fail2ban falls back to the
+        // defaults only when no template at all was given
+        let ignore_dup = !specs.is_empty();
+        if key == "{^LN-BEG}" {
+            for s in defaults.all.iter().filter(|s| s.flags & LINE_BEGIN != 0) {
+                push_spec(specs, s.clone(), false, ignore_dup)?;
+            }
+        }
+        return Ok(());
+    }
+    if key.contains("{DATE}") {
+        let ignore_dup = !specs.is_empty();
+        for b in &defaults.base {
+            let wrap = |s: &str| pattern::replace_date_token(line, &pattern::unbound_pattern(s));
+            let s = pattern::derived_spec(b, &wrap, year_re)?;
+            let s = with_weight(s);
+            push_spec(specs, s, false, ignore_dup)?;
+        }
+        return Ok(());
+    }
+    if key == "{NONE}" {
+        let s = pattern::pattern_spec("{UNB}^", year_re)?;
+        return push_spec(specs, s, true, false);
+    }
+    let s = with_weight(pattern::template_spec(line, year_re)?);
+    push_spec(specs, s, false, false)
+}
+
+fn push_spec(
+    specs: &mut Vec<(Spec, bool)>,
+    s: Spec,
+    none: bool,
+    ignore_dup: bool,
+) -> Result<(), DateError> {
+    if specs.iter().any(|(t, _)| t.name == s.name) {
+        if ignore_dup {
+            return Ok(());
+        }
+        return Err(DateError::new(format!(
+            "datepattern: there is already a template with name {}",
+            s.name
+        )));
+    }
+    specs.push((s, none));
+    Ok(())
 }
