@@ -118,3 +118,88 @@ impl RegexArgs {
         self.verbosity.unwrap_or(self.verbose)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn parse(v: &[&str]) -> Result<RegexArgs, clap::Error> {
+        let mut argv = vec!["bailiff-regex"];
+        argv.extend_from_slice(v);
+        RegexArgs::try_parse_from(argv)
+    }
+
+    #[test]
+    fn fail2ban_regex_spellings() {
+        let a = parse(&[
+            "--TZ",
+            "UTC",
+            "--VD",
+            "-L",
+            "3",
+            "-r",
+            "-vv",
+            "-c",
+            "/tmp/conf",
+            "--no-check-all",
+            "-o",
+            "<ip> <F-USER>",
+            "-d",
+            "{^LN-BEG}%Y",
+            "-e",
+            "latin-1",
+            "-m",
+            "_COMM=sshd",
+            "-l",
+            "debug",
+            "-D",
+            "-t",
+            "--full-traceback",
+            "/var/log/auth.log",
+            "sshd[mode=aggressive]",
+            "^ignored$",
+        ])
+        .unwrap();
+        assert_eq!(a.timezone.as_deref(), Some("UTC"));
+        assert!(a.verbose_date && a.raw && a.no_check_all && a.debuggex);
+        assert_eq!(a.maxlines, Some(3));
+        assert_eq!(a.verbosity(), 2);
+        assert_eq!(a.config, PathBuf::from("/tmp/conf"));
+        assert_eq!(a.out.as_deref(), Some("<ip> <F-USER>"));
+        assert_eq!(a.log, "/var/log/auth.log");
+        assert_eq!(a.regex, "sshd[mode=aggressive]");
+        assert_eq!(a.ignoreregex.as_deref(), Some("^ignored$"));
+        let b = parse(&[
+            "--timezone",
+            "CET",
+            "--verbose-date",
+            "--verbosity",
+            "4",
+            "-v",
+            "LOG",
+            "RE",
+        ])
+        .unwrap();
+        assert_eq!(b.timezone.as_deref(), Some("CET"));
+        assert_eq!(b.verbosity(), 4);
+        assert_eq!(b.config, PathBuf::from(DEFAULT_CONFIG_DIR));
+    }
+
+    #[test]
+    fn options_after_positionals_and_stdin() {
+        let a = parse(&["-", "sshd", "--print-all-missed", "--now", "1700000000"]).unwrap();
+        assert_eq!(a.log, "-");
+        assert!(a.print_all_missed);
+        assert_eq!(a.now, Some(1_700_000_000.0));
+    }
+
+    #[test]
+    fn contradictions_are_refused() {
+        assert!(parse(&["--print-no-missed", "--print-all-missed", "L", "R"]).is_err());
+        assert!(parse(&["--print-no-ignored", "--print-all-ignored", "L", "R"]).is_err());
+        assert!(parse(&["--json", "-o", "id", "L", "R"]).is_err());
+        assert!(parse(&["onlylog"]).is_err());
+        assert!(parse(&["a", "b", "c", "d"]).is_err());
+    }
+}

@@ -28,7 +28,7 @@ pub fn run(args: &RegexArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> 
     let code = if args.json {
         run_json(args, &mut out, stderr)
     } else {
-        run_plain(args, &mut out)
+        run_plain(args, &mut out, stderr)
     };
     out.flush().map_err(Error::Output)?;
     code
@@ -36,7 +36,7 @@ pub fn run(args: &RegexArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> 
 
 /// Header, results and report all on `out` (plain and `-o` modes; `-o` prints
 /// only its results).
-fn run_plain(args: &RegexArgs, out: &mut dyn Write) -> Result<i32, Error> {
+fn run_plain(args: &RegexArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<i32, Error> {
     let quiet = args.out.is_some();
     if !quiet {
         write_all(out, "\nRunning tests\n=============\n\n")?;
@@ -47,7 +47,7 @@ fn run_plain(args: &RegexArgs, out: &mut dyn Write) -> Result<i32, Error> {
             writeln!(out, "{h}").map_err(Error::Output)?;
         }
     }
-    process(args, &mut setup, out, false)?;
+    process(args, &mut setup, out, err, false)?;
     if !quiet {
         setup.report.write(out).map_err(Error::Output)?;
     }
@@ -61,7 +61,7 @@ fn run_json(args: &RegexArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resul
     for h in &setup.header {
         writeln!(err, "{h}").map_err(Error::Output)?;
     }
-    process(args, &mut setup, out, true)?;
+    process(args, &mut setup, out, err, true)?;
     out.flush().map_err(Error::Output)?;
     setup.report.write(err).map_err(Error::Output)?;
     Ok(0)
@@ -117,6 +117,22 @@ impl Setup {
     // The filter crate's config grows fields; keep the `..Default` even when all are set.
     #[allow(clippy::needless_update)]
     fn new(args: &RegexArgs) -> Result<Setup, Error> {
+        // Options are checked before any file is read.
+        let usedns = if args.raw {
+            UseDns::Raw
+        } else {
+            match args.usedns.as_deref() {
+                None => UseDns::Warn,
+                Some(s) => parse_usedns(s)?,
+            }
+        };
+        let encoding = match &args.encoding {
+            None => Encoding::Utf8,
+            Some(e) => Encoding::from_name(e).ok_or_else(|| Error::Option {
+                option: "--encoding",
+                message: format!("unsupported encoding {e:?} (utf-8 and latin-1 are)"),
+            })?,
+        };
         let mut header = Vec::new();
         let now = args.now.unwrap_or_else(|| {
             SystemTime::now()
@@ -196,14 +212,6 @@ impl Setup {
         }
 
         let maxlines = maxlines.unwrap_or(1).max(1);
-        let usedns = if args.raw {
-            UseDns::Raw
-        } else {
-            match args.usedns.as_deref() {
-                None => UseDns::Warn,
-                Some(s) => parse_usedns(s)?,
-            }
-        };
         let zone = match &args.timezone {
             Some(tz) => Zone::parse_logtimezone(tz).map_err(|source| Error::Date {
                 what: format!("--timezone {tz}"),
@@ -249,13 +257,6 @@ impl Setup {
         report.multiline_window = maxlines;
 
         // LOG.
-        let encoding = match &args.encoding {
-            None => Encoding::Utf8,
-            Some(e) => Encoding::from_name(e).ok_or_else(|| Error::Option {
-                option: "--encoding",
-                message: format!("unsupported encoding {e:?} (utf-8 and latin-1 are)"),
-            })?,
-        };
         let log = args.log.as_str();
         let mut total_bytes = None;
         let source = if log == "-" {
@@ -322,14 +323,24 @@ impl Setup {
     }
 }
 
+/// Regex errors (match limit...) printed before they are only counted.
+const MAX_ERRORS_SHOWN: u64 = 10;
+
 /// Stream every line through the filter into the chosen sink.
-fn process(args: &RegexArgs, s: &mut Setup, out: &mut dyn Write, json: bool) -> Result<(), Error> {
+fn process(
+    args: &RegexArgs,
+    s: &mut Setup,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    json: bool,
+) -> Result<(), Error> {
     let started = Instant::now();
     let outfmt = args.out.as_deref().map(OutFormat::parse);
     let verbose = args.verbosity() > 0;
     let mut progress = Progress::new(s.total_bytes, started);
     let mut line = String::new();
     let mut line_no: u64 = 0;
+    let mut regex_errors: u64 = 0;
     loop {
         let more = s.source.next_line(&mut line).map_err(|source| Error::Io {
             path: PathBuf::from(&args.log),
@@ -346,6 +357,12 @@ fn process(args: &RegexArgs, s: &mut Setup, out: &mut dyn Write, json: bool) -> 
             continue;
         }
         let res = s.filter.process_line(&line, s.now);
+        for e in &res.errors {
+            regex_errors += 1;
+            if regex_errors <= MAX_ERRORS_SHOWN {
+                writeln!(err, "WARNING: line {line_no}: {e}").map_err(Error::Output)?;
+            }
+        }
         let nofail = res.failures.iter().any(|f| f.kind == FailureKind::NoFail);
         let ignored = nofail || res.ignored;
         if let Some(fmt) = &outfmt {
@@ -365,6 +382,13 @@ fn process(args: &RegexArgs, s: &mut Setup, out: &mut dyn Write, json: bool) -> 
         tally(&mut s.report, &line, &res, s.maxlines, verbose);
     }
     progress.finish();
+    if regex_errors > MAX_ERRORS_SHOWN {
+        writeln!(
+            err,
+            "WARNING: {regex_errors} regex evaluations gave up in all (first {MAX_ERRORS_SHOWN} shown)"
+        )
+        .map_err(Error::Output)?;
+    }
     s.report.elapsed = Some(started.elapsed().as_secs_f64());
     Ok(())
 }
