@@ -79,7 +79,7 @@ impl Client {
                 max_depth: 64,
                 max_values: 10_000_000,
                 // Replies of failed commands carry exception objects.
-                allow_exceptions: true,
+                server_reply: true,
             },
         })
     }

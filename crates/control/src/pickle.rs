@@ -10,11 +10,16 @@
 //!
 //! One narrow exception, off by default: a *client* reading replies from a
 //! fail2ban server must read `(1, SomeException(args))`, which Python pickles
-//! as `STACK_GLOBAL` + `REDUCE`. With [`DecodeOptions::allow_exceptions`], a
-//! global naming an exception class of `builtins` or `fail2ban.exceptions`
-//! followed by `REDUCE` over a tuple becomes [`Value::Exception`] — a name and
-//! its arguments as data; nothing is looked up or called. The server never
-//! enables this.
+//! as `STACK_GLOBAL` + `REDUCE`, and fail2ban's `IPAddr` values, which pickle
+//! as `builtins.str('192.0.2.1')`. With [`DecodeOptions::server_reply`], a
+//! global naming an exception class of `builtins` or `fail2ban.exceptions`,
+//! or one of a fixed list of data constructors (`str`, `bytes`, `bytearray`,
+//! `set`, `frozenset`, `list`, `tuple`, and `_codecs.encode` that protocols
+//! 0-2 use for bytes), followed by `REDUCE` over a tuple of data, is
+//! *interpreted by this decoder*: an exception becomes [`Value::Exception`]
+//! (a name and its arguments), a constructor becomes the value it would
+//! build. Nothing is looked up or called; any other global is refused. The
+//! server never enables this.
 //!
 //! The encoder writes protocol 4 (without frames), which every Python 3.4+
 //! `pickle.loads` reads. The only non-data construct it emits is an
@@ -33,9 +38,10 @@ pub struct DecodeOptions {
     pub max_depth: usize,
     /// Largest number of values after memo references are expanded.
     pub max_values: usize,
-    /// Read `module.Class(*args)` exception objects as [`Value::Exception`]
-    /// (client side only; see the module documentation).
-    pub allow_exceptions: bool,
+    /// Decoding a reply from a server (client side only; see the module
+    /// documentation): read exception objects as [`Value::Exception`] and
+    /// apply a fixed list of builtin data constructors.
+    pub server_reply: bool,
 }
 
 impl Default for DecodeOptions {
@@ -44,7 +50,7 @@ impl Default for DecodeOptions {
             max_size: 16 << 20,
             max_depth: 64,
             max_values: 1_000_000,
-            allow_exceptions: false,
+            server_reply: false,
         }
     }
 }
@@ -173,6 +179,18 @@ fn refused_name(op: u8) -> Option<&'static str> {
         _ => return None,
     })
 }
+
+/// Builtin constructors a reply may use, applied by [`construct`].
+const CONSTRUCTORS: &[(&str, &str)] = &[
+    ("builtins", "str"),
+    ("builtins", "bytes"),
+    ("builtins", "bytearray"),
+    ("builtins", "set"),
+    ("builtins", "frozenset"),
+    ("builtins", "list"),
+    ("builtins", "tuple"),
+    ("_codecs", "encode"),
+];
 
 /// Exception classes a client may read by name (never instantiated).
 fn allowed_exception(module: &str, name: &str) -> bool {
@@ -361,7 +379,7 @@ impl<'a> Decoder<'a> {
             let op = self.byte()?;
             if let Some(name) = refused_name(op) {
                 let exception_op = matches!(op, b'c' | 0x93 | b'R');
-                if !(self.opts.allow_exceptions && exception_op) {
+                if !(self.opts.server_reply && exception_op) {
                     return Err(PickleError::Refused { op, name, offset });
                 }
             }
@@ -617,7 +635,7 @@ impl<'a> Decoder<'a> {
                     let id = self.u32()?;
                     self.memo_get(id)?;
                 }
-                // Exception objects (client side, allow_exceptions only).
+                // Exception objects (client side, server_reply only).
                 b'c' => {
                     let module = String::from_utf8_lossy(self.line()?).into_owned();
                     let name = String::from_utf8_lossy(self.line()?).into_owned();
@@ -636,8 +654,20 @@ impl<'a> Decoder<'a> {
                         _ => return Err(self.malformed("REDUCE arguments are not a tuple")),
                     };
                     match self.deref(callable) {
-                        Node::Global { module, name } => {
+                        Node::Global { module, name } if allowed_exception(&module, &name) => {
                             self.push(Node::Exception { module, name, args })?
+                        }
+                        Node::Global { module, name } => {
+                            let mut budget = self.opts.max_values;
+                            let args = args
+                                .iter()
+                                .map(|a| {
+                                    resolve(a, &self.arena, 0, self.opts.max_depth, &mut budget)
+                                })
+                                .collect::<Result<Vec<_>, _>>()?;
+                            let v = construct(&module, &name, args)
+                                .ok_or_else(|| self.malformed("bad constructor arguments"))?;
+                            self.push(Node::Leaf(v))?
                         }
                         _ => {
                             return Err(PickleError::Refused {
@@ -674,10 +704,16 @@ impl<'a> Decoder<'a> {
         name: String,
         offset: usize,
     ) -> Result<(), PickleError> {
-        if !allowed_exception(&module, &name) {
+        // Protocols 0-2 spell the module as Python 2 did.
+        let module = match module.as_str() {
+            "__builtin__" => "builtins".to_owned(),
+            _ => module,
+        };
+        let constructor = CONSTRUCTORS.iter().any(|(m, n)| *m == module && *n == name);
+        if !constructor && !allowed_exception(&module, &name) {
             return Err(PickleError::Refused {
                 op: b'c',
-                name: "GLOBAL (not an allowed exception class)",
+                name: "GLOBAL (not an allowed exception class or data constructor)",
                 offset,
             });
         }
@@ -706,6 +742,61 @@ impl<'a> Decoder<'a> {
         let b = self.take(n)?.to_vec();
         self.push(Node::Leaf(Value::Bytes(b)))
     }
+}
+
+/// What `module.name(*args)` builds, for the [`CONSTRUCTORS`] and plain data.
+fn construct(module: &str, name: &str, args: Vec<Value>) -> Option<Value> {
+    let mut args = args.into_iter();
+    let first = args.next();
+    let second = args.next();
+    if args.next().is_some() {
+        return None;
+    }
+    let items = |v: Option<Value>| -> Option<Vec<Value>> {
+        match v {
+            None => Some(Vec::new()),
+            Some(Value::List(i) | Value::Tuple(i) | Value::Set(i) | Value::FrozenSet(i)) => Some(i),
+            Some(Value::Dict(p)) => Some(p.into_iter().map(|(k, _)| k).collect()),
+            Some(_) => None,
+        }
+    };
+    Some(match (module, name) {
+        ("builtins", "str") => match (first, second) {
+            (None, None) => Value::Str(String::new()),
+            (Some(v), None) => Value::Str(v.py_str()),
+            (Some(Value::Bytes(b)), Some(_)) => {
+                Value::Str(String::from_utf8_lossy(&b).into_owned())
+            }
+            _ => return None,
+        },
+        ("builtins", "bytes" | "bytearray") => match (first, second) {
+            (None, None) => Value::Bytes(Vec::new()),
+            (Some(Value::Bytes(b)), None) => Value::Bytes(b),
+            (Some(Value::Str(s)), Some(_)) => Value::Bytes(s.into_bytes()),
+            (Some(Value::List(l)), None) => Value::Bytes(
+                l.iter()
+                    .map(|v| v.as_i64().and_then(|i| u8::try_from(i).ok()))
+                    .collect::<Option<_>>()?,
+            ),
+            _ => return None,
+        },
+        // Protocols 0-2 write bytes as _codecs.encode(latin-1 text, 'latin1').
+        ("_codecs", "encode") => match (first, second) {
+            (Some(Value::Str(s)), Some(Value::Str(enc))) if enc == "latin1" || enc == "latin-1" => {
+                Value::Bytes(
+                    s.chars()
+                        .map(|c| u8::try_from(u32::from(c)).ok())
+                        .collect::<Option<_>>()?,
+                )
+            }
+            _ => return None,
+        },
+        ("builtins", "set") if second.is_none() => Value::Set(items(first)?),
+        ("builtins", "frozenset") if second.is_none() => Value::FrozenSet(items(first)?),
+        ("builtins", "list") if second.is_none() => Value::List(items(first)?),
+        ("builtins", "tuple") if second.is_none() => Value::Tuple(items(first)?),
+        _ => return None,
+    })
 }
 
 fn memchr_nl(s: &[u8]) -> Option<usize> {

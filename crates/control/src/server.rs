@@ -459,7 +459,7 @@ fn serve_connection(mut stream: UnixStream, shared: &Shared) {
         max_size: cfg.max_request,
         max_depth: cfg.max_depth,
         max_values: 1_000_000,
-        allow_exceptions: false,
+        server_reply: false,
     };
     let mut buf: Vec<u8> = Vec::new();
     let mut chunk = vec![0u8; 64 << 10];

@@ -33,7 +33,7 @@ fn read_reply(s: &mut UnixStream) -> Option<Value> {
 /// Read one reply frame, keeping bytes of later frames in `buf`.
 fn read_reply_buf(s: &mut UnixStream, buf: &mut Vec<u8>) -> Option<Value> {
     let opts = DecodeOptions {
-        allow_exceptions: true,
+        server_reply: true,
         ..DecodeOptions::default()
     };
     let mut chunk = [0u8; 4096];
