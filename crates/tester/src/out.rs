@@ -44,8 +44,15 @@ impl OutFormat {
         }
     }
 
-    /// Print the failures one input line produced.
-    pub fn write(&self, failures: &[&Failure], w: &mut dyn Write) -> io::Result<()> {
+    /// Print the failures one input line produced. `int_time`: the reference keeps
+    /// the time as an integer (dates with an explicit zone, or a `--timezone`),
+    /// which prints without `.0`.
+    pub fn write(
+        &self,
+        failures: &[&Failure],
+        int_time: bool,
+        w: &mut dyn Write,
+    ) -> io::Result<()> {
         match self {
             OutFormat::Id => {
                 for f in failures {
@@ -85,7 +92,7 @@ impl OutFormat {
                         w,
                         "[{},\t{},\t{}],",
                         py_repr_str(&f.fid),
-                        py_float(f.time),
+                        py_time(f.time, int_time),
                         data
                     )?;
                 }
@@ -103,20 +110,25 @@ impl OutFormat {
                     }
                 }
             }
-            OutFormat::Template(t) => write_template(t, failures, w)?,
+            OutFormat::Template(t) => write_template(t, failures, int_time, w)?,
         }
         Ok(())
     }
 }
 
-fn write_template(t: &str, failures: &[&Failure], w: &mut dyn Write) -> io::Result<()> {
+fn write_template(
+    t: &str,
+    failures: &[&Failure],
+    int_time: bool,
+    w: &mut dyn Write,
+) -> io::Result<()> {
     // Once a failure with several matched lines is met, it and every later one of
     // this line are printed once per matched line, after the others.
     let mut wrap = false;
     let mut deferred: Vec<(&Failure, String)> = Vec::new();
     for f in failures {
         let mut msg_used = false;
-        let text = render(t, f, &mut |_| {
+        let text = render(t, f, int_time, &mut |_| {
             msg_used = true;
             if !wrap && f.matches.len() <= 1 {
                 f.matches.join("\n")
@@ -141,7 +153,12 @@ fn write_template(t: &str, failures: &[&Failure], w: &mut dyn Write) -> io::Resu
 }
 
 /// Substitute the tags of `t` for failure `f`; `msg` computes `<msg>`.
-pub fn render(t: &str, f: &Failure, msg: &mut dyn FnMut(&Failure) -> String) -> String {
+pub fn render(
+    t: &str,
+    f: &Failure,
+    int_time: bool,
+    msg: &mut dyn FnMut(&Failure) -> String,
+) -> String {
     // Pass 1: `<tag>` with no space or angle bracket inside.
     let mut out = String::with_capacity(t.len() + 32);
     let mut rest = t;
@@ -152,7 +169,7 @@ pub fn render(t: &str, f: &Failure, msg: &mut dyn FnMut(&Failure) -> String) -> 
         match close {
             Some(c) if c > 0 && after.as_bytes()[c] == b'>' => {
                 let tag = &after[..c];
-                match ticket_tag(tag, f, msg) {
+                match ticket_tag(tag, f, int_time, msg) {
                     Some(v) => out.push_str(&v),
                     None => {
                         out.push('<');
@@ -220,7 +237,12 @@ fn ticket_ip(f: &Failure) -> String {
     }
 }
 
-fn ticket_tag(tag: &str, f: &Failure, msg: &mut dyn FnMut(&Failure) -> String) -> Option<String> {
+fn ticket_tag(
+    tag: &str,
+    f: &Failure,
+    int_time: bool,
+    msg: &mut dyn FnMut(&Failure) -> String,
+) -> Option<String> {
     let v = match tag {
         "ip" => ticket_ip(f),
         "fid" => f.fid.clone(),
@@ -236,7 +258,7 @@ fn ticket_tag(tag: &str, f: &Failure, msg: &mut dyn FnMut(&Failure) -> String) -
             Some(v) if !v.is_null() => py_str(v),
             _ => "0".to_string(),
         },
-        "time" => py_float(f.time),
+        "time" => py_time(f.time, int_time),
         "bancount" | "restored" => "0".to_string(),
         "matches" | "ipmatches" | "ipjailmatches" => f.matches.join("\n"),
         "msg" => return Some(msg(f)),
@@ -263,6 +285,54 @@ pub fn ip_rev(ip: &str) -> String {
         }
         Err(_) => String::new(),
     }
+}
+
+/// The ticket time as the reference prints it: an int or a float.
+pub fn py_time(t: f64, int_time: bool) -> String {
+    if int_time && t.is_finite() && t.fract() == 0.0 {
+        format!("{t:.0}")
+    } else {
+        py_float(t)
+    }
+}
+
+/// Does this date text carry its own zone (`Z`, `UTC`, `GMT`, `+0100`, `-05:00`,
+/// `CEST`)? The reference then computes an integer time.
+pub fn date_has_zone(date: &str) -> bool {
+    let t = date.trim_end();
+    let b = t.as_bytes();
+    if t.ends_with("UTC") || t.ends_with("GMT") {
+        return true;
+    }
+    if t.ends_with('Z') && b.len() >= 2 && b[b.len() - 2].is_ascii_digit() {
+        return true;
+    }
+    // [+-]HH, [+-]HHMM or [+-]HH:MM after a time of day.
+    let tail_digits = b
+        .iter()
+        .rev()
+        .take_while(|c| c.is_ascii_digit() || **c == b':')
+        .count();
+    if (2..=5).contains(&tail_digits) && b.len() > tail_digits {
+        let sign = b[b.len() - tail_digits - 1];
+        let before = &t[..t.len() - tail_digits - 1];
+        if (sign == b'+' || sign == b'-')
+            && before.contains(':')
+            && !before.ends_with(|c: char| c.is_ascii_alphabetic())
+        {
+            return true;
+        }
+    }
+    // An abbreviation after a space: `... 10:01:26 CEST`.
+    if let Some((head, last)) = t.rsplit_once(' ') {
+        if (3..=5).contains(&last.len())
+            && last.bytes().all(|c| c.is_ascii_uppercase())
+            && head.contains(':')
+        {
+            return true;
+        }
+    }
+    false
 }
 
 /// Python `repr(float)`: `1700000000.0`, `0.5`.
@@ -366,7 +436,7 @@ mod tests {
     fn print(fmt: &str, fs: &[Failure]) -> String {
         let refs: Vec<&Failure> = fs.iter().collect();
         let mut out = Vec::new();
-        OutFormat::parse(fmt).write(&refs, &mut out).unwrap();
+        OutFormat::parse(fmt).write(&refs, false, &mut out).unwrap();
         String::from_utf8(out).unwrap()
     }
 
@@ -447,6 +517,34 @@ mod tests {
         );
         let f = failure("2001:db8::1", &[], &["x"]);
         assert_eq!(print("<family>", &[f]), "inet6\n");
+    }
+
+    #[test]
+    fn zone_detection_and_int_times() {
+        for z in [
+            "2026-11-23T10:01:26.788951+00:00",
+            "2026-11-23T10:01:26+0100",
+            "23/Nov/2026:10:01:27 -0500",
+            "2026-11-23 10:01:26Z",
+            "2026-11-23 10:01:26 UTC",
+            "Nov 23 10:01:26 CEST",
+            "2026-11-23 10:01:26 +01",
+        ] {
+            assert!(date_has_zone(z), "{z}");
+        }
+        for n in [
+            "2026-11-23 10:01:26",
+            "Nov 23 10:01:26.123",
+            "Mon Nov 23 10:01:26.759531 2026",
+            "2026-11-23",
+            "1700000000",
+            "23/Nov/2026:10:01:27",
+        ] {
+            assert!(!date_has_zone(n), "{n}");
+        }
+        assert_eq!(py_time(1795424741.0, true), "1795424741");
+        assert_eq!(py_time(1795424741.0, false), "1795424741.0");
+        assert_eq!(py_time(1795424741.5, true), "1795424741.5");
     }
 
     #[test]

@@ -80,6 +80,8 @@ struct Setup {
     maxlines: usize,
     now: f64,
     total_bytes: Option<u64>,
+    /// `--timezone` given: the reference then computes integer times.
+    zone_given: bool,
 }
 
 enum Source {
@@ -319,6 +321,7 @@ impl Setup {
             maxlines,
             now,
             total_bytes,
+            zone_given: args.timezone.is_some(),
         })
     }
 }
@@ -372,7 +375,15 @@ fn process(
                 .filter(|f| f.kind == FailureKind::Fail)
                 .collect();
             if !fails.is_empty() && !ignored {
-                fmt.write(&fails, out).map_err(Error::Output)?;
+                let date_text = res.date.as_ref().and_then(|d| line.get(d.start..d.end));
+                let int_time = date_text.is_some_and(|t| {
+                    // EPOCH/TAI64N dates stay floats.
+                    let epoch = t
+                        .bytes()
+                        .all(|c| c.is_ascii_digit() || c == b'.' || c == b'@');
+                    !epoch && (s.zone_given || crate::out::date_has_zone(t))
+                });
+                fmt.write(&fails, int_time, out).map_err(Error::Output)?;
             }
             continue;
         }
