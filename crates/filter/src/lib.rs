@@ -39,6 +39,7 @@ pub use bailiff_date::{DateDetector, DateHit, DateOptions, Zone};
 
 mod addr;
 mod mlfid;
+mod prefilter;
 mod regex;
 pub mod tags;
 pub mod translate;
@@ -181,6 +182,13 @@ fn build_buf(lines: &[TupleLine], out: &mut String) {
         l.push_content(out);
     }
     out.push('\n');
+}
+
+/// The line buffer after a line: unchanged, the prefregex content, or a new list.
+enum LineBuf {
+    Org,
+    Content(usize, usize),
+    Owned(Vec<TupleLine>),
 }
 
 /// How the failure id text is turned into an address (fail2ban's cidr argument).
@@ -342,16 +350,23 @@ impl Filter {
     /// One line from a file (no trailing newline): date detection, then matching.
     pub fn process_line(&mut self, line: &str, now: f64) -> LineResult {
         let hit = self.dates.find(line, now, &self.zone);
+        // A date is carried over from an earlier line when it is less than 60 s old.
+        let recent = self.last_date.filter(|&d| d > now - 60.0);
         let (cut, date) = match &hit {
-            Some(h) if h.start <= h.end && h.end <= line.len() => {
-                self.last_date = Some(h.time);
-                ((h.start, h.end), Some(h.time))
+            Some(h) if h.start <= h.end && line.get(h.start..h.end).is_some() => {
+                if h.start == h.end {
+                    // A template that may match empty text (`^WARNING:()**`): the
+                    // line has a date position but no date.
+                    ((h.start, h.end), Some(recent.unwrap_or(now)))
+                } else if h.time.is_finite() {
+                    self.last_date = Some(h.time);
+                    ((h.start, h.end), Some(h.time))
+                } else {
+                    // Date text found but not convertible: it is still cut out.
+                    ((h.start, h.end), recent)
+                }
             }
-            _ => {
-                // No date: carry the last one over when it is recent.
-                let d = self.last_date.filter(|&d| d > now - 60.0);
-                ((0, 0), d)
-            }
+            _ => ((0, 0), recent),
         };
         let mut res = LineResult {
             date: hit,
@@ -446,42 +461,70 @@ impl Filter {
         now: f64,
         res: &mut LineResult,
     ) -> Option<Vec<TupleLine>> {
+        let mut cur = LineBuf::Org;
+        self.match_inner(org, pbuf, wbuf, date, now, res, &mut cur);
+        match cur {
+            LineBuf::Org => None,
+            LineBuf::Content(s, e) if self.maxlines > 1 => Some(vec![TupleLine {
+                text: pbuf[s..e].to_string(),
+                cut: (0, 0),
+            }]),
+            LineBuf::Content(..) => None,
+            LineBuf::Owned(v) => Some(v),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn match_inner(
+        &mut self,
+        org: &[TupleLine],
+        pbuf: &str,
+        wbuf: &mut String,
+        date: f64,
+        now: f64,
+        res: &mut LineResult,
+        cur: &mut LineBuf,
+    ) {
         let multi = self.maxlines > 1;
-        let mut cur: Option<Vec<TupleLine>> = None;
         // Early ignore, when there are few ignoreregexes for many failregexes.
         if !self.ignore.is_empty()
             && self.ignore.len() + 2 < self.fail.len()
             && self.ignore_hit(pbuf, res).is_some()
         {
-            return None;
+            return;
         }
         // Which buffer the failregexes see: pbuf, or wbuf (content / rebuilt).
         let mut use_w = false;
         if let Some(p) = self.pref.as_mut() {
             match p.search(pbuf) {
                 Ok(Some(_)) => {}
-                Ok(None) => return None,
+                Ok(None) => return,
                 Err(e) => {
                     res.errors.push(format!("prefregex: {e}"));
-                    return None;
+                    return;
                 }
             }
-            if let Some(content) = p.group_str(pbuf, "content").filter(|c| !c.is_empty()) {
+            if let Some((s, e)) = p.group_span("content").filter(|(s, e)| e > s) {
                 wbuf.clear();
-                wbuf.push_str(content);
+                wbuf.push_str(&pbuf[s..e]);
                 wbuf.push('\n');
                 use_w = true;
-                cur = Some(vec![TupleLine {
-                    text: content.to_string(),
-                    cut: (0, 0),
-                }]);
+                *cur = LineBuf::Content(s, e);
             }
         }
         let mut valid = true;
         let mut pre: Option<Fail> = None;
         for idx in 0..self.fail.len() {
             if !valid {
-                build_buf(cur.as_deref().unwrap_or(org), wbuf);
+                match &*cur {
+                    LineBuf::Org => build_buf(org, wbuf),
+                    LineBuf::Owned(v) => build_buf(v, wbuf),
+                    LineBuf::Content(s, e) => {
+                        wbuf.clear();
+                        wbuf.push_str(&pbuf[*s..*e]);
+                        wbuf.push('\n');
+                    }
+                }
                 use_w = true;
                 valid = true;
             }
@@ -509,7 +552,7 @@ impl Filter {
                 };
                 if hit.is_some() {
                     if !self.check_all || multi {
-                        cur = Some(unmatched);
+                        *cur = LineBuf::Owned(unmatched);
                     }
                     valid = false;
                     if !self.check_all {
@@ -519,7 +562,7 @@ impl Filter {
                 }
             }
             if !self.check_all || multi {
-                cur = Some(unmatched);
+                *cur = LineBuf::Owned(unmatched);
                 valid = false;
             }
             let mut fail = if self.pref_has_groups {
@@ -556,7 +599,7 @@ impl Filter {
             };
             let nofail = rc.borrow().get("nofail").is_some_and(Val::truthy);
             if mlfid.is_some() && nofail && !self.check_all {
-                return cur;
+                return;
             }
             // Failure id.
             let mut f = rc.borrow_mut();
@@ -599,7 +642,7 @@ impl Filter {
                 None => {
                     f.insert("mlfpending".into(), Val::Int(1));
                     if !self.check_all {
-                        return cur;
+                        return;
                     }
                     vec![None]
                 }
@@ -635,7 +678,6 @@ impl Filter {
                 break;
             }
         }
-        cur
     }
 
     /// fail2ban's per-`mlfid` merge: the cached entry of the connection absorbs the

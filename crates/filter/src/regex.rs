@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use pcre2::bytes::{CaptureLocations, Regex, RegexBuilder};
 
+use crate::prefilter::{first_bytes, FirstBytes};
 use crate::{tags, translate, TupleLine};
 
 /// PCRE2 match limit per search: a hostile line against a backtracking-prone regex
@@ -85,6 +86,8 @@ pub(crate) struct Compiled {
     tuple: Vec<(String, String)>,
     /// Indices of `skiplines0`, `skiplines1`, ...
     skip: Vec<usize>,
+    /// Bytes a match can start with (anchored regexes only).
+    first: Option<FirstBytes>,
 }
 
 /// `alt_x_1` → ("alt_", "x"); names fail2ban completes from other groups.
@@ -152,7 +155,13 @@ impl Compiled {
         tuple.sort();
         skip.sort();
         let locs = re.capture_locations();
+        let first = if multi_line {
+            None
+        } else {
+            first_bytes(&translate::scope_inline_flags(&expanded))
+        };
         Ok(Compiled {
+            first,
             expanded,
             re,
             locs,
@@ -177,6 +186,11 @@ impl Compiled {
 
     /// Search `buf`; the span of the match.
     pub fn search(&mut self, buf: &str) -> Result<Option<(usize, usize)>, String> {
+        if let Some(f) = &self.first {
+            if !f.accepts(buf.as_bytes()) {
+                return Ok(None);
+            }
+        }
         match self.re.captures_read(&mut self.locs, buf.as_bytes()) {
             Ok(Some(m)) => Ok(Some((m.start(), m.end()))),
             Ok(None) => Ok(None),
@@ -184,11 +198,10 @@ impl Compiled {
         }
     }
 
-    /// Text of a named group of the last match (which was on `buf`).
-    pub fn group_str<'b>(&self, buf: &'b str, name: &str) -> Option<&'b str> {
+    /// Byte span of a named group of the last match.
+    pub fn group_span(&self, name: &str) -> Option<(usize, usize)> {
         let (i, _) = self.groups.iter().find(|(_, n)| n == name)?;
-        let (s, e) = self.locs.get(*i)?;
-        buf.get(s..e)
+        self.locs.get(*i)
     }
 
     /// All named groups of the last match (None for those that did not take part),

@@ -99,7 +99,18 @@ fn local_to_unix(t: &str) -> f64 {
         Some((w, f)) => (w, format!("0.{f}").parse::<f64>().unwrap_or(0.0)),
         None => (t, 0.0),
     };
-    let dt: jiff::civil::DateTime = whole.parse().expect("failJSON time");
+    // strptime("%Y-%m-%dT%H:%M:%S") also takes one-digit fields.
+    let nums: Vec<i64> = whole
+        .split(['-', 'T', ':'])
+        .map(|n| n.parse().expect("failJSON time field"))
+        .collect();
+    assert_eq!(nums.len(), 6, "failJSON time {t:?}");
+    let dt = jiff::civil::date(nums[0] as i16, nums[1] as i8, nums[2] as i8).at(
+        nums[3] as i8,
+        nums[4] as i8,
+        nums[5] as i8,
+        0,
+    );
     let z = dt.to_zoned(tz).expect("zoned");
     z.timestamp().as_second() as f64 + frac
 }
@@ -438,8 +449,12 @@ impl Suite {
                             .iter()
                             .map(|f| format!("#{} {} t={} {:?}", f.regex, f.fid, f.time, f.data))
                             .collect();
+                        let date = res
+                            .date
+                            .as_ref()
+                            .map(|d| (line.get(d.start..d.end).unwrap_or("?").to_string(), d.time));
                         self.fail(format!(
-                            "{where_}\n    {e}\n    failJSON: {}\n    found: {got:?}",
+                            "{where_}\n    {e}\n    failJSON: {}\n    found: {got:?}\n    date: {date:?}",
                             Value::Object(faildata.clone())
                         ));
                     }
