@@ -366,7 +366,10 @@ fn process(
                 writeln!(err, "WARNING: line {line_no}: {e}").map_err(Error::Output)?;
             }
         }
-        let nofail = res.failures.iter().any(|f| f.kind == FailureKind::NoFail);
+        let nofail = res
+            .failures
+            .iter()
+            .any(|f| f.kind == FailureKind::NoFail && !f.pending);
         let ignored = nofail || res.ignored;
         if let Some(fmt) = &outfmt {
             let fails: Vec<&Failure> = res
@@ -415,8 +418,11 @@ fn tally(r: &mut Report, line: &str, res: &LineResult, maxlines: usize, verbose:
                 st.ids.push((f.fid.clone(), f.time, fails > 1));
             }
         }
+        // A pending multi-line failure (no address yet) counts as a match, as the
+        // reference counts it.
         match f.kind {
             FailureKind::Fail => fails += 1,
+            FailureKind::NoFail if f.pending => fails += 1,
             FailureKind::NoFail => nofail = true,
         }
     }
@@ -473,6 +479,7 @@ fn write_json(out: &mut dyn Write, line_no: u64, res: &LineResult) -> io::Result
             "regex": f.regex,
             "fields": fields,
             "matches": f.matches,
+            "pending": f.pending,
         });
         writeln!(out, "{obj}")?;
     }
