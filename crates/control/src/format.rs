@@ -382,3 +382,82 @@ pub fn error_json(err: &Value) -> serde_json::Value {
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::CommandError;
+
+    fn jail_status() -> Value {
+        let l = |v: &[&str]| Value::str_list(v.iter().copied());
+        Value::List(vec![
+            Value::pair(
+                "Filter",
+                Value::List(vec![
+                    Value::pair("Currently failed", Value::Int(1)),
+                    Value::pair("Total failed", Value::Int(9)),
+                    Value::pair("File list", l(&["/var/log/auth.log"])),
+                ]),
+            ),
+            Value::pair(
+                "Actions",
+                Value::List(vec![
+                    Value::pair("Currently banned", Value::Int(1)),
+                    Value::pair("Total banned", Value::Int(2)),
+                    Value::pair("Banned IP list", l(&["192.0.2.1"])),
+                ]),
+            ),
+        ])
+    }
+
+    #[test]
+    fn status_json_is_an_object_tree() {
+        let j = reply_json(&["status", "sshd"], &jail_status());
+        assert_eq!(j["Filter"]["Total failed"], json!(9));
+        assert_eq!(j["Filter"]["File list"], json!(["/var/log/auth.log"]));
+        assert_eq!(j["Actions"]["Banned IP list"], json!(["192.0.2.1"]));
+        let s = Value::List(vec![
+            Value::pair("Number of jail", Value::Int(2)),
+            Value::pair("Jail list", Value::str("a, sshd")),
+        ]);
+        assert_eq!(
+            reply_json(&["status"], &s),
+            json!({"Number of jail": 2, "Jail list": ["a", "sshd"]})
+        );
+        let none = Value::List(vec![
+            Value::pair("Number of jail", Value::Int(0)),
+            Value::pair("Jail list", Value::str("")),
+        ]);
+        assert_eq!(reply_json(&["status"], &none)["Jail list"], json!([]));
+    }
+
+    #[test]
+    fn other_json() {
+        let banned = Value::List(vec![Value::Dict(vec![(
+            Value::str("sshd"),
+            Value::str_list(["192.0.2.1"]),
+        )])]);
+        assert_eq!(
+            reply_json(&["banned"], &banned),
+            json!([{"sshd": ["192.0.2.1"]}])
+        );
+        assert_eq!(
+            reply_json(&["get", "sshd", "bantime"], &Value::Int(600)),
+            json!(600)
+        );
+        assert_eq!(reply_json(&["get", "dbfile"], &Value::None), json!(null));
+        let e = error_json(&CommandError::unknown_jail("web").to_value());
+        assert_eq!(e["error"]["type"], json!("UnknownJailException"));
+        assert_eq!(
+            e["error"]["message"],
+            json!("Sorry but the jail 'web' does not exist")
+        );
+        assert_eq!(e["error"]["args"], json!(["web"]));
+    }
+
+    #[test]
+    fn type_errors_fall_back_like_the_beautifier() {
+        // fail2ban's beautifier prints reprs when concatenation fails.
+        assert_eq!(beautify(&["ping"], &Value::Int(1)), "11");
+    }
+}

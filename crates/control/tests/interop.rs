@@ -136,6 +136,9 @@ fn formatter_matches_fail2ban_client() {
     ]);
     let cases: Vec<(Vec<&str>, Result<Value, CommandError>)> = vec![
         (vec!["ping"], Ok(s("pong"))),
+        // A reply of the wrong type: the beautifier falls back to reprs.
+        (vec!["ping"], Ok(Value::Int(1))),
+        (vec!["get", "sshd", "logpath"], Ok(Value::Int(7))),
         (vec!["version"], Ok(s("1.0.2"))),
         (vec!["echo", "a", "b"], Ok(l(&["a", "b"]))),
         (
