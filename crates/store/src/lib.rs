@@ -264,12 +264,18 @@ impl std::fmt::Debug for Store {
 }
 
 fn data_to_text(d: &Map<String, Value>) -> String {
-    Value::Object(d.clone()).to_string()
+    serde_json::to_string(d).unwrap_or_else(|_| "{}".to_string())
 }
 
-fn text_to_data(s: Option<String>) -> Map<String, Value> {
-    match s.as_deref().map(serde_json::from_str::<Value>) {
-        Some(Ok(Value::Object(m))) => m,
+/// Reads the `data` column, text or blob (fail2ban's Python writes JSON as a blob);
+/// anything that is not a JSON object reads as empty data.
+fn column_to_data(v: rusqlite::types::ValueRef<'_>) -> Map<String, Value> {
+    let bytes = match v {
+        rusqlite::types::ValueRef::Text(b) | rusqlite::types::ValueRef::Blob(b) => b,
+        _ => return Map::new(),
+    };
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(m)) => m,
         _ => Map::new(),
     }
 }
@@ -477,8 +483,10 @@ impl Store {
                 })?;
             let mut last_jail: Option<&str> = None;
             for b in bans {
-                let data = trimmed_data(&b.data, max);
-                let text = data_to_text(&data);
+                let text = match trimmed_data(&b.data, max) {
+                    Some(d) => data_to_text(&d),
+                    None => data_to_text(&b.data),
+                };
                 let r = (|| -> rusqlite::Result<()> {
                     if last_jail != Some(b.jail.as_str()) {
                         jail.execute(params![b.jail])?;
@@ -867,7 +875,8 @@ impl Store {
                 &format!(
                     "INSERT OR REPLACE INTO bailiff_bans(jail, ip, timeofban, bantime, bancount, data)
                      SELECT jail, ip, CAST(timeofban AS INTEGER), bantime, coalesce(bancount, 1),
-                            CASE WHEN json_valid(data) THEN data ELSE '{{}}' END
+                            CASE WHEN json_valid(CAST(data AS TEXT)) THEN CAST(data AS TEXT)
+                                 ELSE '{{}}' END
                      FROM {s}.bips WHERE ip IS NOT NULL AND jail IS NOT NULL"
                 ),
                 [],
@@ -877,7 +886,8 @@ impl Store {
                     "INSERT INTO bailiff_ban_events(jail, ip, timeofban, bantime, bancount, data)
                      SELECT jail, ip, CAST(timeofban AS INTEGER), coalesce(bantime, -2),
                             coalesce(bancount, 1),
-                            CASE WHEN json_valid(data) THEN data ELSE '{{}}' END
+                            CASE WHEN json_valid(CAST(data AS TEXT)) THEN CAST(data AS TEXT)
+                                 ELSE '{{}}' END
                      FROM {s}.bans WHERE ip IS NOT NULL AND jail IS NOT NULL"
                 ),
                 [],
@@ -926,7 +936,8 @@ fn begin<'c>(conn: &'c mut Connection, file: &str) -> Result<Transaction<'c>> {
         .map_err(|e| err(file, "starting a transaction", e))
 }
 
-fn trimmed_data(d: &Map<String, Value>, max: usize) -> Map<String, Value> {
+/// `d` with matches trimmed to `max`, or `None` when nothing needs trimming.
+fn trimmed_data(d: &Map<String, Value>, max: usize) -> Option<Map<String, Value>> {
     match d.get("matches") {
         Some(Value::Array(m)) if max == 0 || m.len() > max => {
             let mut d = d.clone();
@@ -936,9 +947,9 @@ fn trimmed_data(d: &Map<String, Value>, max: usize) -> Map<String, Value> {
                 let skip = m.len() - max;
                 d.insert("matches".into(), Value::Array(m[skip..].to_vec()));
             }
-            d
+            Some(d)
         }
-        _ => d.clone(),
+        _ => None,
     }
 }
 
@@ -950,7 +961,7 @@ fn row_to_record(r: &rusqlite::Row<'_>) -> rusqlite::Result<BanRecord> {
         time_of_ban: r.get(2)?,
         ban_time: r.get(3)?,
         ban_count: u32::try_from(count.max(0)).unwrap_or(u32::MAX),
-        data: text_to_data(r.get(5)?),
+        data: column_to_data(r.get_ref(5)?),
     })
 }
 
