@@ -383,6 +383,22 @@ pub fn error_json(err: &Value) -> serde_json::Value {
     })
 }
 
+/// Exit code `fail2ban-client` returns when the server reports a failure.
+pub const EXIT_FAILURE: i32 = 255;
+
+/// What `fail2ban-client` prints on stdout for `reply` to `cmd`, and the exit
+/// code it returns (0, or [`EXIT_FAILURE`] for a failed command); with
+/// `json`, the JSON form instead of the text.
+pub fn render<S: AsRef<str>>(cmd: &[S], reply: &crate::client::Reply, json: bool) -> (String, i32) {
+    use crate::client::Reply;
+    match (reply, json) {
+        (Reply::Ok(v), false) => (beautify(cmd, v), 0),
+        (Reply::Ok(v), true) => (reply_json(cmd, v).to_string(), 0),
+        (Reply::Err(e), false) => (beautify_error(e), EXIT_FAILURE),
+        (Reply::Err(e), true) => (error_json(e).to_string(), EXIT_FAILURE),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -453,6 +469,25 @@ mod tests {
             json!("Sorry but the jail 'web' does not exist")
         );
         assert_eq!(e["error"]["args"], json!(["web"]));
+    }
+
+    #[test]
+    fn render_gives_text_json_and_exit_codes() {
+        use crate::client::Reply;
+        let ok = Reply::Ok(Value::str("pong"));
+        assert_eq!(
+            render(&["ping"], &ok, false),
+            ("Server replied: pong".into(), 0)
+        );
+        assert_eq!(render(&["ping"], &ok, true), ("\"pong\"".into(), 0));
+        let err = Reply::Err(CommandError::unknown_jail("x").to_value());
+        let (text, code) = render(&["status", "x"], &err, false);
+        assert_eq!(
+            (text.as_str(), code),
+            ("Sorry but the jail 'x' does not exist", EXIT_FAILURE)
+        );
+        let (text, _) = render(&["status", "x"], &err, true);
+        assert!(text.contains("UnknownJailException"));
     }
 
     #[test]

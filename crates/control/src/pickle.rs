@@ -192,13 +192,24 @@ const CONSTRUCTORS: &[(&str, &str)] = &[
     ("_codecs", "encode"),
 ];
 
-/// Exception classes a client may read by name (never instantiated).
+/// Classes a client may read by name, as data (never looked up or
+/// instantiated): any well-formed class name except the data constructors,
+/// which [`construct`] applies instead. fail2ban replies carry exceptions of
+/// many modules (`fail2ban.exceptions`, `fail2ban.server.failregex`, `re`,
+/// `sqlite3`, `builtins`).
 fn allowed_exception(module: &str, name: &str) -> bool {
-    let ident = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    let exceptiony = name.ends_with("Error") || name.ends_with("Exception") || name == "Exception";
-    ident
-        && exceptiony
-        && (module == "builtins" || module == "exceptions" || module == "fail2ban.exceptions")
+    let ident = |s: &str| {
+        !s.is_empty()
+            && !s.starts_with(|c: char| c.is_ascii_digit())
+            && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    // Class names are capitalized; `re.error` and `socket.error` are the
+    // lowercase exceptions of the standard library.
+    let classy = name.starts_with(|c: char| c.is_ascii_uppercase()) || name.ends_with("error");
+    ident(name)
+        && classy
+        && module.split('.').all(ident)
+        && !CONSTRUCTORS.iter().any(|(m, n)| *m == module && *n == name)
 }
 
 impl<'a> Decoder<'a> {
@@ -378,7 +389,7 @@ impl<'a> Decoder<'a> {
             let offset = self.pos;
             let op = self.byte()?;
             if let Some(name) = refused_name(op) {
-                let exception_op = matches!(op, b'c' | 0x93 | b'R');
+                let exception_op = matches!(op, b'c' | 0x93 | b'R' | b'b');
                 if !(self.opts.server_reply && exception_op) {
                     return Err(PickleError::Refused { op, name, offset });
                 }
@@ -636,6 +647,21 @@ impl<'a> Decoder<'a> {
                     self.memo_get(id)?;
                 }
                 // Exception objects (client side, server_reply only).
+                b'b' => {
+                    // BUILD: extra attributes of an exception (re.error has
+                    // msg, pattern, pos, ...). The state is dropped; `args`
+                    // carry the message.
+                    self.pop()?;
+                    let top = self.top_index()?;
+                    let node = self.stack[top].clone();
+                    if !matches!(self.deref(node), Node::Exception { .. }) {
+                        return Err(PickleError::Refused {
+                            op,
+                            name: "BUILD",
+                            offset,
+                        });
+                    }
+                }
                 b'c' => {
                     let module = String::from_utf8_lossy(self.line()?).into_owned();
                     let name = String::from_utf8_lossy(self.line()?).into_owned();

@@ -282,8 +282,8 @@ fn refuses_code_running_opcodes() {
             other => panic!("{name}: expected refusal, got {other:?}"),
         }
     }
-    // Even with exceptions allowed (client side), only exception classes of
-    // builtins/fail2ban pass, and nothing but a tuple of data is applied.
+    // Even when reading a server's reply, functions are refused; class names
+    // become data (module, name, args) and nothing is looked up or called.
     let client = DecodeOptions {
         server_reply: true,
         ..DecodeOptions::default()
@@ -305,6 +305,22 @@ fn refuses_code_running_opcodes() {
             args: vec![Value::str("bad")]
         }
     );
+    // re.error pickles its extra attributes with BUILD; they are dropped.
+    let re_error = b"\x80\x04\x8c\x02re\x8c\x05error\x93\x8c\x01x\x85R}(\x8c\x03posNub.";
+    assert_eq!(
+        decode_with(re_error, &client).unwrap(),
+        Value::Exception {
+            module: "re".into(),
+            name: "error".into(),
+            args: vec![Value::str("x")]
+        }
+    );
+    assert!(decode(re_error).is_err());
+    // BUILD on anything but an exception stays refused.
+    assert!(matches!(
+        decode_with(b"}}b.", &client),
+        Err(PickleError::Refused { .. })
+    ));
     // ...and the strict decoder refuses the same bytes.
     assert!(decode(b"cbuiltins\nValueError\n(S'bad'\ntR.").is_err());
 }
