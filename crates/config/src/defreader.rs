@@ -280,6 +280,7 @@ impl<'a> DefReader<'a> {
         substitute_recursive_tags(&mut comb, "", &ign, &mut |t| self.comb_option(t)).map_err(
             |mut e| {
                 e.file = self.file.clone().into();
+                e.section = "Definition".into();
                 e
             },
         )?;

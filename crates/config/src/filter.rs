@@ -67,7 +67,13 @@ pub fn read_filter_with(
             format!("no filter named {name:?} (no readable file for it)"),
         ));
     };
-    resolve(&cfg, name, &res, args, backend)
+    resolve(
+        &cfg,
+        name,
+        &format!("{}/{res}.conf", base.trim_end_matches('/')),
+        args,
+        backend,
+    )
 }
 
 pub(crate) fn resolve(

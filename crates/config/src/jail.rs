@@ -6,7 +6,7 @@
 //! enabled jail its filter (whose options become `known/...` values of the jail), all
 //! jail options, the filter again with the jail's options, and each action.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::rc::Rc;
 
@@ -157,6 +157,9 @@ pub struct JailSpec {
     pub logtimezone: Option<String>,
     /// All recognised jail options, typed, in fail2ban's order.
     pub options: Vec<(String, Val)>,
+    /// Where each option was written (file, line); filter options set in the filter
+    /// file point there.
+    pub origins: BTreeMap<String, (String, usize)>,
 }
 
 impl JailSpec {
@@ -547,7 +550,8 @@ fn read_jail(
         let res = format!("filter.d/{fname}");
         let Some(fcfg) = reader.resource(&res)? else {
             return Err(JailErr::Def(JailDefError(format!(
-                "Unable to read the filter {fname:?}"
+                "Unable to read the filter {}",
+                py_repr(&fname)
             ))));
         };
         filter_cfg = Some((fname, res, fcfg, fargs));
@@ -557,7 +561,12 @@ fn read_jail(
 
     let mut filter_reader: Option<(String, String, DefReader)> = None;
     if let Some((fname, res, fcfg, fargs)) = &filter_cfg {
-        let mut fr = DefReader::new(fcfg, res.clone(), FILTER_OPTS, fargs.clone());
+        let mut fr = DefReader::new(
+            fcfg,
+            format!("{basedir}/{res}.conf"),
+            FILTER_OPTS,
+            fargs.clone(),
+        );
         fr.apply_auto_options(&backend1);
         fr.get_options(&as_vars(&opts1), true)?;
         let comb = fr.combined(&[])?;
@@ -666,13 +675,14 @@ fn read_jail(
         let res = format!("action.d/{aname}");
         let Some(acfg) = reader.resource(&res)? else {
             return Err(JailErr::Def(JailDefError(format!(
-                "Unable to read action {aname:?}"
+                "Unable to read action {}",
+                py_repr(&aname)
             ))));
         };
-        let mut ar = DefReader::new(&acfg, res.clone(), ACTION_OPTS, aopts);
+        let mut ar = DefReader::new(&acfg, format!("{basedir}/{res}.conf"), ACTION_OPTS, aopts);
         let wrap = |e: ConfigError| {
             let mut e = e;
-            e.message = format!("Error in action definition {act:?}: {}", e.message);
+            e.message = format!("Error in action definition {}: {}", py_repr(act), e.message);
             JailErr::Hard(e)
         };
         ar.get_options(&jvars, false).map_err(wrap)?;
@@ -774,6 +784,21 @@ fn read_jail(
     stream.extend(action_streams);
     stream.insert(0, json!(["add", name, backend]));
 
+    let mut origins = BTreeMap::new();
+    if let Some((_, _, fcfg, _)) = &filter_cfg {
+        for (k, _) in FILTER_OPTS {
+            if let Some(r) = fcfg.origin("Definition", k) {
+                origins.insert(k.to_string(), (r.file.to_string(), r.line));
+            }
+        }
+    }
+    for (k, _) in opts.iter() {
+        if let Some(r) = jailcfg.origin(name, k) {
+            if r.line > 0 {
+                origins.insert(k.clone(), (r.file.to_string(), r.line));
+            }
+        }
+    }
     let s = |k: &str| opts.get(k).and_then(|v| v.py_str());
     let b = |k: &str, d: bool| match opts.get(k) {
         Some(Val::Bool(x)) => *x,
@@ -812,8 +837,38 @@ fn read_jail(
         logencoding: s("logencoding").unwrap_or_else(|| "auto".into()),
         logtimezone: s("logtimezone").filter(|c| !c.is_empty()),
         options: opts.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        origins,
     };
     Ok(Some((spec, stream)))
+}
+
+/// Python `repr()` of a string.
+pub fn py_repr(s: &str) -> String {
+    let q = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut o = String::new();
+    o.push(q);
+    for c in s.chars() {
+        match c {
+            '\\' => o.push_str("\\\\"),
+            '\n' => o.push_str("\\n"),
+            '\r' => o.push_str("\\r"),
+            '\t' => o.push_str("\\t"),
+            c if c == q => {
+                o.push('\\');
+                o.push(c);
+            }
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                o.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c => o.push(c),
+        }
+    }
+    o.push(q);
+    o
 }
 
 /// Split on commas, spaces and newlines, dropping empty words.
@@ -826,6 +881,16 @@ pub fn splitwords(s: &str) -> Vec<String> {
 }
 
 pub(crate) fn read_all(loader: &Loader, confdir: &Path) -> Result<Reading, ConfigError> {
+    read_all_with(loader, confdir, None)
+}
+
+/// [`read_all`]; with `collect`, a jail-level hard error is recorded there and the
+/// other jails are still read.
+pub(crate) fn read_all_with(
+    loader: &Loader,
+    confdir: &Path,
+    mut collect: Option<&mut Vec<ConfigError>>,
+) -> Result<Reading, ConfigError> {
     let basedir = confdir.to_string_lossy().trim_end_matches('/').to_string();
     let basedir = if basedir.is_empty() {
         "/".to_string()
@@ -879,7 +944,10 @@ pub(crate) fn read_all(loader: &Loader, confdir: &Path) -> Result<Reading, Confi
                     if e.section.is_empty() {
                         e.section = sec.clone();
                     }
-                    return Err(e);
+                    match collect.as_deref_mut() {
+                        Some(c) => c.push(e),
+                        None => return Err(e),
+                    }
                 }
             }
         }

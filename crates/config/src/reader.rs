@@ -17,6 +17,9 @@ use crate::ConfigError;
 /// Interpolation depth limit (Python's `MAX_INTERPOLATION_DEPTH`).
 const MAX_DEPTH: usize = 10;
 
+/// Include nesting limit (fail2ban has none and recurses until Python gives up).
+const MAX_INCLUDE_DEPTH: usize = 64;
+
 /// Why [`ConfigSet::get`] found nothing.
 #[derive(Debug, Clone)]
 pub enum GetError {
@@ -195,6 +198,15 @@ impl ConfigSet {
         resource: &str,
         seen: &[String],
     ) -> Result<Vec<String>, ConfigError> {
+        if seen.len() > MAX_INCLUDE_DEPTH {
+            return Err(ConfigError::at(
+                resource,
+                0,
+                "INCLUDES",
+                "",
+                format!("includes nested deeper than {MAX_INCLUDE_DEPTH} levels (a cycle?)"),
+            ));
+        }
         let Some(ini) = loader.load(resource)? else {
             return Ok(Vec::new());
         };

@@ -9,6 +9,9 @@ use crate::ConfigError;
 /// How often one tag may be replaced inside another before it counts as a loop.
 pub const MAX_TAG_REPLACE: usize = 25;
 
+/// Bound on a substituted value (a guard against exponential tag nesting).
+pub const MAX_VALUE_LEN: usize = 4 << 20;
+
 /// Find the next `<name>` (name without space, `<` or `>`) at or after `from`.
 /// Returns (start, end, name).
 pub fn find_tag(s: &str, from: usize) -> Option<(usize, usize, &str)> {
@@ -87,6 +90,15 @@ pub fn substitute_recursive_tags(
                     continue;
                 };
                 value = value.replace(&format!("<{rtag}>"), &repl);
+                if value.len() > MAX_VALUE_LEN {
+                    return Err(ConfigError::at(
+                        "<tags>",
+                        0,
+                        "",
+                        tag,
+                        format!("substituting <{rtag}> makes the value larger than {MAX_VALUE_LEN} bytes"),
+                    ));
+                }
                 *rplc.entry(rtag).or_insert(0) += 1;
                 m = find_tag(&value, start).map(|(s, e, n)| (s, e, n.to_string()));
             }
