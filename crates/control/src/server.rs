@@ -386,7 +386,6 @@ fn admit(stream: UnixStream, shared: &Arc<Shared>) {
     let sh = Arc::clone(shared);
     let spawned = std::thread::Builder::new()
         .name("control-conn".into())
-        .stack_size(256 << 10)
         .spawn(move || {
             let sh2 = Arc::clone(&sh);
             let _guard = ActiveGuard(sh2);

@@ -92,6 +92,44 @@ fn real_fail2ban_client_drives_our_server() {
     assert_ne!(code, 0);
     assert_eq!(out, "Invalid command\n");
 
+    // `reload`: fail2ban-client reads the configuration itself and sends
+    // the whole stream, which must parse.
+    let conf = ts.dir.path().join("conf");
+    assert!(std::process::Command::new("cp")
+        .arg("-r")
+        .arg("/etc/fail2ban")
+        .arg(&conf)
+        .status()
+        .unwrap()
+        .success());
+    let log = ts.dir.path().join("auth.log");
+    std::fs::write(&log, b"").unwrap();
+    std::fs::write(
+        conf.join("jail.local"),
+        format!(
+            "[sshd]\nenabled = true\nbackend = polling\nlogpath = {}\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    let conf_s = conf.to_str().unwrap();
+    let (code, _, err) = f2b_client(&ts.sock, &["-c", conf_s, "reload", "--unban"]);
+    assert_eq!(code, 0, "stderr: {err}");
+    let (jail, opts, n) = handler
+        .reloaded
+        .lock()
+        .unwrap()
+        .clone()
+        .expect("reload reached the handler");
+    assert_eq!(jail, None);
+    assert!(opts.unban && !opts.restart);
+    assert!(n > 10, "stream of {n} commands");
+    let (code, _, err) = f2b_client(&ts.sock, &["-c", conf_s, "restart", "sshd"]);
+    assert_eq!(code, 0, "stderr: {err}");
+    let (jail, opts, _) = handler.reloaded.lock().unwrap().clone().unwrap();
+    assert_eq!(jail.as_deref(), Some("sshd"));
+    assert!(opts.restart);
+
     // `stop` shuts the server down through the handler.
     let (code, out, err) = f2b_client(&ts.sock, &["stop"]);
     assert_eq!(

@@ -34,6 +34,8 @@ pub struct MemHandler {
     /// When set, every command gets this reply (for formatting tests).
     pub fixed: Mutex<Option<Result<Value, CommandError>>>,
     pub shutdown: Shutdown,
+    /// The last `reload` received: (jail, options, number of stream commands).
+    pub reloaded: Mutex<Option<(Option<String>, bailiff_control::ReloadOptions, usize)>>,
 }
 
 impl MemHandler {
@@ -76,6 +78,14 @@ impl bailiff_control::Handler for MemHandler {
             Command::Ping => Ok(Value::str("pong")),
             Command::Version => Ok(Value::str("1.0.2")),
             Command::Echo(words) => Ok(Value::str_list(words)),
+            Command::Reload {
+                jail,
+                options,
+                stream,
+            } => {
+                *self.reloaded.lock().unwrap() = Some((jail, options, stream.len()));
+                Ok(Value::str("OK"))
+            }
             Command::Shutdown => {
                 self.shutdown.trigger();
                 Ok(Value::None)
