@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet};
 use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -288,6 +288,23 @@ pub struct FileSource {
     more_pending: bool,
     next_full: Instant,
     cursor: usize,
+    wake: Option<Arc<OwnedFd>>,
+}
+
+/// Wakes a [`FileSource`] blocked in [`FileSource::wait`] (see
+/// [`FileSource::waker`]). Cheap to clone, usable from any thread.
+#[derive(Debug, Clone)]
+pub struct Waker {
+    fd: Arc<OwnedFd>,
+}
+
+impl Waker {
+    /// Makes the current or next `wait` return at once.
+    pub fn wake(&self) {
+        let one = 1u64;
+        // SAFETY: writing 8 bytes to an eventfd we own.
+        unsafe { libc::write(self.fd.as_raw_fd(), (&one as *const u64).cast(), 8) };
+    }
 }
 
 impl std::fmt::Debug for FileSource {
@@ -359,6 +376,7 @@ impl FileSource {
             more_pending: false,
             next_full: Instant::now(),
             cursor: 0,
+            wake: None,
         };
         for p in paths {
             src.add_path(p);
@@ -447,14 +465,11 @@ impl FileSource {
             }
             let until = deadline.min(self.next_full);
             let nap = until.saturating_duration_since(now);
-            if self.watcher.is_some() {
-                if self.poll_inotify(nap) {
-                    self.handle_events(&mut out);
-                }
-            } else {
-                std::thread::sleep(nap);
+            let (events, woken) = self.sleep(nap);
+            if events {
+                self.handle_events(&mut out);
             }
-            if !out.is_empty() {
+            if !out.is_empty() || woken {
                 return out;
             }
         }
@@ -853,6 +868,15 @@ impl FileSource {
                     parent
                 };
                 dirs.push(parent.to_path_buf());
+                // A symlinked log: its target is rotated in the target's
+                // directory, so watch that one too.
+                if fs::symlink_metadata(&t.path).is_ok_and(|m| m.file_type().is_symlink()) {
+                    if let Ok(target) = fs::read_link(&t.path) {
+                        if let Some(tdir) = parent.join(target).parent() {
+                            dirs.push(tdir.to_path_buf());
+                        }
+                    }
+                }
             }
         }
         dirs.sort();
@@ -918,20 +942,54 @@ impl FileSource {
         }
     }
 
-    /// Waits up to `nap` for the inotify descriptor to be readable.
-    fn poll_inotify(&mut self, nap: Duration) -> bool {
-        let Some(w) = self.watcher.as_ref() else {
-            return false;
-        };
-        let mut pfd = libc::pollfd {
-            fd: w.inotify.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
+    /// Sleeps up to `nap`, waking early on inotify events or a [`Waker`].
+    /// Returns (inotify events pending, woken by a waker).
+    fn sleep(&mut self, nap: Duration) -> (bool, bool) {
+        let mut fds = [
+            libc::pollfd {
+                fd: self.watcher.as_ref().map_or(-1, |w| w.inotify.as_raw_fd()),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: self.wake.as_ref().map_or(-1, |w| w.as_raw_fd()),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
         let ms = nap.as_micros().div_ceil(1000).min(i32::MAX as u128) as libc::c_int;
-        // SAFETY: one valid pollfd, count 1.
-        let r = unsafe { libc::poll(&mut pfd, 1, ms) };
-        r > 0 && pfd.revents & libc::POLLIN != 0
+        // SAFETY: two valid pollfd entries (negative fds are ignored by poll).
+        let r = unsafe { libc::poll(fds.as_mut_ptr(), 2, ms) };
+        if r <= 0 {
+            return (false, false);
+        }
+        let woken = fds[1].revents & libc::POLLIN != 0;
+        if woken {
+            let mut v = 0u64;
+            // SAFETY: reading 8 bytes from an eventfd into a u64.
+            unsafe { libc::read(fds[1].fd, (&mut v as *mut u64).cast(), 8) };
+        }
+        (fds[0].revents & libc::POLLIN != 0, woken)
+    }
+
+    /// A handle that makes a blocked [`wait`](FileSource::wait) return at
+    /// once (for shutdown or reconfiguration from another thread).
+    pub fn waker(&mut self) -> std::io::Result<Waker> {
+        if self.wake.is_none() {
+            // SAFETY: eventfd returns a new descriptor or -1.
+            let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+            if fd < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            // SAFETY: fd is a fresh descriptor owned by nobody else.
+            self.wake = Some(Arc::new(unsafe { OwnedFd::from_raw_fd(fd) }));
+        }
+        Ok(Waker {
+            fd: self
+                .wake
+                .clone()
+                .ok_or_else(|| io::Error::other("no eventfd"))?,
+        })
     }
 
     fn handle_events(&mut self, out: &mut Vec<LineEvent>) {

@@ -604,3 +604,119 @@ fn backlog_comes_in_slices() {
         size as f64 / el.as_secs_f64() / 1e6
     );
 }
+
+#[test]
+fn symlinked_log_rotated_in_the_target_directory() {
+    for backend in BACKENDS {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real");
+        fs::create_dir(&real).unwrap();
+        let target = real.join("app.log");
+        fs::write(&target, "t1\n").unwrap();
+        let link = dir.path().join("app.log");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let mut src = source(&[LogPath::head(p(&link))], backend);
+        assert_eq!(texts(&collect(&mut src, 1)), ["t1"]);
+        fs::rename(&target, real.join("app.log.1")).unwrap();
+        // Let the source see the rename alone first.
+        assert!(src.wait(Duration::from_millis(200)).is_empty());
+        fs::write(&target, "t2\n").unwrap();
+        let got = collect(&mut src, 1);
+        assert_eq!(texts(&got), ["t2"], "{backend:?}");
+        assert_eq!(&*got[0].path, link.as_path());
+    }
+}
+
+#[test]
+fn waker_interrupts_a_blocked_wait() {
+    for backend in BACKENDS {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("x.log");
+        fs::write(&log, "").unwrap();
+        let mut src = source(&[LogPath::head(p(&log))], backend);
+        let waker = src.waker().unwrap();
+        assert!(src.wait(Duration::ZERO).is_empty());
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            waker.wake();
+        });
+        let start = Instant::now();
+        assert!(src.wait(Duration::from_secs(30)).is_empty());
+        let el = start.elapsed();
+        t.join().unwrap();
+        assert!(
+            el < Duration::from_secs(5),
+            "{backend:?}: wait not interrupted ({el:?})"
+        );
+        // And the source still works afterwards.
+        writeln!(append(&log), "after wake").unwrap();
+        assert_eq!(texts(&collect(&mut src, 1)), ["after wake"]);
+    }
+}
+
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: valid out-pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// An idle source with 50 files costs next to no CPU with inotify.
+#[test]
+fn idle_cpu_with_inotify() {
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..50 {
+        fs::write(dir.path().join(format!("f{i}.log")), "x\n").unwrap();
+    }
+    let pattern = format!("{}/*.log", p(dir.path()));
+    let mut o = opts(Backend::Inotify);
+    o.rescan_interval = Duration::from_secs(5);
+    let mut src = FileSource::new(vec![LogPath::tail(pattern)], o).unwrap();
+    assert!(src.wait(Duration::ZERO).is_empty());
+    let (c0, t0) = (thread_cpu(), Instant::now());
+    assert!(src.wait(Duration::from_secs(2)).is_empty());
+    let (cpu, wall) = (thread_cpu() - c0, t0.elapsed());
+    eprintln!("IDLE inotify, 50 files: {cpu:?} CPU over {wall:?}");
+    assert!(cpu < Duration::from_millis(20), "{cpu:?}");
+}
+
+/// Latency with the polling backend at its default 1 s interval, over a few
+/// lines (it is bounded by the interval).
+#[test]
+fn latency_polling() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("lat.log");
+    fs::write(&log, "").unwrap();
+    let mut o = opts(Backend::Polling);
+    o.poll_interval = Duration::from_millis(100);
+    let mut src = FileSource::new(vec![LogPath::head(p(&log))], o).unwrap();
+    assert!(src.wait(Duration::ZERO).is_empty());
+    let mut f = append(&log);
+    let mut lat = Vec::new();
+    for i in 0..20 {
+        std::thread::sleep(Duration::from_millis(7 * (i % 13)));
+        writeln!(f, "line {i}").unwrap();
+        let t = Instant::now();
+        let got = collect_one(&mut src);
+        lat.push(t.elapsed());
+        assert_eq!(got, format!("line {i}"));
+    }
+    lat.sort();
+    eprintln!(
+        "LATENCY polling (interval 100 ms): p50 {:?}, max {:?}",
+        lat[10], lat[19]
+    );
+    assert!(lat[19] < Duration::from_millis(1000));
+}
+
+fn collect_one(src: &mut FileSource) -> String {
+    loop {
+        let b = src.wait(Duration::from_secs(5));
+        if let Some(e) = b.into_iter().next() {
+            return e.text;
+        }
+    }
+}
