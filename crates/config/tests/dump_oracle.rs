@@ -64,6 +64,17 @@ fn stock_config_as_installed() {
 
 #[test]
 fn every_stock_jail_enabled() {
+    every_stock_jail_with("");
+}
+
+/// The same with a journal backend for all: filters read with `logtype = journal`,
+/// `journalmatch` sent, log paths ignored.
+#[test]
+fn every_stock_jail_enabled_systemd_backend() {
+    every_stock_jail_with("[DEFAULT]\nbackend = systemd\nusedns = raw\n\n");
+}
+
+fn every_stock_jail_with(default_block: &str) {
     if !common::oracle_available() {
         return;
     }
@@ -81,7 +92,7 @@ fn every_stock_jail_enabled() {
         .map(str::to_string)
         .collect();
     assert!(jails.len() > 50, "found {} jails", jails.len());
-    let mut local = String::new();
+    let mut local = default_block.to_string();
     for (i, j) in jails.iter().enumerate() {
         let log = logs.join(format!("{j}.log"));
         std::fs::write(&log, "").unwrap();
@@ -107,7 +118,45 @@ fn every_stock_jail_enabled() {
         local.push('\n');
     }
     local.push_str(
-        "[sshd-journal]\nenabled = true\nfilter = sshd[mode=aggressive]\nbackend = systemd\n",
+        "[sshd-journal]\nenabled = true\nfilter = sshd[mode=aggressive]\nbackend = systemd\n\n",
+    );
+    // one jail per action file, and one per action bundle of jail.conf
+    let mut action_files: Vec<String> = std::fs::read_dir(conf.join("action.d"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().to_str().map(str::to_string))
+        .filter(|n| n.ends_with(".conf") || n.ends_with(".py"))
+        .collect();
+    action_files.sort();
+    let log0 = logs.join(format!("{}.log", jails[0]));
+    for f in &action_files {
+        let act = f.strip_suffix(".conf").unwrap_or(f);
+        let _ = writeln!(
+            local,
+            "[act-{act}]\nenabled = true\nfilter = sshd\nport = 22,2222\nlogpath = {}\naction = {act}[name=\"n, {act}\"]\n",
+            log0.display()
+        );
+    }
+    let bundles = [
+        "action_",
+        "action_mw",
+        "action_mwl",
+        "action_xarf",
+        "action_cf_mwl",
+        "action_blocklist_de",
+        "action_abuseipdb",
+    ];
+    for bundle in bundles {
+        let _ = writeln!(
+            local,
+            "[bundle-{bundle}]\nenabled = true\nfilter = sshd\ncfemail = a@b.c\ncfapikey = k1\nabuseipdb_apikey = k2\nblocklist_de_apikey = k3\nbanaction = %(banaction_allports)s\nlogpath = {}\naction = %({bundle})s\n",
+            log0.display()
+        );
+    }
+    eprintln!(
+        "extra jails: one per action file ({}), one per action bundle ({})",
+        action_files.len(),
+        bundles.len()
     );
     std::fs::write(conf.join("jail.local"), local).unwrap();
     let (n, stream) = compare(&conf);
@@ -129,9 +178,28 @@ fn every_stock_jail_enabled() {
         .filter_map(|v| v.get(1).and_then(|x| x.as_str()).map(str::to_string))
         .collect();
     eprintln!(
-        "all jails enabled: {n} lines equal; {started} jails started, {} jails with failregex, {actions} actions, {} config-errors",
+        "all jails enabled: {n} lines equal; {started} jails started, {} jails with failregex, {actions} actions, {} config-errors [{}]",
         filters.len(),
-        count("config-error", 0)
+        count("config-error", 0),
+        default_block.replace('\n', " ")
     );
     assert!(started > 50);
+    let cfg = bailiff_config::load(&conf).unwrap();
+    let filters: std::collections::BTreeSet<&str> = cfg
+        .jails
+        .iter()
+        .filter_map(|j| j.filter.as_ref().map(|f| f.name.as_str()))
+        .collect();
+    let action_files: std::collections::BTreeSet<&str> = cfg
+        .jails
+        .iter()
+        .flat_map(|j| j.actions.iter().map(|a| a.file.as_str()))
+        .collect();
+    eprintln!(
+        "compared: {} jails, {} distinct filters, {} distinct action files",
+        cfg.jails.len(),
+        filters.len(),
+        action_files.len()
+    );
+    assert_eq!(cfg.jails.len(), started);
 }
