@@ -13,9 +13,14 @@ const ARGSETS: &str = r#"[{}, {"mode": "aggressive"}, {"mode": "ddos"}, {"mode":
  {"logtype": "short"}, {"logtype": "rfc5424"}, {"logging": "syslog"},
  {"mode": "aggressive", "logtype": "journal"}]"#;
 
-fn ours(confdir: &Path, name: &str, args: &BTreeMap<String, String>) -> Value {
+fn ours(confdir: &Path, name: &str, args: &BTreeMap<String, String>, explicit: bool) -> Value {
     let a: Vec<(String, String)> = args.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-    match bailiff_config::read_filter(confdir, name, &a) {
+    let res = if explicit {
+        bailiff_config::read_filter_file(&confdir.join(format!("{name}.conf")), &a)
+    } else {
+        bailiff_config::read_filter(confdir, name, &a)
+    };
+    match res {
         Err(e) => json!({"error": e.to_string()}),
         Ok(f) => {
             let mut m = serde_json::Map::new();
@@ -56,16 +61,37 @@ fn every_stock_filter_matches_fail2ban() {
     if !common::oracle_available() {
         return;
     }
-    let confdir = Path::new("/etc/fail2ban");
-    let oracle: BTreeMap<String, Value> =
-        serde_json::from_str(&common::run_oracle(&["filters", "/etc/fail2ban", ARGSETS])).unwrap();
+    compare_all(Path::new("/etc/fail2ban"), false);
+}
+
+/// A filter given as a file outside any `filter.d` (fail2ban-regex's "foreign file"):
+/// the file and its includes, without the `.d` directories.
+#[test]
+fn every_stock_filter_as_explicit_file() {
+    if !common::oracle_available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("foreign");
+    common::copy_tree(Path::new("/etc/fail2ban/filter.d"), &dir);
+    compare_all(&dir, true);
+}
+
+fn compare_all(confdir: &Path, explicit: bool) {
+    let mode = if explicit { "explicit" } else { "filters" };
+    let oracle: BTreeMap<String, Value> = serde_json::from_str(&common::run_oracle(&[
+        mode,
+        confdir.to_str().unwrap(),
+        ARGSETS,
+    ]))
+    .unwrap();
     let mut compared = 0;
     let mut errors_both = 0;
     let mut diffs = Vec::new();
     for (key, want) in &oracle {
         let (name, args) = key.split_once('|').unwrap();
         let args: BTreeMap<String, String> = serde_json::from_str(args).unwrap();
-        let got = ours(confdir, name, &args);
+        let got = ours(confdir, name, &args, explicit);
         compared += 1;
         let want_err = want.get("error").is_some();
         let got_err = got.get("error").is_some();
@@ -82,7 +108,7 @@ fn every_stock_filter_matches_fail2ban() {
         }
     }
     eprintln!(
-        "compared {compared} (filter, args) pairs, {errors_both} fail in both, {} differ",
+        "{mode}: compared {compared} (filter, args) pairs, {errors_both} fail in both, {} differ",
         diffs.len()
     );
     assert!(diffs.is_empty(), "{}", diffs.join("\n"));

@@ -4,17 +4,24 @@
 #   oracle.py dump CONFDIR                   -> fail2ban-client -d lines as JSON arrays
 import ast, json, subprocess, sys
 
-def filters(confdir, argsets):
+def filters(confdir, argsets, explicit=False):
     from fail2ban.client.filterreader import FilterReader
     import os
     out = {}
-    names = sorted(f[:-5] for f in os.listdir(os.path.join(confdir, "filter.d")) if f.endswith(".conf"))
+    fdir = confdir if explicit else os.path.join(confdir, "filter.d")
+    names = sorted(f[:-5] for f in os.listdir(fdir) if f.endswith(".conf"))
     for name in names:
         for args in argsets:
             key = name + "|" + json.dumps(args, sort_keys=True)
             try:
-                r = FilterReader(name, "oracle-jail", dict(args), share_config={}, basedir=confdir)
-                if not r.read():
+                if explicit:
+                    r = FilterReader(os.path.join(fdir, name + ".conf"), "oracle-jail", dict(args), share_config={}, basedir=None)
+                    r.setBaseDir(None)
+                    ok = r.readexplicit()
+                else:
+                    r = FilterReader(name, "oracle-jail", dict(args), share_config={}, basedir=confdir)
+                    ok = r.read()
+                if not ok:
                     out[key] = {"error": "unreadable"}
                     continue
                 r.applyAutoOptions("auto")
@@ -45,5 +52,7 @@ def dump(confdir):
 if __name__ == "__main__":
     if sys.argv[1] == "filters":
         filters(sys.argv[2], json.loads(sys.argv[3]))
+    elif sys.argv[1] == "explicit":
+        filters(sys.argv[2], json.loads(sys.argv[3]), explicit=True)
     else:
         dump(sys.argv[2])
