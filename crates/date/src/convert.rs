@@ -309,6 +309,24 @@ const TZ_ABBR: &[(&str, i32)] = &[
     ("Z", 0),
 ];
 
+/// Position of `v` (lower-cased as Python does) among full names, or among
+/// their three-letter abbreviations.
+fn name_index(names: &[&'static str], v: &str, abbr: bool) -> Option<usize> {
+    let full = |n: &&'static str| -> &'static str {
+        if abbr {
+            &n[..3]
+        } else {
+            n
+        }
+    };
+    if v.is_ascii() {
+        names.iter().position(|n| full(n).eq_ignore_ascii_case(v))
+    } else {
+        let l = v.to_lowercase();
+        names.iter().position(|n| full(n) == l)
+    }
+}
+
 fn abbr_offset(abbr: &str) -> Option<i32> {
     if abbr.is_empty() {
         return Some(0);
@@ -466,15 +484,7 @@ pub(crate) fn fields_to_time<'a>(
             Field::Year4 => year = Some(int(v)?),
             Field::Month => month = Some(u32::try_from(int(v)?).ok()?),
             Field::MonthName | Field::MonthAbbr => {
-                let l = v.to_lowercase();
-                let idx = MONTHS.iter().position(|m| {
-                    if f == Field::MonthName {
-                        *m == l
-                    } else {
-                        m.get(..3) == Some(l.as_str())
-                    }
-                })?;
-                month = Some(idx as u32 + 1);
+                month = Some(name_index(&MONTHS, v, f == Field::MonthAbbr)? as u32 + 1);
             }
             Field::Day => day = Some(u32::try_from(int(v)?).ok()?),
             Field::Hour24 => hour = int(v)?,
@@ -496,15 +506,7 @@ pub(crate) fn fields_to_time<'a>(
             Field::Minute => minute = int(v)?,
             Field::Second => second = int(v)?,
             Field::WeekdayName | Field::WeekdayAbbr => {
-                let l = v.to_lowercase();
-                let idx = DAYS.iter().position(|d| {
-                    if f == Field::WeekdayName {
-                        *d == l
-                    } else {
-                        d.get(..3) == Some(l.as_str())
-                    }
-                })?;
-                weekday = Some(idx as i64);
+                weekday = Some(name_index(&DAYS, v, f == Field::WeekdayAbbr)? as i64);
             }
             Field::Weekday => {
                 let w = int(v)? - 1;

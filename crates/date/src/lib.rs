@@ -107,6 +107,35 @@ impl Zone {
             .unwrap_or(0)
     }
 
+    /// The stretch of time around Unix time `t` during which the system zone's
+    /// offset does not change.
+    fn period_at(&self, t: i64) -> Period {
+        let off = self.offset_at(t);
+        let ts = |x: i64| jiff::Timestamp::from_second(x).ok();
+        let prev = ts(t.saturating_add(1))
+            .and_then(|x| self.local.preceding(x).next())
+            .map(|tr| tr.timestamp().as_second());
+        let next = ts(t)
+            .and_then(|x| self.local.following(x).next())
+            .map(|tr| (tr.timestamp().as_second(), i64::from(tr.offset().seconds())));
+        let (utc_lo, naive_lo) = match prev {
+            Some(a) => (a, a.saturating_add(off.max(self.offset_at(a - 1)))),
+            None => (i64::MIN, i64::MIN),
+        };
+        let (utc_hi, naive_hi) = match next {
+            Some((b, o)) => (b, b.saturating_add(off.min(o))),
+            None => (i64::MAX, i64::MAX),
+        };
+        Period {
+            zone: self.id,
+            utc_lo,
+            utc_hi,
+            offset: off,
+            naive_lo,
+            naive_hi,
+        }
+    }
+
     /// How a naive local time maps to UTC: (offset seconds, unambiguous).
     /// Non-existent times (spring gap) use the offset before the gap, repeated
     /// times (autumn fold) the earlier offset.
@@ -135,6 +164,19 @@ impl Zone {
             AmbiguousOffset::Fold { before, .. } => (i64::from(before.seconds()), false),
         }
     }
+}
+
+/// A stretch of time with one UTC offset in a zone: `[utc_lo, utc_hi)` in Unix
+/// time, and `[naive_lo, naive_hi)` the local times that map into it without
+/// ambiguity.
+#[derive(Debug, Clone, Copy)]
+struct Period {
+    zone: u64,
+    utc_lo: i64,
+    utc_hi: i64,
+    offset: i64,
+    naive_lo: i64,
+    naive_hi: i64,
 }
 
 /// Validate a `logtimezone` value; minutes east of UTC.
@@ -379,10 +421,11 @@ pub struct DateDetector {
     last_end: (usize, Option<char>, Option<char>),
     last_idx: usize,
     first_unused: usize,
-    /// "now" (bits), zone id → naive now.
-    now_cache: Option<(u64, u64, NaiveNow)>,
-    /// zone id, naive hour → offset seconds (hours without a transition).
-    hour_cache: Option<(u64, i64, i64)>,
+    /// Zone period of the last "now".
+    now_period: Option<Period>,
+    /// Zone periods of the last two local dates converted (logs switch between
+    /// this year and last year around the turn of the year).
+    local_period: [Option<Period>; 2],
 }
 
 impl std::fmt::Debug for DateDetector {
@@ -475,8 +518,8 @@ impl DateDetector {
             last_end: (0x7fff_ffff, None, None),
             last_idx: usize::MAX,
             first_unused: 0,
-            now_cache: None,
-            hour_cache: None,
+            now_period: None,
+            local_period: [None, None],
         })
     }
 
@@ -702,41 +745,39 @@ impl DateDetector {
         pos
     }
 
-    fn naive_now(&mut self, now: f64, zone: &Zone) -> NaiveNow {
-        if let Some((bits, id, n)) = self.now_cache {
-            if bits == now.to_bits() && id == zone.id {
-                return n;
-            }
-        }
-        // Python's fromtimestamp: microseconds rounded half-to-even
+    /// Python's `fromtimestamp(now)`: naive local "now" in the system zone.
+    fn naive_now(period: &mut Option<Period>, now: f64, zone: &Zone) -> NaiveNow {
+        // microseconds rounded half-to-even
         let mut secs = now.floor();
         let us = ((now - secs) * 1e6).round_ties_even();
         if us >= 1e6 {
             secs += 1.0;
         }
         let secs = secs as i64;
-        let n = NaiveNow {
-            secs: secs + zone.offset_at(secs),
+        let p = match *period {
+            Some(p) if p.zone == zone.id && p.utc_lo <= secs && secs < p.utc_hi => p,
+            _ => {
+                let p = zone.period_at(secs);
+                *period = Some(p);
+                p
+            }
         };
-        self.now_cache = Some((now.to_bits(), zone.id, n));
-        n
+        NaiveNow {
+            secs: secs + p.offset,
+        }
     }
 
     /// mktime: naive local time in the system zone → Unix time.
-    fn local_to_utc(cache: &mut Option<(u64, i64, i64)>, zone: &Zone, naive: i64) -> i64 {
-        let hour = naive.div_euclid(3600);
-        if let Some((id, h, off)) = *cache {
-            if id == zone.id && h == hour {
-                return naive - off;
+    fn local_to_utc(periods: &mut [Option<Period>; 2], zone: &Zone, naive: i64) -> i64 {
+        for p in periods.iter().flatten() {
+            if p.zone == zone.id && p.naive_lo <= naive && naive < p.naive_hi {
+                return naive - p.offset;
             }
         }
         let (off, clean) = zone.local_offset(naive);
         if clean {
-            let (a, ca) = zone.local_offset(hour * 3600);
-            let (b, cb) = zone.local_offset(hour * 3600 + 3599);
-            if ca && cb && a == off && b == off {
-                *cache = Some((zone.id, hour, off));
-            }
+            periods[1] = periods[0];
+            periods[0] = Some(zone.period_at(naive - off));
         }
         naive - off
     }
@@ -750,8 +791,8 @@ impl DateDetector {
             Kind::Epoch { long, group } => convert::epoch_value(text(&t.locs, group)?, long),
             Kind::Tai64n => convert::tai64n_value(text(&t.locs, 1)?),
             Kind::Fields => {
-                let naive_now = self.naive_now(now, zone);
-                let t = &self.templates[tpl];
+                let naive_now = DateDetector::naive_now(&mut self.now_period, now, zone);
+                let period = &mut self.local_period;
                 let ampm = match t.ampm {
                     None => AmPm::Absent,
                     Some(g) => match text(&t.locs, g) {
@@ -763,9 +804,8 @@ impl DateDetector {
                     .fields
                     .iter()
                     .filter_map(|&(f, g)| text(&t.locs, g).map(|v| (f, v)));
-                let cache = &mut self.hour_cache;
                 convert::fields_to_time(fields, ampm, naive_now, zone.log_offset, &mut |n| {
-                    DateDetector::local_to_utc(cache, zone, n)
+                    DateDetector::local_to_utc(period, zone, n)
                 })
             }
         }
