@@ -78,6 +78,7 @@ impl Client {
                 max_size: 64 << 20,
                 max_depth: 64,
                 max_values: 10_000_000,
+                max_bytes: 256 << 20,
                 // Replies of failed commands carry exception objects.
                 server_reply: true,
             },

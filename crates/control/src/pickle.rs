@@ -38,6 +38,9 @@ pub struct DecodeOptions {
     pub max_depth: usize,
     /// Largest number of values after memo references are expanded.
     pub max_values: usize,
+    /// Largest total of string/bytes lengths after memo references are
+    /// expanded (a memoized string referenced many times is copied each time).
+    pub max_bytes: usize,
     /// Decoding a reply from a server (client side only; see the module
     /// documentation): read exception objects as [`Value::Exception`] and
     /// apply a fixed list of builtin data constructors.
@@ -50,6 +53,7 @@ impl Default for DecodeOptions {
             max_size: 16 << 20,
             max_depth: 64,
             max_values: 1_000_000,
+            max_bytes: 64 << 20,
             server_reply: false,
         }
     }
@@ -115,7 +119,10 @@ pub fn decode_with(data: &[u8], opts: &DecodeOptions) -> Result<Value, PickleErr
         opts,
     };
     let node = d.run()?;
-    let mut budget = opts.max_values;
+    let mut budget = Budget {
+        values: opts.max_values,
+        bytes: opts.max_bytes,
+    };
     let value = resolve(&node, &d.arena, 0, opts.max_depth, &mut budget)?;
     Ok(value)
 }
@@ -300,20 +307,28 @@ impl<'a> Decoder<'a> {
         }
         // Containers move into the arena and are referenced from the stack and
         // the memo, so later APPENDS/SETITEMS on them are seen by every
-        // reference. Scalars are simply copied.
-        match top {
-            Node::Leaf(_) | Node::Global { .. } | Node::Ref(_) => {
-                self.memo.insert(id, top.clone());
-                self.push(top)
-            }
-            container => {
+        // reference; strings and bytes too, so that references never copy
+        // them (the copies are counted against `max_bytes` at the end).
+        // Small scalars are simply copied.
+        let node = self.share(top)?;
+        self.memo.insert(id, node.clone());
+        self.push(node)
+    }
+
+    /// Move a node into the arena unless it is a small scalar; returns what
+    /// refers to it.
+    fn share(&mut self, node: Node) -> Result<Node, PickleError> {
+        match node {
+            Node::Leaf(Value::None | Value::Bool(_) | Value::Int(_) | Value::Float(_))
+            | Node::Global { .. }
+            | Node::Ref(_) => Ok(node),
+            other => {
                 if self.arena.len() >= MAX_MEMO {
                     return Err(PickleError::Limit("memo size"));
                 }
                 let slot = self.arena.len();
-                self.arena.push(container);
-                self.memo.insert(id, Node::Ref(slot));
-                self.push(Node::Ref(slot))
+                self.arena.push(other);
+                Ok(Node::Ref(slot))
             }
         }
     }
@@ -430,9 +445,11 @@ impl<'a> Decoder<'a> {
                     self.pop_mark()?;
                 }
                 b'2' => {
+                    // DUP: both copies refer to one object, as in Python.
                     let top = self.pop()?;
-                    self.push(top.clone())?;
-                    self.push(top)?;
+                    let shared = self.share(top)?;
+                    self.push(shared.clone())?;
+                    self.push(shared)?;
                 }
                 // Constants
                 b'N' => self.push(Node::Leaf(Value::None))?,
@@ -684,7 +701,10 @@ impl<'a> Decoder<'a> {
                             self.push(Node::Exception { module, name, args })?
                         }
                         Node::Global { module, name } => {
-                            let mut budget = self.opts.max_values;
+                            let mut budget = Budget {
+                                values: self.opts.max_values,
+                                bytes: self.opts.max_bytes,
+                            };
                             let args = args
                                 .iter()
                                 .map(|a| {
@@ -986,28 +1006,45 @@ fn py2_string_literal(line: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// What is left of the expansion limits while resolving.
+struct Budget {
+    values: usize,
+    bytes: usize,
+}
+
 fn resolve(
     node: &Node,
     arena: &[Node],
     depth: usize,
     max_depth: usize,
-    budget: &mut usize,
+    budget: &mut Budget,
 ) -> Result<Value, PickleError> {
     if depth > max_depth {
         return Err(PickleError::Limit("nesting depth"));
     }
-    if *budget == 0 {
+    if budget.values == 0 {
         return Err(PickleError::Limit("number of values"));
     }
-    *budget -= 1;
-    let seq = |items: &[Node], budget: &mut usize| -> Result<Vec<Value>, PickleError> {
+    budget.values -= 1;
+    let seq = |items: &[Node], budget: &mut Budget| -> Result<Vec<Value>, PickleError> {
         items
             .iter()
             .map(|n| resolve(n, arena, depth + 1, max_depth, budget))
             .collect()
     };
     Ok(match node {
-        Node::Leaf(v) => v.clone(),
+        Node::Leaf(v) => {
+            let size = match v {
+                Value::Str(x) => x.len(),
+                Value::Bytes(x) | Value::BigInt(x) => x.len(),
+                _ => 0,
+            };
+            budget.bytes = budget
+                .bytes
+                .checked_sub(size)
+                .ok_or(PickleError::Limit("total size of strings"))?;
+            v.clone()
+        }
         Node::List(items) => Value::List(seq(items, budget)?),
         Node::Tuple(items) => Value::Tuple(seq(items, budget)?),
         Node::Set(items) => Value::Set(seq(items, budget)?),

@@ -15,7 +15,7 @@
 
 use crate::command::Command;
 use crate::error::CommandError;
-use crate::frame::{encode_frame, split_frame, Frame, FrameError};
+use crate::frame::{encode_frame, find, split_frame, Frame, FrameError, END};
 use crate::pickle::DecodeOptions;
 use crate::value::Value;
 use std::io::{self, Read, Write};
@@ -458,14 +458,28 @@ fn serve_connection(mut stream: UnixStream, shared: &Shared) {
         max_size: cfg.max_request,
         max_depth: cfg.max_depth,
         max_values: 1_000_000,
+        max_bytes: cfg.max_request.saturating_mul(4),
         server_reply: false,
     };
     let mut buf: Vec<u8> = Vec::new();
     let mut chunk = vec![0u8; 64 << 10];
     let mut last_activity = Instant::now();
+    // Bytes of `buf` already searched for a terminator, so that a large
+    // request arriving in many reads is not rescanned from the start each time.
+    let mut scanned = 0;
     loop {
-        while let Some((frame, used)) = split_frame(&buf, &opts, false) {
+        loop {
+            let complete = find(&buf[scanned..], END).is_some();
+            if !complete && buf.len() <= opts.max_size + END.len() {
+                scanned = buf.len().saturating_sub(END.len() - 1);
+                break;
+            }
+            let Some((frame, used)) = split_frame(&buf, &opts, false) else {
+                scanned = buf.len().saturating_sub(END.len() - 1);
+                break;
+            };
             buf.drain(..used);
+            scanned = 0;
             let reply = match frame {
                 Ok(Frame::Close) => return,
                 Ok(Frame::Value(request)) => dispatch(request, shared),

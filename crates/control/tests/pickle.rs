@@ -406,3 +406,38 @@ fn arbitrary_bytes_never_panic() {
         );
     }
 }
+
+#[test]
+fn memoized_strings_are_not_copied_without_bound() {
+    // A 1 MiB string memoized once and referenced 10,000 times: resolving
+    // it would copy 10 GiB. The decoder must stop at max_bytes, quickly.
+    let mut p = vec![0x80, 4, b'B'];
+    p.extend_from_slice(&(1u32 << 20).to_le_bytes());
+    p.extend(vec![b'x'; 1 << 20]);
+    p.extend_from_slice(&[0x94, b'0', b']', b'(']);
+    for _ in 0..10_000 {
+        p.extend_from_slice(&[b'h', 0]);
+    }
+    p.extend_from_slice(b"e.");
+    let t0 = std::time::Instant::now();
+    assert_eq!(decode(&p), Err(PickleError::Limit("total size of strings")));
+    assert!(t0.elapsed() < std::time::Duration::from_secs(5));
+    // Many BINPUTs of the same big string and DUPs do not copy it either.
+    let mut p = vec![0x80, 4, b'B'];
+    p.extend_from_slice(&(1u32 << 20).to_le_bytes());
+    p.extend(vec![b'y'; 1 << 20]);
+    for i in 0..=255u8 {
+        p.extend_from_slice(&[b'q', i, b'2', b'0']);
+    }
+    p.push(b'.');
+    let t0 = std::time::Instant::now();
+    assert_eq!(decode(&p).unwrap(), Value::Bytes(vec![b'y'; 1 << 20]));
+    assert!(t0.elapsed() < std::time::Duration::from_secs(5));
+    // Within the limit, shared strings resolve fine.
+    let small = DecodeOptions {
+        max_bytes: 100,
+        ..DecodeOptions::default()
+    };
+    let v = Value::List(vec![Value::str("abc"); 10]);
+    assert_eq!(decode_with(&encode(&v), &small).unwrap(), v);
+}

@@ -408,3 +408,29 @@ fn shutdown_lets_running_commands_finish_and_survives_handler_panics() {
     assert!(!sock.exists());
     assert!(UnixStream::connect(&sock).is_err());
 }
+
+#[test]
+fn large_request_in_small_pieces_is_served() {
+    let ts = TestServer::start(Arc::new(MemHandler::with_sshd()), ServerConfig::default());
+    let words: Vec<String> = (0..100_000).map(|i| format!("w{i}")).collect();
+    let mut req = vec!["echo".to_owned()];
+    req.extend(words.iter().cloned());
+    let frame = encode_frame(&Value::str_list(req));
+    assert!(frame.len() > 500_000);
+    let mut s = UnixStream::connect(&ts.sock).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let t0 = Instant::now();
+    for piece in frame.chunks(512) {
+        s.write_all(piece).unwrap();
+    }
+    let reply = read_reply(&mut s);
+    assert_eq!(
+        reply,
+        Some(Value::Tuple(vec![Value::Int(0), Value::str_list(words)]))
+    );
+    eprintln!(
+        "{} bytes in 512-byte writes answered in {:?}",
+        frame.len(),
+        t0.elapsed()
+    );
+}
