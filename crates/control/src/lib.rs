@@ -24,7 +24,7 @@
 //!   limits from [`ServerConfig`], stopped through [`Shutdown`]; it calls a
 //!   [`Handler`] that the daemon implements.
 //! - [`Client`]: sends a command, reads a [`Reply`].
-//! - [`format`]: what `fail2ban-client` prints for a reply, and JSON.
+//! - [`format`](mod@format): what `fail2ban-client` prints for a reply, and JSON.
 //!
 //! # Example
 //!

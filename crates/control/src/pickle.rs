@@ -1205,6 +1205,23 @@ fn encode_into(value: &Value, out: &mut Vec<u8>) {
             out.push(0x91);
         }
         Value::Exception { module, name, args } => {
+            // The reader's pickle.loads imports and calls this class: only
+            // exception classes of builtins and fail2ban are ever named;
+            // anything else is sent as a plain Exception carrying its text.
+            let exceptiony = name.ends_with("Error") || name.ends_with("Exception");
+            let trusted =
+                module == "builtins" || module == "fail2ban" || module.starts_with("fail2ban.");
+            let ident =
+                !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !(exceptiony && trusted && ident) {
+                let text = format!("{module}.{name}: {}", value.py_str());
+                let safe = Value::Exception {
+                    module: "builtins".into(),
+                    name: "Exception".into(),
+                    args: vec![Value::Str(text)],
+                };
+                return encode_into(&safe, out);
+            }
             encode_str(module, out);
             encode_str(name, out);
             out.push(0x93); // STACK_GLOBAL

@@ -36,9 +36,9 @@ pub enum Value {
     /// `frozenset`
     FrozenSet(Vec<Value>),
     /// An exception instance, as data: its class (module and name) and its
-    /// `args`. Only ever produced by a decoder explicitly allowed to read
-    /// exception replies (see [`crate::pickle::DecodeOptions`]); nothing is
-    /// imported or called to build it.
+    /// `args`. Sent in `(1, exc)` replies. Only a decoder reading a server's
+    /// reply produces it (see [`crate::pickle::DecodeOptions::server_reply`]);
+    /// nothing is imported or called to build it.
     Exception {
         /// e.g. `builtins` or `fail2ban.exceptions`
         module: String,

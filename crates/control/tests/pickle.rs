@@ -201,6 +201,26 @@ fn python_loads_what_we_encode() {
         let v = decode(data).unwrap_or_else(|e| panic!("{expr}: {e}"));
         ours.push((expr.clone(), hex(&encode(&v)), repr.clone()));
     }
+    // A class that is no exception of builtins/fail2ban is never named in
+    // what we send: Python would import and call it.
+    let evil = Value::Exception {
+        module: "os".into(),
+        name: "system".into(),
+        args: vec![Value::str("id")],
+    };
+    let bytes = encode(&evil);
+    let back = decode_with(
+        &bytes,
+        &DecodeOptions {
+            server_reply: true,
+            ..DecodeOptions::default()
+        },
+    )
+    .unwrap();
+    assert!(
+        matches!(back, Value::Exception { ref module, ref name, .. } if module == "builtins" && name == "Exception"),
+        "{back:?}"
+    );
     // Exceptions as fail2ban-client expects them.
     let exc = Value::Tuple(vec![
         Value::Int(1),
