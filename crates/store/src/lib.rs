@@ -695,7 +695,7 @@ impl Store {
             )?;
             let bans = tx.execute(
                 "DELETE FROM bailiff_bans
-                 WHERE timeofban < ?1 AND bantime >= 0 AND timeofban + bantime * 3 < ?1",
+                 WHERE timeofban < ?1 AND bantime != -1 AND timeofban + bantime * 3 < ?1",
                 params![limit],
             )?;
             let jails = tx.execute(

@@ -468,6 +468,85 @@ fn crash_mid_batch_keeps_committed_batches() {
     }
 }
 
+/// Child for the second crash test: large batches through `add_bans`, back to back.
+#[test]
+fn crash_child_bulk_writer() {
+    let Ok(path) = std::env::var("BAILIFF_STORE_CRASH_BULK") else {
+        return; // only runs when spawned by `crash_during_add_bans_is_all_or_nothing`
+    };
+    let mut s = Store::open(Path::new(&path)).unwrap();
+    for k in 0u32.. {
+        let batch: Vec<BanRecord> = (0..20_000u32)
+            .map(|i| ban("sshd", &format!("b{k}-{i}"), T0, 600.0, 1))
+            .collect();
+        println!("START {k}");
+        s.add_bans(&batch).unwrap();
+        println!("COMMITTED {k}");
+    }
+}
+
+#[test]
+fn crash_during_add_bans_is_all_or_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("crash2.sqlite3");
+    let exe = std::env::current_exe().unwrap();
+    let mut child = Command::new(exe)
+        .args([
+            "--exact",
+            "crash_child_bulk_writer",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("BAILIFF_STORE_CRASH_BULK", &path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = child.stdout.take().unwrap();
+    let mut committed = Vec::new();
+    let mut lines = BufReader::new(out).lines();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(at) = line.find("COMMITTED ") {
+            committed.push(line[at + 10..].trim().parse::<u32>().unwrap());
+        }
+        if line.contains("START 3") {
+            break;
+        }
+    }
+    // Kill a little after batch 3 started: most likely inside its transaction.
+    std::thread::sleep(Duration::from_millis(40));
+    // SAFETY: plain syscall on the child we spawned.
+    let rc = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGKILL) };
+    assert_eq!(rc, 0);
+    child.wait().unwrap();
+    // Anything printed before the kill counts as committed.
+    for line in lines.map_while(Result::ok) {
+        if let Some(at) = line.find("COMMITTED ") {
+            committed.push(line[at + 10..].trim().parse::<u32>().unwrap());
+        }
+    }
+    assert!(committed.starts_with(&[0, 1, 2]), "{committed:?}");
+    let s = Store::open(&path).unwrap();
+    s.integrity_check().unwrap();
+    let all = s.all_bans().unwrap();
+    let mut per_batch = std::collections::BTreeMap::<u32, usize>::new();
+    for b in &all {
+        let k: u32 = b.ip[1..b.ip.find('-').unwrap()].parse().unwrap();
+        *per_batch.entry(k).or_default() += 1;
+    }
+    for (k, n) in &per_batch {
+        assert_eq!(*n, 20_000, "batch {k} is partial");
+    }
+    for k in &committed {
+        assert!(per_batch.contains_key(k), "committed batch {k} lost");
+    }
+    eprintln!(
+        "killed during batch 3: committed {committed:?}, found batches {:?}",
+        per_batch.keys().collect::<Vec<_>>()
+    );
+}
+
 #[test]
 fn imports_a_real_fail2ban_database() {
     let py = Path::new("/usr/bin/python3");
