@@ -429,6 +429,10 @@ fn valid_date(y: i64, m: u32, d: u32) -> bool {
 
 /// Python's `int()` on the digits a group matched (leading/trailing blanks allowed).
 fn int(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if !b.is_empty() && b.len() <= 18 && b.iter().all(u8::is_ascii_digit) {
+        return Some(b.iter().fold(0i64, |n, d| n * 10 + i64::from(d - b'0')));
+    }
     let t = s.trim();
     if t.is_empty() || t.len() > 18 || !t.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -441,11 +445,18 @@ fn int(s: &str) -> Option<i64> {
 pub(crate) struct NaiveNow {
     /// Naive seconds (floor).
     pub secs: i64,
+    ymd: (i64, u32, u32),
 }
 
 impl NaiveNow {
+    pub(crate) fn new(secs: i64) -> NaiveNow {
+        NaiveNow {
+            secs,
+            ymd: civil_from_days(secs.div_euclid(86_400)),
+        }
+    }
     fn ymd(&self) -> (i64, u32, u32) {
-        civil_from_days(self.secs.div_euclid(86_400))
+        self.ymd
     }
 }
 

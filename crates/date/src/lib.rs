@@ -259,6 +259,13 @@ pub struct TemplateInfo {
     pub regex: String,
 }
 
+/// The last "now" converted (bits, zone id, result) and its zone period.
+#[derive(Debug, Default)]
+struct NowCache {
+    last: Option<(u64, u64, NaiveNow)>,
+    period: Option<Period>,
+}
+
 /// A compiled template.
 struct Template {
     spec: Spec,
@@ -421,8 +428,8 @@ pub struct DateDetector {
     last_end: (usize, Option<char>, Option<char>),
     last_idx: usize,
     first_unused: usize,
-    /// Zone period of the last "now".
-    now_period: Option<Period>,
+    /// The last "now" and its zone period.
+    now_cache: NowCache,
     /// Zone periods of the last two local dates converted (logs switch between
     /// this year and last year around the turn of the year).
     local_period: [Option<Period>; 2],
@@ -518,7 +525,7 @@ impl DateDetector {
             last_end: (0x7fff_ffff, None, None),
             last_idx: usize::MAX,
             first_unused: 0,
-            now_period: None,
+            now_cache: NowCache::default(),
             local_period: [None, None],
         })
     }
@@ -746,7 +753,13 @@ impl DateDetector {
     }
 
     /// Python's `fromtimestamp(now)`: naive local "now" in the system zone.
-    fn naive_now(period: &mut Option<Period>, now: f64, zone: &Zone) -> NaiveNow {
+    fn naive_now(cache: &mut NowCache, now: f64, zone: &Zone) -> NaiveNow {
+        if let Some((bits, id, n)) = cache.last {
+            if bits == now.to_bits() && id == zone.id {
+                return n;
+            }
+        }
+        let period = &mut cache.period;
         // microseconds rounded half-to-even
         let mut secs = now.floor();
         let us = ((now - secs) * 1e6).round_ties_even();
@@ -762,9 +775,9 @@ impl DateDetector {
                 p
             }
         };
-        NaiveNow {
-            secs: secs + p.offset,
-        }
+        let n = NaiveNow::new(secs + p.offset);
+        cache.last = Some((now.to_bits(), zone.id, n));
+        n
     }
 
     /// mktime: naive local time in the system zone → Unix time.
@@ -791,7 +804,7 @@ impl DateDetector {
             Kind::Epoch { long, group } => convert::epoch_value(text(&t.locs, group)?, long),
             Kind::Tai64n => convert::tai64n_value(text(&t.locs, 1)?),
             Kind::Fields => {
-                let naive_now = DateDetector::naive_now(&mut self.now_period, now, zone);
+                let naive_now = DateDetector::naive_now(&mut self.now_cache, now, zone);
                 let period = &mut self.local_period;
                 let ampm = match t.ampm {
                     None => AmPm::Absent,

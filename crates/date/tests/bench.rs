@@ -23,19 +23,23 @@ fn bench(label: &str, datepattern: Option<&str>, lines: &[String], zone: &Zone) 
     for l in lines {
         assert!(dd.find(l, NOW, zone).is_some(), "no date in {l:?}");
     }
-    let rounds = 30;
-    let start = Instant::now();
-    let mut sum = 0.0;
-    for _ in 0..rounds {
-        for l in lines {
-            if let Some(h) = dd.find(black_box(l), NOW, zone) {
-                sum += h.time;
+    // best of several runs: the machine is shared, the minimum is the signal
+    let mut best = f64::MAX;
+    for _ in 0..15 {
+        let start = Instant::now();
+        let mut sum = 0.0;
+        for _ in 0..3 {
+            for l in lines {
+                if let Some(h) = dd.find(black_box(l), NOW, zone) {
+                    sum += h.time;
+                }
             }
         }
+        let ns = start.elapsed().as_nanos() as f64 / (3 * lines.len()) as f64;
+        black_box(sum);
+        best = best.min(ns);
     }
-    let ns = start.elapsed().as_nanos() as f64 / (rounds * lines.len()) as f64;
-    black_box(sum);
-    println!("{label:<40} {ns:>8.1} ns/line");
+    println!("{label:<40} {best:>8.1} ns/line (best of 15)");
 }
 
 #[test]
