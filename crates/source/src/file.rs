@@ -111,6 +111,32 @@ pub struct FileSourceOptions {
     pub retire_grace: Duration,
     /// Positions saved at the last stop, by path (the `logs` table).
     pub stored: HashMap<PathBuf, StoredPosition>,
+    /// On first start with `head`, skip ahead (by bisection on the file) to
+    /// about the first line not older than a time: fail2ban's
+    /// `now - findtime`. Lines before it may still come (flagged
+    /// [`LineEvent::initial`]); none after it are skipped.
+    pub initial_cutoff: Option<TimeCutoff>,
+}
+
+/// The caller's date detection: the time of a line, if it has one.
+pub type LineTimeFn = Arc<dyn Fn(&str) -> Option<SystemTime> + Send + Sync>;
+
+/// A time before which lines need not be read on first start, and how to
+/// tell a line's time (the caller's date detection).
+#[derive(Clone)]
+pub struct TimeCutoff {
+    /// Lines older than this may be skipped.
+    pub not_before: SystemTime,
+    /// The time of a line, `None` when it has no recognisable date.
+    pub line_time: LineTimeFn,
+}
+
+impl std::fmt::Debug for TimeCutoff {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TimeCutoff")
+            .field("not_before", &self.not_before)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for FileSourceOptions {
@@ -124,6 +150,7 @@ impl Default for FileSourceOptions {
             max_batch_bytes: 4 << 20,
             retire_grace: Duration::from_secs(30),
             stored: HashMap::new(),
+            initial_cutoff: None,
         }
     }
 }
@@ -637,7 +664,7 @@ impl FileSource {
                 if let Some(h) = self.files[i].current.take() {
                     drained &= self.retire(i, h, out, budget);
                 }
-                match self.open(i) {
+                match self.open(i, out) {
                     Ok(h) => {
                         let t = &mut self.files[i];
                         t.current = Some(h);
@@ -738,7 +765,19 @@ impl FileSource {
         match was_truncated(h) {
             Ok(true) => {
                 t.stats.rotations += 1;
-                recover_from_copy(&t.path, h, enc, max_line, &mut t.stats, out);
+                if let Some((md5, _)) = &h.first_line {
+                    recover_from_sibling(
+                        &t.path,
+                        md5,
+                        h.splitter.line_end(),
+                        Some((h.dev, h.ino)),
+                        false,
+                        enc,
+                        max_line,
+                        &mut t.stats,
+                        out,
+                    );
+                }
                 if h.file.seek(SeekFrom::Start(0)).is_err() {
                     return;
                 }
@@ -769,7 +808,7 @@ impl FileSource {
     }
 
     /// Opens path `i` and places the reader per the start policy.
-    fn open(&mut self, i: usize) -> io::Result<Handle> {
+    fn open(&mut self, i: usize, out: &mut Vec<LineEvent>) -> io::Result<Handle> {
         let path = self.files[i].path.clone();
         let file = File::open(&path)?;
         let meta = file.metadata()?;
@@ -790,10 +829,11 @@ impl FileSource {
         let size = meta.len();
         let t = &self.files[i];
         let startup = t.at_startup && !t.opened_once;
+        let start = t.start;
         let (offset, initial, skip) = if !startup {
             (0, false, false)
         } else {
-            match t.start {
+            match start {
                 StartAt::Tail => {
                     let (off, skip) = tail_offset(&file, size)?;
                     (off, false, skip)
@@ -802,10 +842,37 @@ impl FileSource {
                     Some(sp) if sp.matches(&id, size) && newline_before(&file, sp.offset) => {
                         (sp.offset, true, false)
                     }
-                    _ => (0, true, false),
+                    Some(sp) => {
+                        // Rotated while we were stopped: the rest of the
+                        // old file may be beside it under a new name.
+                        if !sp.first_line_md5.is_empty() && sp.offset > 0 {
+                            let enc = self.opts.encoding;
+                            let max_line = self.opts.max_line_bytes;
+                            let t = &mut self.files[i];
+                            recover_from_sibling(
+                                &path,
+                                &sp.first_line_md5,
+                                sp.offset,
+                                Some((meta.dev(), meta.ino())),
+                                true,
+                                enc,
+                                max_line,
+                                &mut t.stats,
+                                out,
+                            );
+                        }
+                        (0, true, false)
+                    }
+                    None => (0, true, false),
                 },
             }
         };
+        let mut offset = offset;
+        if startup && start == StartAt::Head {
+            if let Some(cut) = &self.opts.initial_cutoff {
+                offset = seek_to_time(&file, offset, size, cut, self.opts.encoding)?;
+            }
+        }
         let mut file = file;
         file.seek(SeekFrom::Start(offset))?;
         let mut splitter = LineSplitter::new(offset, self.opts.max_line_bytes);
@@ -1106,6 +1173,57 @@ fn tail_offset(file: &File, size: u64) -> io::Result<(u64, bool)> {
     }
 }
 
+/// Bisects `file` between `start` and `size` (both at line starts) for about
+/// the first line not older than the cutoff, assuming times grow through the
+/// file. Returns a line start at or before that line; stops when the range is
+/// small, or when it finds no dated line near a probe.
+fn seek_to_time(
+    file: &File,
+    start: u64,
+    size: u64,
+    cut: &TimeCutoff,
+    enc: Encoding,
+) -> io::Result<u64> {
+    const CLOSE_ENOUGH: u64 = 64 * 1024;
+    let mut lo = start;
+    let mut hi = size;
+    let mut buf = vec![0u8; 16 * 1024];
+    for _ in 0..64 {
+        if hi.saturating_sub(lo) <= CLOSE_ENOUGH {
+            break;
+        }
+        let mid = lo + (hi - lo) / 2;
+        let n = read_full_at(file, &mut buf, mid)?;
+        let chunk = &buf[..n];
+        let Some(nl) = memchr::memchr(b'\n', chunk) else {
+            break;
+        };
+        let mut pos = mid + nl as u64 + 1;
+        let mut rest = &chunk[nl + 1..];
+        let mut found = None;
+        for _ in 0..5 {
+            let Some(e) = memchr::memchr(b'\n', rest) else {
+                break;
+            };
+            let line = rest[..e].strip_suffix(b"\r").unwrap_or(&rest[..e]);
+            let end = pos + e as u64 + 1;
+            if let Some(t) = (cut.line_time)(&enc.decode(line).0) {
+                found = Some((t, pos, end));
+                break;
+            }
+            pos = end;
+            rest = &rest[e + 1..];
+        }
+        match found {
+            Some((_, ls, _)) if ls >= hi => break,
+            Some((t, _, end)) if t < cut.not_before => lo = end,
+            Some((_, ls, _)) => hi = ls,
+            None => break,
+        }
+    }
+    Ok(lo)
+}
+
 fn newline_before(file: &File, offset: u64) -> bool {
     if offset == 0 {
         return true;
@@ -1157,22 +1275,24 @@ fn was_truncated(h: &mut Handle) -> io::Result<bool> {
 }
 
 /// After a copytruncate, the lines written between our last read and the
-/// truncation are only in the copy (`NAME.1`, `NAME-20240101`, ...): find a
-/// sibling whose first line is ours and read it from where we were.
-fn recover_from_copy(
+/// truncation are only in the copy (`NAME.1`, `NAME-20240101`, ...); after a
+/// rotation while we were stopped, the unread end of the old file is in the
+/// renamed file. Finds a sibling whose first line hashes to `md5` and reads
+/// it from `from` to its end. Returns whether one was found.
+#[allow(clippy::too_many_arguments)]
+fn recover_from_sibling(
     path: &Path,
-    h: &Handle,
+    md5: &str,
+    from: u64,
+    skip: Option<(u64, u64)>,
+    initial: bool,
     enc: Encoding,
     max_line: usize,
     stats: &mut Stats,
     out: &mut Vec<LineEvent>,
-) {
-    let Some((md5, _)) = &h.first_line else {
-        return;
-    };
-    let from = h.splitter.line_end();
+) -> bool {
     let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
-        return;
+        return false;
     };
     let dir = if dir.as_os_str().is_empty() {
         Path::new(".")
@@ -1181,7 +1301,7 @@ fn recover_from_copy(
     };
     let name = name.to_string_lossy();
     let Ok(entries) = fs::read_dir(dir) else {
-        return;
+        return false;
     };
     for entry in entries.flatten().take(10_000) {
         let fname = entry.file_name();
@@ -1201,12 +1321,15 @@ fn recover_from_copy(
             continue;
         };
         let Ok(meta) = f.metadata() else { continue };
-        if !meta.is_file() || meta.len() <= from || (meta.dev(), meta.ino()) == (h.dev, h.ino) {
+        if !meta.is_file() || meta.len() <= from || Some((meta.dev(), meta.ino())) == skip {
             continue;
         }
         match first_line_md5(&f) {
-            Ok(Some((m, _))) if m == *md5 => {}
+            Ok(Some((m, _))) if m.eq_ignore_ascii_case(md5) => {}
             _ => continue,
+        }
+        if !newline_before(&f, from) {
+            continue;
         }
         if f.seek(SeekFrom::Start(from)).is_err() {
             continue;
@@ -1226,11 +1349,12 @@ fn recover_from_copy(
             left -= n as u64;
             stats.bytes_read += n as u64;
             splitter.feed(&buf[..n], |l| {
-                push_line(out, stats, enc, &p, l, false, true)
+                push_line(out, stats, enc, &p, l, initial, true)
             });
         }
-        return;
+        return true;
     }
+    false
 }
 
 /// Reads `h` from where it is to the end (or until `budget` is spent).

@@ -83,7 +83,7 @@ use std::path::PathBuf;
 pub use encoding::Encoding;
 pub use file::{
     ActiveBackend, Backend, FileHealth, FilePosition, FileSource, FileSourceOptions, FileState,
-    LineEvent, LogPath, StartAt, Waker,
+    LineEvent, LineTimeFn, LogPath, StartAt, TimeCutoff, Waker,
 };
 pub use identity::{first_line_md5, FileIdentity, StoredPosition};
 pub use lines::{LineSplitter, RawLine, DEFAULT_MAX_LINE};
