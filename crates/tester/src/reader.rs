@@ -63,6 +63,7 @@ pub struct LineReader<R> {
     raw: Vec<u8>,
     encoding: Encoding,
     bytes_read: u64,
+    keep_partial: bool,
 }
 
 impl<R: BufRead> LineReader<R> {
@@ -72,7 +73,15 @@ impl<R: BufRead> LineReader<R> {
             raw: Vec::with_capacity(4096),
             encoding,
             bytes_read: 0,
+            keep_partial: true,
         }
+    }
+
+    /// Whether a last line without its `\n` is returned (default) or dropped, as
+    /// fail2ban-regex drops it from files (a line still being written).
+    pub fn keep_partial_last_line(mut self, keep: bool) -> Self {
+        self.keep_partial = keep;
+        self
     }
 
     /// Bytes consumed so far (for progress).
@@ -84,6 +93,7 @@ impl<R: BufRead> LineReader<R> {
     pub fn next_line(&mut self, line: &mut String) -> io::Result<bool> {
         self.raw.clear();
         let mut any = false;
+        let mut complete = false;
         loop {
             let (done, used) = {
                 let buf = match self.inner.fill_buf() {
@@ -109,10 +119,11 @@ impl<R: BufRead> LineReader<R> {
             self.inner.consume(used);
             self.bytes_read += used as u64;
             if done {
+                complete = true;
                 break;
             }
         }
-        if !any {
+        if !any || (!complete && !self.keep_partial) {
             line.clear();
             return Ok(false);
         }
@@ -155,6 +166,16 @@ mod tests {
     fn splits_and_strips_line_ends() {
         let got = lines(b"a\r\nbb\n\nccc\r\r\nlast", Encoding::Utf8);
         assert_eq!(got, ["a", "bb", "", "ccc", "last"]);
+    }
+
+    #[test]
+    fn partial_last_line_can_be_dropped() {
+        let input: &[u8] = b"one\ntwo";
+        let mut r = LineReader::new(input, Encoding::Utf8).keep_partial_last_line(false);
+        let mut l = String::new();
+        assert!(r.next_line(&mut l).unwrap());
+        assert_eq!(l, "one");
+        assert!(!r.next_line(&mut l).unwrap());
     }
 
     #[test]

@@ -282,10 +282,11 @@ impl Setup {
                 "Use         encoding : {}",
                 encoding.display_name()
             ));
-            Source::File(LineReader::new(
-                BufReader::with_capacity(256 << 10, f),
-                encoding,
-            ))
+            // Like the reference, a last line without its newline is not read yet.
+            Source::File(
+                LineReader::new(BufReader::with_capacity(256 << 10, f), encoding)
+                    .keep_partial_last_line(false),
+            )
         } else if log.starts_with("systemd-journal") {
             return Err(Error::Unsupported(
                 "systemd-journal: reading the journal is not supported by bailiff regex yet".into(),
