@@ -20,7 +20,9 @@
 //! fail2ban's own `fail2ban.sqlite3`, and opening such a file imports it once.
 //!
 //! Conversions to and from [`bailiff_jail::Ticket`] ([`BanRecord::from_ticket`],
-//! [`BanRecord::to_ticket`]) let the daemon pass bans between the jail and the store.
+//! [`BanRecord::to_ticket`]) let the daemon pass bans between the jail and the store,
+//! and [`StoreHooks`] answers the jail's questions (ban history for
+//! `bantime.increment`) from the store.
 //!
 //! ```
 //! use bailiff_store::{BanRecord, Store};
@@ -39,7 +41,7 @@ pub mod schema;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use bailiff_jail::{BanHistory, FailId, Ticket, TicketData};
+use bailiff_jail::{BanHistory, FailId, JailHooks, Ticket, TicketData};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 use serde_json::{Map, Value};
 
@@ -920,6 +922,58 @@ impl Store {
         tx.commit()
             .map_err(|e| err(&self.file, "committing the fail2ban import", e))?;
         Ok(stats)
+    }
+}
+
+/// [`JailHooks`] backed by the store: ban history comes from [`Store::ban_history`];
+/// `ignorecommand` and the random source are optional closures of the caller.
+///
+/// Store errors do not stop the jail (fail2ban logs them and goes on without history):
+/// the first one is kept in `error` for the caller to log.
+pub struct StoreHooks<'a> {
+    pub store: Option<&'a Store>,
+    pub jail: &'a str,
+    pub ignore_command: Option<&'a mut dyn FnMut(&Ticket) -> bool>,
+    pub random: Option<&'a mut dyn FnMut() -> f64>,
+    pub error: Option<StoreError>,
+}
+
+impl<'a> StoreHooks<'a> {
+    pub fn new(store: Option<&'a Store>, jail: &'a str) -> StoreHooks<'a> {
+        StoreHooks {
+            store,
+            jail,
+            ignore_command: None,
+            random: None,
+            error: None,
+        }
+    }
+}
+
+impl JailHooks for StoreHooks<'_> {
+    fn ignore_command(&mut self, ticket: &Ticket) -> bool {
+        match self.ignore_command.as_mut() {
+            Some(f) => f(ticket),
+            None => false,
+        }
+    }
+
+    fn ban_history(&mut self, id: &FailId, overall_jails: bool) -> Option<BanHistory> {
+        let store = self.store?;
+        match store.ban_history(&id.to_string(), self.jail, overall_jails) {
+            Ok(h) => h,
+            Err(e) => {
+                self.error.get_or_insert(e);
+                None
+            }
+        }
+    }
+
+    fn random(&mut self) -> f64 {
+        match self.random.as_mut() {
+            Some(f) => f(),
+            None => 0.0,
+        }
     }
 }
 

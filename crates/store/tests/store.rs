@@ -6,7 +6,10 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bailiff_jail::{BanOutcome, FailId, Jail, JailConfig, NoHooks, Ticket};
-use bailiff_store::{schema, BanRecord, DbFile, LogPosition, Store, StoreError, StoreOptions};
+use bailiff_jail::{BanTimeIncrement, BanTimeOptions};
+use bailiff_store::{
+    schema, BanRecord, DbFile, LogPosition, Store, StoreError, StoreHooks, StoreOptions,
+};
 use serde_json::json;
 
 const T0: i64 = 1_700_000_000;
@@ -636,4 +639,42 @@ db._db.commit()
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&check.stdout).trim(), "3");
+}
+
+#[test]
+fn increment_with_history_from_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(&dir.path().join("inc.sqlite3")).unwrap();
+    let mut cfg = JailConfig::new("sshd");
+    cfg.max_retry = 1;
+    cfg.increment = Some(BanTimeIncrement::from_options(&BanTimeOptions::default()).unwrap());
+    let mut jail = Jail::new(cfg);
+    // Ban the same address three times; each ban is stored, unbanned when over, and the
+    // next one doubles.
+    let mut now = T0 as f64;
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let t = Ticket::new(FailId::parse("198.51.100.1"), now);
+        let out = {
+            let mut hooks = StoreHooks::new(Some(&s), "sshd");
+            let out = jail.on_failure(t, now, &mut hooks);
+            let t = out.to_ban.into_iter().next().expect("maxretry 1");
+            let o = jail.ban(t, now, &mut hooks);
+            assert!(hooks.error.is_none());
+            o
+        };
+        let BanOutcome::Banned { ticket, record, .. } = out else {
+            panic!("{out:?}");
+        };
+        assert!(record);
+        seen.push((ticket.ban_time, ticket.ban_count));
+        s.add_ban(&BanRecord::from_ticket("sshd", &ticket, 600.0, 10))
+            .unwrap();
+        now += ticket.ban_time.unwrap() + 1.0;
+        assert_eq!(jail.unban_due(now, 10).len(), 1);
+    }
+    assert_eq!(
+        seen,
+        [(Some(600.0), 1), (Some(1200.0), 2), (Some(2400.0), 3)]
+    );
 }
