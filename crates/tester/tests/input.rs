@@ -51,7 +51,7 @@ fn reference(args: &[&str]) -> Option<String> {
 fn awkward_log(dir: &Path) -> (std::path::PathBuf, Vec<(String, String)>) {
     let mut bytes: Vec<u8> = Vec::new();
     let mut want = Vec::new();
-    let mut line = |b: &mut Vec<u8>, sec: u32, body: &[u8], end: &[u8]| {
+    let line = |b: &mut Vec<u8>, sec: u32, body: &[u8], end: &[u8]| {
         b.extend_from_slice(format!("2024-01-02 03:04:{sec:02} ").as_bytes());
         b.extend_from_slice(body);
         b.extend_from_slice(end);
