@@ -75,9 +75,15 @@ fn main() {
     let confdir = args.get(2).map_or("/etc/fail2ban", String::as_str);
     let def =
         bailiff_config::read_filter(std::path::Path::new(confdir), name, &[]).expect("filter");
+    // BENCH_PART=pref: prefregex only; =nopref: failregexes without prefregex.
+    let part = std::env::var("BENCH_PART").unwrap_or_default();
     let cfg = FilterConfig {
-        prefregex: def.prefregex,
-        failregex: def.failregex,
+        prefregex: def.prefregex.filter(|_| part != "nopref"),
+        failregex: if part == "pref" {
+            Vec::new()
+        } else {
+            def.failregex
+        },
         ignoreregex: def.ignoreregex,
         maxlines: def.maxlines.unwrap_or(1),
         datepattern: def.datepattern,
@@ -86,18 +92,44 @@ fn main() {
     };
     let now = 1_795_000_000.0;
     let mut filter = Filter::new(&cfg, Zone::system(), now).expect("compile");
+    println!(
+        "prefiltered failregexes: {:?}",
+        filter.failregex_prefiltered()
+    );
     let bytes: usize = lines.iter().map(|l| l.len() + 1).sum();
+    {
+        // Date detection alone, for comparison.
+        let opts = bailiff_filter::DateOptions {
+            reference_year: 2026,
+            any_year: false,
+        };
+        let mut dd =
+            bailiff_filter::DateDetector::new(cfg.datepattern.as_deref(), &opts).expect("dates");
+        let zone = Zone::system();
+        let start = Instant::now();
+        let found = lines
+            .iter()
+            .filter(|l| dd.find(l, now, &zone).is_some())
+            .count();
+        let secs = start.elapsed().as_secs_f64();
+        println!(
+            "date detection alone: {found} dates in {secs:.3} s = {:.0} lines/s",
+            lines.len() as f64 / secs
+        );
+    }
     let start = Instant::now();
     let mut failures = 0usize;
     let mut dated = 0usize;
+    let mut matches = 0usize;
     for l in &lines {
         let r = filter.process_line(l, now);
         failures += r.failures.len();
+        matches += r.failures.iter().map(|f| f.matches.len()).sum::<usize>();
         dated += usize::from(r.date.is_some());
     }
     let secs = start.elapsed().as_secs_f64();
     println!(
-        "{name}: {} lines ({:.1} MB) in {secs:.3} s = {:.0} lines/s, {:.1} MB/s; {failures} failures, {dated} dated",
+        "{name}: {} lines ({:.1} MB) in {secs:.3} s = {:.0} lines/s, {:.1} MB/s; {failures} failures ({matches} matched lines), {dated} dated",
         lines.len(),
         bytes as f64 / 1e6,
         lines.len() as f64 / secs,

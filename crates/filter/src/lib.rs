@@ -332,6 +332,11 @@ impl Filter {
         self.fail.iter().map(|c| c.expanded()).collect()
     }
 
+    /// Which failregexes have a literal prefilter (diagnostics, benchmarks).
+    pub fn failregex_prefiltered(&self) -> Vec<bool> {
+        self.fail.iter().map(|c| c.has_prefilter()).collect()
+    }
+
     /// The ignoreregexes after tag expansion.
     pub fn ignoreregex_expanded(&self) -> Vec<&str> {
         self.ignore.iter().map(|c| c.expanded()).collect()
@@ -593,7 +598,7 @@ impl Filter {
                         _ => Vec::new(),
                     };
                     m.extend(matched.iter().map(|l| l.text.clone()));
-                    fail.insert("matches".into(), Val::Lines(m));
+                    fail.insert("matches", Val::Lines(m));
                     Rc::new(RefCell::new(fail))
                 }
             };
@@ -640,7 +645,7 @@ impl Filter {
             let mut needs_dns = false;
             let fids: Vec<Option<String>> = match ip {
                 None => {
-                    f.insert("mlfpending".into(), Val::Int(1));
+                    f.insert("mlfpending", Val::Int(1));
                     if !self.check_all {
                         return;
                     }
@@ -650,7 +655,7 @@ impl Filter {
                     let ipc = ipaddr(&ip, cidr);
                     match fid {
                         Some(fid) if fid != ip => {
-                            f.insert("ip".into(), Val::Str(ipc));
+                            f.insert("ip", Val::Str(ipc));
                             vec![Some(ipaddr(&fid, defcidr))]
                         }
                         _ => vec![Some(ipc)],
@@ -697,8 +702,8 @@ impl Filter {
         if fail.get("mlfgained").is_some_and(Val::truthy) {
             fl |= GAINED | NOFAIL;
             if !fail.get("nofail").is_some_and(Val::truthy) {
-                let g = fail["mlfgained"].clone();
-                fail.insert("nofail".into(), g);
+                let g = fail.get("mlfgained").cloned().unwrap_or(Val::None);
+                fail.insert("nofail", g);
             }
         } else if fail.get("nofail").is_some_and(Val::truthy) {
             fl |= NOFAIL;
@@ -728,9 +733,9 @@ impl Filter {
                 if fl & CACHED_NOFAIL == 0 && !g.get("mlfpending").is_some_and(Val::truthy) {
                     g.remove("matches");
                 }
-                for (k, v) in fail {
+                for (k, v) in fail.into_entries() {
                     if !matches!(v, Val::None) {
-                        g.insert(k, v);
+                        g.insert_key(&k, v);
                     }
                 }
             }
@@ -769,14 +774,14 @@ impl Filter {
                 if fl & GAINED == 0 {
                     m.extend(lines());
                 }
-                g.insert("matches".into(), Val::Lines(m));
+                g.insert("matches", Val::Lines(m));
             } else if fl & (NOFAIL | FORGET) == NOFAIL {
                 let mut m = match g.remove("nofail-matches") {
                     Some(Val::Lines(v)) => v,
                     _ => Vec::new(),
                 };
                 m.extend(lines());
-                g.insert("nofail-matches".into(), Val::Lines(m));
+                g.insert("nofail-matches", Val::Lines(m));
             }
         }
         rc
@@ -794,7 +799,7 @@ fn make_failure(
     let pending = fid.is_none();
     let mut data = BTreeMap::new();
     let mut matches = Vec::new();
-    for (k, v) in fail {
+    for (k, v) in fail.iter() {
         if k == "matches" {
             if let Val::Lines(l) = v {
                 matches = l.clone();
@@ -802,7 +807,7 @@ fn make_failure(
             continue;
         }
         if let Some(j) = v.to_json() {
-            data.insert(k.clone(), j);
+            data.insert(k.to_string(), j);
         }
     }
     Failure {

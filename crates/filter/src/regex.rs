@@ -1,6 +1,8 @@
 //! One compiled fail2ban regex (PCRE2, JIT) and the ticket data its groups give.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::borrow::Cow;
+use std::collections::BTreeSet;
+use std::rc::Rc;
 
 use pcre2::bytes::{CaptureLocations, Regex, RegexBuilder};
 
@@ -58,8 +60,55 @@ impl Val {
     }
 }
 
-/// Ticket data being built: group name to value.
-pub(crate) type Fail = BTreeMap<String, Val>;
+/// Ticket data being built: group name to value, in a small vector (a dozen entries at
+/// most; names are shared with the compiled regex, so building one does not allocate
+/// names).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Fail(Vec<(Rc<str>, Val)>);
+
+impl Fail {
+    pub fn new() -> Fail {
+        Fail(Vec::with_capacity(12))
+    }
+    fn pos(&self, k: &str) -> Option<usize> {
+        self.0.iter().position(|(n, _)| &**n == k)
+    }
+    pub fn get(&self, k: &str) -> Option<&Val> {
+        self.pos(k).map(|i| &self.0[i].1)
+    }
+    pub fn get_mut(&mut self, k: &str) -> Option<&mut Val> {
+        self.pos(k).map(|i| &mut self.0[i].1)
+    }
+    /// Set `k`; a new name is allocated once.
+    pub fn insert(&mut self, k: &str, v: Val) {
+        match self.pos(k) {
+            Some(i) => self.0[i].1 = v,
+            None => self.0.push((Rc::from(k), v)),
+        }
+    }
+    /// Set `k` with a shared name.
+    pub fn insert_key(&mut self, k: &Rc<str>, v: Val) {
+        match self.pos(k) {
+            Some(i) => self.0[i].1 = v,
+            None => self.0.push((Rc::clone(k), v)),
+        }
+    }
+    pub fn remove(&mut self, k: &str) -> Option<Val> {
+        self.pos(k).map(|i| self.0.swap_remove(i).1)
+    }
+    /// Overwrite with every entry of `other`.
+    pub fn extend(&mut self, other: Fail) {
+        for (k, v) in other.0 {
+            self.insert_key(&k, v);
+        }
+    }
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Val)> {
+        self.0.iter().map(|(k, v)| (&**k, v))
+    }
+    pub fn into_entries(self) -> impl Iterator<Item = (Rc<str>, Val)> {
+        self.0.into_iter()
+    }
+}
 
 /// fail2ban's `users` bookkeeping: every distinct user of a connection.
 pub(crate) fn add_user(fail: &mut Fail, user: Option<String>) {
@@ -69,7 +118,7 @@ pub(crate) fn add_user(fail: &mut Fail, user: Option<String>) {
                 s.insert(u);
             }
             _ => {
-                fail.insert("users".into(), Val::Set(BTreeSet::from([u])));
+                fail.insert("users", Val::Set(BTreeSet::from([u])));
             }
         }
     }
@@ -80,10 +129,10 @@ pub(crate) struct Compiled {
     re: Regex,
     locs: CaptureLocations,
     /// (group index, name) of every named group.
-    groups: Vec<(usize, String)>,
+    groups: Vec<(usize, Rc<str>)>,
     /// `alt_<x>[_N]` groups (group, target) and `tuple_<x>[_N]` groups, sorted.
-    alt: Vec<(String, String)>,
-    tuple: Vec<(String, String)>,
+    alt: Vec<(Rc<str>, Rc<str>)>,
+    tuple: Vec<(Rc<str>, Rc<str>)>,
     /// Indices of `skiplines0`, `skiplines1`, ...
     skip: Vec<usize>,
     /// Bytes a match can start with (anchored regexes only).
@@ -136,12 +185,13 @@ impl Compiled {
         let mut skip = Vec::new();
         for (i, n) in re.capture_names().iter().enumerate() {
             let Some(n) = n else { continue };
-            groups.push((i, n.clone()));
+            groups.push((i, Rc::from(n.as_str())));
             if let Some((pre, target)) = complement(n) {
+                let pair = (Rc::from(n.as_str()), Rc::from(target.as_str()));
                 if pre == "alt_" {
-                    alt.push((n.clone(), target));
+                    alt.push(pair);
                 } else {
-                    tuple.push((n.clone(), target));
+                    tuple.push(pair);
                 }
             }
             if let Some(num) = n
@@ -176,12 +226,16 @@ impl Compiled {
         &self.expanded
     }
 
+    pub fn has_prefilter(&self) -> bool {
+        self.first.is_some()
+    }
+
     pub fn has_group(&self, name: &str) -> bool {
-        self.groups.iter().any(|(_, n)| n == name)
+        self.groups.iter().any(|(_, n)| &**n == name)
     }
 
     pub fn group_names(&self) -> impl Iterator<Item = &str> {
-        self.groups.iter().map(|(_, n)| n.as_str())
+        self.groups.iter().map(|(_, n)| &**n)
     }
 
     /// Search `buf`; the span of the match.
@@ -200,7 +254,7 @@ impl Compiled {
 
     /// Byte span of a named group of the last match.
     pub fn group_span(&self, name: &str) -> Option<(usize, usize)> {
-        let (i, _) = self.groups.iter().find(|(_, n)| n == name)?;
+        let (i, _) = self.groups.iter().find(|(_, n)| &**n == name)?;
         self.locs.get(*i)
     }
 
@@ -213,12 +267,12 @@ impl Compiled {
                 Some(t) => Val::Str(t.to_string()),
                 None => Val::None,
             };
-            f.insert(n.clone(), v);
+            f.insert_key(n, v);
         }
         for (k, n) in &self.alt {
             let v = f.get(k).cloned().unwrap_or(Val::None);
             if v.truthy() && !f.get(n).is_some_and(Val::truthy) {
-                f.insert(n.clone(), v);
+                f.insert_key(n, v);
             }
         }
         for (k, n) in &self.tuple {
@@ -231,7 +285,7 @@ impl Compiled {
                 Some(Val::Str(s)) => vec![Some(s), v],
                 _ => vec![None, v],
             };
-            f.insert(n.clone(), Val::Tuple(t));
+            f.insert_key(n, Val::Tuple(t));
         }
         f
     }
@@ -253,14 +307,14 @@ impl Compiled {
 
 /// Split the buffered lines into those the match covered and the rest (fail2ban's
 /// matched/unmatched tuple lines), by counting newlines of `buf` around `span`.
-pub(crate) fn split_lines(
+pub(crate) fn split_lines<'o>(
     buf: &str,
-    org: &[TupleLine],
+    org: &'o [TupleLine],
     span: (usize, usize),
     skipped: &[String],
-) -> (Vec<TupleLine>, Vec<TupleLine>) {
+) -> (Cow<'o, [TupleLine]>, Vec<TupleLine>) {
     if org.len() <= 1 {
-        return (org.to_vec(), Vec::new());
+        return (Cow::Borrowed(org), Vec::new());
     }
     let b = buf.as_bytes();
     let (s, e) = span;
@@ -292,7 +346,7 @@ pub(crate) fn split_lines(
         }
     }
     unmatched.extend_from_slice(&org[lc2..]);
-    (matched, unmatched)
+    (Cow::Owned(matched), unmatched)
 }
 
 #[cfg(test)]
@@ -321,10 +375,10 @@ mod tests {
         let buf = "alt bob from 192.0.2.1\n";
         assert!(c.search(buf).unwrap().is_some());
         let g = c.groups(buf);
-        assert_eq!(g["user"], Val::Str("bob".into()));
-        assert_eq!(g["alt_user"], Val::Str("bob".into()));
-        assert_eq!(g["ip4"], Val::Str("192.0.2.1".into()));
-        assert_eq!(g["ip6"], Val::None);
+        assert_eq!(g.get("user"), Some(&Val::Str("bob".into())));
+        assert_eq!(g.get("alt_user"), Some(&Val::Str("bob".into())));
+        assert_eq!(g.get("ip4"), Some(&Val::Str("192.0.2.1".into())));
+        assert_eq!(g.get("ip6"), Some(&Val::None));
     }
 
     #[test]
