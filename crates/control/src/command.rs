@@ -224,8 +224,10 @@ pub enum JailSet {
     ActionMulti {
         /// action name
         action: String,
-        /// `(key, value)`; a method call may come without value
-        items: Vec<(String, Option<String>)>,
+        /// `(key, value)`, values as sent (mostly `str`, but e.g.
+        /// `actionstart_on_demand` comes as a `bool`); a method call may come
+        /// without a value.
+        items: Vec<(String, Option<Value>)>,
     },
 }
 
@@ -686,7 +688,7 @@ fn parse_jail_set(a: &mut Args<'_>, multi: bool) -> Result<JailSet, CommandError
                         .first()
                         .and_then(scalar)
                         .ok_or_else(|| CommandError::value("action property without a name"))?;
-                    let value = pair.get(1).and_then(scalar);
+                    let value = pair.get(1).cloned();
                     items.push((key, value));
                 }
                 JailSet::ActionMulti { action, items }
@@ -775,4 +777,236 @@ fn parse_get(a: &mut Args<'_>) -> Result<Get, CommandError> {
             Get::Jail { jail: name, op }
         }
     })
+}
+
+fn s(x: &str) -> Value {
+    Value::Str(x.to_owned())
+}
+
+fn words(items: &[&str]) -> Vec<Value> {
+    items.iter().map(|w| s(w)).collect()
+}
+
+impl Command {
+    /// The request list that [`Command::parse`] reads back as this command
+    /// (what a client sends for it). Numbers go as `int`, nested streams as
+    /// lists, as `fail2ban-client` sends them.
+    pub fn to_request(&self) -> Vec<Value> {
+        let mut r: Vec<Value> = match self {
+            Command::Ping => words(&["ping"]),
+            Command::Version => words(&["version"]),
+            Command::Help => words(&["help"]),
+            Command::Echo(w) => std::iter::once(s("echo"))
+                .chain(w.iter().map(|x| s(x)))
+                .collect(),
+            Command::Shutdown => words(&["stop"]),
+            Command::StopAll => words(&["stop", "--all"]),
+            Command::StopJail(j) => words(&["stop", j]),
+            Command::StartJail(j) => words(&["start", j]),
+            Command::Add { jail, backend } => words(&["add", jail, backend]),
+            Command::Reload {
+                jail,
+                options,
+                stream,
+            } => {
+                let mut opts = Vec::new();
+                if options.restart {
+                    opts.push(s("--restart"));
+                }
+                if options.unban {
+                    opts.push(s("--unban"));
+                }
+                if options.if_exists {
+                    opts.push(s("--if-exists"));
+                }
+                vec![
+                    s("reload"),
+                    s(jail.as_deref().unwrap_or("--all")),
+                    Value::List(opts),
+                    Value::List(stream.iter().map(|c| Value::List(c.to_request())).collect()),
+                ]
+            }
+            Command::Status => words(&["status"]),
+            Command::JailStatus { jail, flavor } => {
+                let mut v = words(&["status", jail]);
+                v.extend(flavor.iter().map(|f| s(f)));
+                v
+            }
+            Command::UnbanAll => words(&["unban", "--all"]),
+            Command::Unban(ips) => std::iter::once(s("unban"))
+                .chain(ips.iter().map(|x| s(x)))
+                .collect(),
+            Command::Banned(ips) => std::iter::once(s("banned"))
+                .chain(ips.iter().map(|x| s(x)))
+                .collect(),
+            Command::FlushLogs => words(&["flushlogs"]),
+            Command::ServerStatus => words(&["server-status"]),
+            Command::ServerStream(stream) => vec![
+                s("server-stream"),
+                Value::List(stream.iter().map(|c| Value::List(c.to_request())).collect()),
+            ],
+            Command::Sleep(secs) => vec![s("sleep"), Value::Float(*secs)],
+            Command::ConfigError(m) => words(&["config-error", m]),
+            Command::Set(set) => std::iter::once(s("set")).chain(set_request(set)).collect(),
+            Command::MultiSet(set) => std::iter::once(s("multi-set"))
+                .chain(set_request(set))
+                .collect(),
+            Command::Get(get) => std::iter::once(s("get")).chain(get_request(get)).collect(),
+        };
+        r.shrink_to_fit();
+        r
+    }
+}
+
+fn set_request(set: &Set) -> Vec<Value> {
+    match set {
+        Set::LogLevel(v) => words(&["loglevel", v]),
+        Set::LogTarget(v) => words(&["logtarget", v]),
+        Set::SyslogSocket(v) => words(&["syslogsocket", v]),
+        Set::AllowIpv6(v) => words(&["allowipv6", v]),
+        Set::Thread(v) => vec![s("thread"), v.clone()],
+        Set::DbFile(v) => words(&["dbfile", v]),
+        Set::DbMaxMatches(n) => vec![s("dbmaxmatches"), Value::Int(*n)],
+        Set::DbPurgeAge(v) => words(&["dbpurgeage", v]),
+        Set::Jail { jail, op } => {
+            let mut v = vec![s(jail)];
+            v.extend(jail_set_request(op));
+            v
+        }
+    }
+}
+
+fn jail_set_request(op: &JailSet) -> Vec<Value> {
+    let many = |name: &str, items: &[String]| -> Vec<Value> {
+        std::iter::once(s(name))
+            .chain(items.iter().map(|x| s(x)))
+            .collect()
+    };
+    // `multi-set` sends several regexes as one list; one goes as a word.
+    let regexes = |name: &str, items: &[String]| -> Vec<Value> {
+        match items {
+            [one] => words(&[name, one]),
+            _ => vec![s(name), Value::str_list(items.iter().cloned())],
+        }
+    };
+    match op {
+        JailSet::Idle(on) => words(&["idle", if *on { "on" } else { "off" }]),
+        JailSet::IgnoreSelf(v) => words(&["ignoreself", v]),
+        JailSet::AddIgnoreIp(ips) => many("addignoreip", ips),
+        JailSet::DelIgnoreIp(ip) => words(&["delignoreip", ip]),
+        JailSet::IgnoreCommand(v) => words(&["ignorecommand", v]),
+        JailSet::IgnoreCache(v) => words(&["ignorecache", v]),
+        JailSet::AddLogPath { path, tail } => {
+            words(&["addlogpath", path, if *tail { "tail" } else { "head" }])
+        }
+        JailSet::DelLogPath(p) => words(&["dellogpath", p]),
+        JailSet::LogEncoding(v) => words(&["logencoding", v]),
+        JailSet::AddJournalMatch(m) => many("addjournalmatch", m),
+        JailSet::DelJournalMatch(m) => many("deljournalmatch", m),
+        JailSet::PrefRegex(r) => words(&["prefregex", r]),
+        JailSet::AddFailRegex(r) => regexes("addfailregex", r),
+        JailSet::DelFailRegex(i) => vec![s("delfailregex"), Value::Int(*i)],
+        JailSet::AddIgnoreRegex(r) => regexes("addignoreregex", r),
+        JailSet::DelIgnoreRegex(i) => vec![s("delignoreregex"), Value::Int(*i)],
+        JailSet::UseDns(v) => words(&["usedns", v]),
+        JailSet::FindTime(v) => words(&["findtime", v]),
+        JailSet::BanTime(v) => words(&["bantime", v]),
+        JailSet::BanTimeExtra { option, value } => vec![s(&format!("bantime.{option}")), s(value)],
+        JailSet::DatePattern(v) => words(&["datepattern", v]),
+        JailSet::LogTimeZone(v) => words(&["logtimezone", v]),
+        JailSet::MaxRetry(n) => vec![s("maxretry"), Value::Int(*n)],
+        JailSet::MaxMatches(n) => vec![s("maxmatches"), Value::Int(*n)],
+        JailSet::MaxLines(n) => vec![s("maxlines"), Value::Int(*n)],
+        JailSet::Attempt { ip, failures } => {
+            let mut v = words(&["attempt", ip]);
+            v.extend(failures.iter().map(|f| s(f)));
+            v
+        }
+        JailSet::BanIp(ips) => many("banip", ips),
+        JailSet::UnbanIp { ips, report_absent } => {
+            let mut v = vec![s("unbanip")];
+            if *report_absent {
+                v.push(s("--report-absent"));
+            }
+            v.extend(ips.iter().map(|x| s(x)));
+            v
+        }
+        JailSet::AddAction { name, python } => match python {
+            None => words(&["addaction", name]),
+            Some((file, kwargs)) => words(&["addaction", name, file, kwargs]),
+        },
+        JailSet::DelAction(a) => words(&["delaction", a]),
+        JailSet::Action { action, key, value } => {
+            let mut v = words(&["action", action, key]);
+            v.extend(value.iter().map(|x| s(x)));
+            v
+        }
+        JailSet::ActionMulti { action, items } => vec![
+            s("action"),
+            s(action),
+            Value::List(
+                items
+                    .iter()
+                    .map(|(k, v)| {
+                        let mut pair = vec![s(k)];
+                        pair.extend(v.iter().cloned());
+                        Value::List(pair)
+                    })
+                    .collect(),
+            ),
+        ],
+    }
+}
+
+fn get_request(get: &Get) -> Vec<Value> {
+    match get {
+        Get::LogLevel => words(&["loglevel"]),
+        Get::LogTarget => words(&["logtarget"]),
+        Get::SyslogSocket => words(&["syslogsocket"]),
+        Get::Thread => words(&["thread"]),
+        Get::DbFile => words(&["dbfile"]),
+        Get::DbMaxMatches => words(&["dbmaxmatches"]),
+        Get::DbPurgeAge => words(&["dbpurgeage"]),
+        Get::Jail { jail, op } => {
+            let mut v = vec![s(jail)];
+            v.extend(match op {
+                JailGet::Banned(ips) => std::iter::once(s("banned"))
+                    .chain(ips.iter().map(|x| s(x)))
+                    .collect(),
+                JailGet::BanIp { with_time: true } => words(&["banip", "--with-time"]),
+                JailGet::BanIp { with_time: false } => words(&["banip"]),
+                JailGet::LogPath => words(&["logpath"]),
+                JailGet::LogEncoding => words(&["logencoding"]),
+                JailGet::JournalMatch => words(&["journalmatch"]),
+                JailGet::IgnoreSelf => words(&["ignoreself"]),
+                JailGet::IgnoreIp => words(&["ignoreip"]),
+                JailGet::IgnoreCommand => words(&["ignorecommand"]),
+                JailGet::IgnoreCache => words(&["ignorecache"]),
+                JailGet::PrefRegex => words(&["prefregex"]),
+                JailGet::FailRegex => words(&["failregex"]),
+                JailGet::IgnoreRegex => words(&["ignoreregex"]),
+                JailGet::DatePattern => words(&["datepattern"]),
+                JailGet::LogTimeZone => words(&["logtimezone"]),
+                JailGet::UseDns => words(&["usedns"]),
+                JailGet::FindTime => words(&["findtime"]),
+                JailGet::BanTime => words(&["bantime"]),
+                JailGet::BanTimeExtra(o) => vec![s(&format!("bantime.{o}"))],
+                JailGet::MaxRetry => words(&["maxretry"]),
+                JailGet::MaxMatches => words(&["maxmatches"]),
+                JailGet::MaxLines => words(&["maxlines"]),
+                JailGet::Actions => words(&["actions"]),
+                JailGet::Action { action, property } => words(&["action", action, property]),
+                JailGet::ActionProperties(a) => words(&["actionproperties", a]),
+                JailGet::ActionMethods(a) => words(&["actionmethods", a]),
+            });
+            v
+        }
+    }
+}
+
+impl std::fmt::Display for Command {
+    /// The command as words, the way fail2ban logs a request (`['status', 'sshd']`).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&Value::List(self.to_request()).py_repr())
+    }
 }

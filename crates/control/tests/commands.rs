@@ -87,7 +87,11 @@ fn every_protocol_py_command_parses() {
         let req = instantiate(usage);
         let refs: Vec<&str> = req.iter().map(String::as_str).collect();
         match parse(&refs) {
-            Ok(_) => parsed += 1,
+            Ok(cmd) => {
+                parsed += 1;
+                // Writing the command back gives a request that parses the same.
+                assert_eq!(Command::parse(&cmd.to_request()).unwrap(), cmd, "{usage}");
+            }
             Err(e) => bad.push(format!("{usage:?} as {req:?}: {e}")),
         }
     }
@@ -144,6 +148,23 @@ fn the_whole_stock_configuration_stream_parses() {
     let request = decode(&bytes).unwrap();
     let items = request.as_seq().unwrap();
     let cmd = Command::parse(items).unwrap();
+    assert_eq!(
+        Command::parse(&cmd.to_request()).unwrap(),
+        cmd,
+        "round trip of the stream"
+    );
+    // to_request writes what fail2ban-client sent, item for item.
+    let (Value::List(ours), Some(theirs)) = (
+        &cmd.to_request()[1],
+        request.as_seq().and_then(|r| r.get(1)),
+    ) else {
+        panic!("stream is not a list")
+    };
+    let theirs = theirs.as_seq().unwrap();
+    assert_eq!(ours.len(), theirs.len());
+    for (a, b) in ours.iter().zip(theirs) {
+        assert_eq!(a.py_repr(), b.py_repr());
+    }
     let Command::ServerStream(stream) = cmd else {
         panic!("not a stream")
     };
@@ -161,7 +182,10 @@ fn the_whole_stock_configuration_stream_parses() {
         Command::MultiSet(Set::Jail { jail, op: JailSet::AddFailRegex(r) }) if jail == "sshd" && r.len() > 5)));
     assert!(stream.iter().any(|c| matches!(c,
         Command::MultiSet(Set::Jail { op: JailSet::ActionMulti { items, .. }, .. })
-            if items.iter().any(|(k, v)| k == "actionban" && v.is_some()))));
+            if items.iter().any(|(k, v)| k == "actionban" && v.as_ref().and_then(Value::as_str).is_some()))));
+    assert!(stream.iter().any(|c| matches!(c,
+        Command::MultiSet(Set::Jail { op: JailSet::ActionMulti { items, .. }, .. })
+            if items.contains(&("actionstart_on_demand".to_string(), Some(Value::Bool(false)))))));
     assert!(stream.contains(&Command::StartJail("sshd".into())));
 }
 
@@ -254,6 +278,10 @@ fn typed_parses() {
     assert_eq!(
         parse(&["get", "dbpurgeage"]).unwrap(),
         Command::Get(Get::DbPurgeAge)
+    );
+    assert_eq!(
+        parse(&["status", "sshd"]).unwrap().to_string(),
+        "['status', 'sshd']"
     );
     // Numbers arrive as ints from the client's stream.
     let req = vec![
