@@ -15,11 +15,15 @@
 //! - [`Value`]: the Python data that travels (str, int, list, tuple, dict,
 //!   set, ...), with Python's `str()`/`repr()`.
 //! - [`pickle`]: a data-only pickle decoder (refuses every opcode that would
-//!   import or call; bounded size and depth) and a protocol-4 encoder.
+//!   import or call; bounded size, depth and expansion) and a protocol-4
+//!   encoder. A client reading a *server's* reply may opt in to reading
+//!   exception objects and builtin data constructors as data
+//!   ([`pickle::DecodeOptions::server_reply`]); the server never does.
 //! - [`frame`]: `<F2B_END_COMMAND>` framing and `<F2B_CLOSE_COMMAND>`.
 //! - [`Command`] (with [`Set`], [`JailSet`], [`Get`], [`JailGet`]): every
-//!   command of fail2ban 1.0's protocol, typed; [`CommandError`] for bad
-//!   commands and failed ones, sent as the Python exception fail2ban uses.
+//!   command of fail2ban 1.0's protocol, typed, and back to a request with
+//!   [`Command::to_request`]; [`CommandError`] for bad commands and failed
+//!   ones, sent as the Python exception fail2ban uses.
 //! - [`Server`]: the Unix socket (mode 0600), one thread per connection,
 //!   limits from [`ServerConfig`], stopped through [`Shutdown`]; it calls a
 //!   [`Handler`] that the daemon implements.
