@@ -355,6 +355,12 @@ impl Filter {
     /// One line from a file (no trailing newline): date detection, then matching.
     pub fn process_line(&mut self, line: &str, now: f64) -> LineResult {
         let hit = self.dates.find(line, now, &self.zone);
+        self.process_dated(line, hit, now)
+    }
+
+    /// One line whose date the caller has already looked for (`hit` as
+    /// [`DateDetector::find`] returns it): the rest of [`Filter::process_line`].
+    pub fn process_dated(&mut self, line: &str, hit: Option<DateHit>, now: f64) -> LineResult {
         // A date is carried over from an earlier line when it is less than 60 s old.
         let recent = self.last_date.filter(|&d| d > now - 60.0);
         let (cut, date) = match &hit {
