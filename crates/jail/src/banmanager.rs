@@ -48,8 +48,11 @@ impl BanManager {
     pub fn ban_time(&self) -> f64 {
         self.ban_time
     }
+    /// Changes the jail's `bantime`. Active bans without a ban time of their own follow
+    /// it (they may become due earlier).
     pub fn set_ban_time(&mut self, v: f64) {
         self.ban_time = v;
+        self.next_unban = self.next_unban_time().unwrap_or(MAX_TIME);
     }
     /// "Total banned" in `status`.
     pub fn ban_total(&self) -> u64 {
@@ -106,19 +109,22 @@ impl BanManager {
         AddBan::Added
     }
 
-    /// Changes the duration (and ban count) of an active ban, e.g. after the increment
-    /// was computed. Returns false when the id is not banned.
+    /// Changes the duration (when `ban_time` is given), ban count and restored flag of an
+    /// active ban, e.g. after the increment was computed. Returns false when the id is
+    /// not banned.
     pub fn update_ban(
         &mut self,
         id: &FailId,
-        ban_time: f64,
+        ban_time: Option<f64>,
         ban_count: u32,
         restored: bool,
     ) -> bool {
         let Some(slot) = self.list.get_mut(id) else {
             return false;
         };
-        slot.ticket.ban_time = Some(ban_time);
+        if ban_time.is_some() {
+            slot.ticket.ban_time = ban_time;
+        }
         slot.ticket.ban_count = ban_count;
         slot.ticket.restored = restored;
         let eob = slot.ticket.end_of_ban(self.ban_time);
@@ -128,8 +134,10 @@ impl BanManager {
         true
     }
 
-    /// When the next unban may be due: the scheduler sleeps until then (or until a new
-    /// ban). `None` when nothing is banned or only permanent bans remain.
+    /// The earliest end of an active ban: the scheduler sleeps until just after it (or
+    /// until a new ban), then calls [`BanManager::unban_due`], which releases bans whose
+    /// end lies strictly before its `now`. `None` when nothing is banned or only
+    /// permanent bans remain.
     pub fn next_unban_time(&self) -> Option<Time> {
         if self.list.is_empty() {
             return None;

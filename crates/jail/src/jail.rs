@@ -334,6 +334,7 @@ impl Jail {
             AddBan::Added => {
                 let mut ban_count = self.bans.get(&id).map_or(1, |t| t.ban_count);
                 let mut bt = btime;
+                let mut set_bt = false;
                 let mut record = !restored;
                 let mut formula_error = None;
                 if !restored && btime >= 0.0 && !explicit {
@@ -348,6 +349,9 @@ impl Jail {
                                     Err(e) => formula_error = Some(e),
                                 }
                             }
+                            // fail2ban fixes the ticket's ban time once history is known;
+                            // otherwise it keeps following the jail's bantime.
+                            set_bt = true;
                             if ticket_time <= h.time_of_ban {
                                 restored = true;
                                 record = false;
@@ -360,7 +364,8 @@ impl Jail {
                     record = false;
                 }
                 let increased = bt != btime;
-                self.bans.update_ban(&id, bt, ban_count, restored);
+                self.bans
+                    .update_ban(&id, set_bt.then_some(bt), ban_count, restored);
                 let ticket = match self.bans.get(&id) {
                     Some(t) => t.clone(),
                     None => return BanOutcome::Expired,

@@ -244,7 +244,9 @@ fn increment_on_ban() {
         let out = jail.on_failure(failure("192.0.2.9", 0.0, "x"), T0, &mut hooks);
         let o = jail.ban(out.to_ban[0].clone(), T0, &mut hooks);
         let t = banned(&o);
-        assert_eq!(t.ban_time, Some(*want_bt), "prev {prev:?}");
+        assert_eq!(t.ban_time_or(600.0), *want_bt, "prev {prev:?}");
+        // Without history the ticket keeps following the jail's bantime.
+        assert_eq!(t.ban_time.is_none(), prev.is_none());
         assert_eq!(t.ban_count, *want_count, "prev {prev:?}");
         match o {
             BanOutcome::Banned {
@@ -382,6 +384,15 @@ fn already_banned_and_prolong() {
         jail.ban(Ticket::new(id("192.0.2.99"), T0 - 700.0), T0, &mut NoHooks),
         BanOutcome::Expired
     );
+}
+
+#[test]
+fn bans_follow_a_changed_bantime() {
+    let mut jail = Jail::new(JailConfig::new("sshd"));
+    jail.ban_ip(id("192.0.2.8"), T0, &mut NoHooks);
+    jail.ban_manager_mut().set_ban_time(60.0);
+    assert_eq!(jail.next_unban_time(), Some(T0 + 60.0));
+    assert_eq!(jail.unban_due(T0 + 61.0, 10).len(), 1);
 }
 
 #[test]
