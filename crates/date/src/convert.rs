@@ -428,13 +428,20 @@ fn valid_date(y: i64, m: u32, d: u32) -> bool {
 }
 
 /// Python's `int()` on the digits a group matched (leading/trailing blanks allowed).
+/// Values beyond 9 significant digits are refused: no valid date field is
+/// that large, and it keeps the arithmetic far from overflow.
 fn int(s: &str) -> Option<i64> {
     let b = s.as_bytes();
-    if !b.is_empty() && b.len() <= 18 && b.iter().all(u8::is_ascii_digit) {
+    if !b.is_empty() && b.len() <= 9 && b.iter().all(u8::is_ascii_digit) {
         return Some(b.iter().fold(0i64, |n, d| n * 10 + i64::from(d - b'0')));
     }
-    let t = s.trim();
-    if t.is_empty() || t.len() > 18 || !t.bytes().all(|b| b.is_ascii_digit()) {
+    let t = s.trim().trim_start_matches('0');
+    let t = if t.is_empty() && s.trim().starts_with('0') {
+        "0"
+    } else {
+        t
+    };
+    if t.is_empty() || t.len() > 9 || !t.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
     t.parse().ok()

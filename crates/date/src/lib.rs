@@ -443,6 +443,9 @@ impl std::fmt::Debug for DateDetector {
     }
 }
 
+/// Bound on "now" (about ±31,000 years): beyond it the calendar math could overflow.
+const MAX_SECS: i64 = 1_000_000_000_000;
+
 /// Seconds a template may sit unused before any other may take its place.
 const UNUSED_TIME: f64 = 300.0;
 
@@ -766,7 +769,8 @@ impl DateDetector {
         if us >= 1e6 {
             secs += 1.0;
         }
-        let secs = secs as i64;
+        // far outside any real clock: keep the arithmetic in range
+        let secs = (secs as i64).clamp(-MAX_SECS, MAX_SECS);
         let p = match *period {
             Some(p) if p.zone == zone.id && p.utc_lo <= secs && secs < p.utc_hi => p,
             _ => {

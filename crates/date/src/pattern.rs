@@ -517,7 +517,7 @@ pub(crate) fn replace_date_token(pre: &str, with: &str) -> String {
     let mut last = 0;
     let mut i = 0;
     while i < b.len() {
-        if upper[i..].starts_with("{DATE}") && !prev_is_backslash(b, i) {
+        if b[i] == b'{' && upper[i..].starts_with("{DATE}") && !prev_is_backslash(b, i) {
             out.push_str(&pre[last..i]);
             out.push_str(with);
             i += 6;
