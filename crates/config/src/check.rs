@@ -10,6 +10,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use crate::defreader::Val;
 use crate::fs::Loader;
 use crate::jail::{read_all_with, JailReading, JailSpec};
 use crate::time::parse_time;
@@ -115,6 +116,27 @@ fn check_jail(spec: &JailSpec, errors: &mut Vec<ConfigError>, regexes: &mut usiz
                 }
             }
         }
+    }
+    for (k, v) in &spec.options {
+        if matches!(v, Val::Null) {
+            errors.push(err(k, "not an integer (fail2ban would send None)".into()));
+        }
+    }
+    let backend = spec.backend.split('[').next().unwrap_or("").trim();
+    if !matches!(
+        backend,
+        "auto" | "pyinotify" | "gamin" | "polling" | "systemd"
+    ) {
+        errors.push(err(
+            "backend",
+            format!("unknown backend {:?}", spec.backend),
+        ));
+    }
+    if !matches!(spec.usedns.as_str(), "yes" | "warn" | "no" | "raw") {
+        errors.push(err(
+            "usedns",
+            format!("usedns must be yes, warn, no or raw, not {:?}", spec.usedns),
+        ));
     }
     if let Some(f) = &spec.filter {
         let mut all: Vec<(&str, &String)> = Vec::new();

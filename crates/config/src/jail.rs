@@ -163,6 +163,21 @@ pub struct JailSpec {
 }
 
 impl JailSpec {
+    /// `findtime` in seconds.
+    pub fn findtime_secs(&self) -> Result<f64, crate::TimeError> {
+        crate::parse_time(&self.findtime)
+    }
+
+    /// `bantime` in seconds (negative: permanent).
+    pub fn bantime_secs(&self) -> Result<f64, crate::TimeError> {
+        crate::parse_time(&self.bantime)
+    }
+
+    /// A recognised option as fail2ban typed it.
+    pub fn option(&self, name: &str) -> Option<&Val> {
+        self.options.iter().find(|(k, _)| k == name).map(|(_, v)| v)
+    }
+
     /// Log path globs that match no file (fail2ban refuses to start such a jail).
     pub fn missing_logs(&self) -> Vec<&str> {
         self.logpaths
@@ -184,6 +199,13 @@ pub struct Config {
     pub skipped: Vec<(String, ConfigError)>,
     /// Non-fatal findings (missing log files, missing includes, ...).
     pub warnings: Vec<String>,
+}
+
+impl Config {
+    /// The enabled jail called `name`.
+    pub fn jail(&self, name: &str) -> Option<&JailSpec> {
+        self.jails.iter().find(|j| j.name == name)
+    }
 }
 
 /// Everything read, in the form both [`load`] and [`dump_stream`] need.
@@ -739,7 +761,7 @@ fn read_jail(
                             .glob(path)
                             .into_iter()
                             .filter(|p| {
-                                let ok = Path::new(p).exists();
+                                let ok = reader.loader.exists(p);
                                 if !ok {
                                     warnings.push(format!(
                                         "File {p} is a dangling link, thus cannot be monitored"
@@ -897,7 +919,7 @@ pub(crate) fn read_all_with(
     } else {
         basedir
     };
-    if !Path::new(&basedir).exists() {
+    if !loader.exists(&basedir) {
         return Err(ConfigError::at(
             &basedir,
             0,

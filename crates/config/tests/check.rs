@@ -260,3 +260,15 @@ proptest! {
         let _ = bailiff_config::options::split_with_options(&s);
     }
 }
+
+#[test]
+fn bad_int_backend_and_usedns() {
+    let e = errors_for("maxretry = 7x\nbackend = inotify\nusedns = maybe\n", &[]);
+    for (opt, line) in [("maxretry", 9), ("backend", 10), ("usedns", 11)] {
+        assert!(
+            e.iter()
+                .any(|e| e.option == opt && e.line == line && e.section == "j"),
+            "{opt}: {e:?}"
+        );
+    }
+}
