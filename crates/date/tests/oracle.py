@@ -85,30 +85,51 @@ def run(name, lines, datepattern=None, logtimezone=None):
     }
 
 
-def filter_datepattern(name):
-    fr = FilterReader(name, "jail", {}, basedir=CONF)
+def filter_datepattern(name, opts=None):
+    fr = FilterReader(name, "jail", dict(opts or {}), basedir=CONF)
     if not fr.read():
         return None, False
     fr.getOptions({})
     return fr.getCombined().get("datepattern"), True
 
 
+def option_sets(path):
+    """The filter option sets a sample log is tested with (its filterOptions headers)."""
+    sets = [{}]
+    for line in read_lines(path):
+        m = re.match(r"^#+ ?filterOptions:(.+)$", line)
+        if not m:
+            continue
+        v = json.loads(m.group(1))
+        for o in v if isinstance(v, list) else [v]:
+            o = {k: x for k, x in o.items() if not k.startswith("test.")}
+            if o not in sets:
+                sets.append(o)
+    return sets
+
+
 def main():
     out = {"runs": []}
     dd = detector(None, None)
     out["templates"] = [[t.name, t.regex, t.template.weight] for t in dd.templates]
-    logs = sorted(f for f in os.listdir(LOGS) if os.path.isfile(os.path.join(LOGS, f)))
+    logs = sorted(
+        os.path.relpath(os.path.join(d, f), LOGS)
+        for d, _, files in os.walk(LOGS) for f in files)
     # 1. default templates on every line of every sample log
     for f in logs:
         out["runs"].append(run("default:" + f, read_lines(os.path.join(LOGS, f))))
-    # 2. each filter's datepattern on its own sample log
+    # 2. each filter's datepattern (per option set the log is tested with) on its log
     for f in logs:
         if not os.path.exists(os.path.join(CONF, "filter.d", f + ".conf")):
             continue
-        dp, ok = filter_datepattern(f)
-        if not ok or dp is None:
-            continue
-        out["runs"].append(run("filter:" + f, read_lines(os.path.join(LOGS, f)), dp))
+        seen = set()
+        for opts in option_sets(os.path.join(LOGS, f)):
+            dp, ok = filter_datepattern(f, opts)
+            if not ok or dp is None or dp in seen:
+                continue
+            seen.add(dp)
+            label = "filter:%s%s" % (f, json.dumps(opts, sort_keys=True) if opts else "")
+            out["runs"].append(run(label, read_lines(os.path.join(LOGS, f)), dp))
     # 3. logtimezone forms on a few logs with year-less, zone-less dates
     for tz in ("UTC", "UTC+0200", "CET", "EST-05", "-0430"):
         for f in ("sshd", "apache-auth", "dovecot", "postfix"):

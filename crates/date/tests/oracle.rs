@@ -65,6 +65,16 @@ fn extra_cases() -> Value {
         "2005-01-15 12:00:00 winter",
         "2005-07-15 12:00:00 summer",
     ];
+    let dst_us = [
+        "2005-04-03 01:59:59 before gap",
+        "2005-04-03 02:30:00 in gap",
+        "2005-04-03 03:00:00 after gap",
+        "2005-10-30 00:59:59 before fold",
+        "2005-10-30 01:30:00 in fold",
+        "2005-10-30 02:00:00 after fold",
+        "Apr  3 02:30:00 syslog in gap",
+        "Oct 30 01:30:00 syslog in fold",
+    ];
     let epochs = [
         "1124013600 at start",
         "[1124013600] in brackets",
@@ -107,6 +117,7 @@ fn extra_cases() -> Value {
         json!({"name": "x:dst", "lines": lines(&dst)}),
         json!({"name": "x:dst-utc", "lines": lines(&dst), "logtimezone": "UTC"}),
         json!({"name": "x:epochs", "lines": lines(&epochs)}),
+        json!({"name": "x:dst-us", "lines": lines(&dst_us)}),
         json!({"name": "x:mixed", "lines": lines(&mixed)}),
         json!({"name": "x:mixed-lnbeg", "lines": lines(&mixed), "datepattern": "{^LN-BEG}"}),
         json!({"name": "x:mixed-date", "lines": lines(&mixed),
@@ -237,7 +248,7 @@ fn extra_cases() -> Value {
     Value::Array(cases)
 }
 
-fn oracle() -> Option<Value> {
+fn oracle(tz: &str) -> Option<Value> {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oracle.py");
     let ci = std::env::var("CI").is_ok_and(|v| v == "true");
     let skip = |why: String| {
@@ -249,7 +260,7 @@ fn oracle() -> Option<Value> {
     };
     let mut child = match Command::new(PYTHON)
         .arg(script)
-        .env("TZ", TZ)
+        .env("TZ", tz)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -282,12 +293,22 @@ fn reference_year() -> i32 {
 
 #[test]
 fn same_as_fail2ban_date_detector() {
-    let Some(oracle) = oracle() else { return };
+    compare(TZ);
+}
+
+/// The same with the system zone from the tz database instead of a POSIX rule.
+#[test]
+fn same_as_fail2ban_with_tzdata_zone() {
+    compare("America/New_York");
+}
+
+fn compare(tz: &str) {
+    let Some(oracle) = oracle(tz) else { return };
     let opts = DateOptions {
         reference_year: reference_year(),
         any_year: false,
     };
-    let system = Zone::from_tz_string(TZ).expect("TZ rules");
+    let system = Zone::from_tz_string(tz).expect("TZ rules");
 
     // the default template list: names, regexes and weights, in order
     let dd = DateDetector::new(None, &opts).expect("defaults");
@@ -372,7 +393,7 @@ fn same_as_fail2ban_date_detector() {
         }
     }
     println!(
-        "oracle: {runs} runs, {lines} lines, {matched} with a date ({timed} with a time), \
+        "oracle (TZ={tz}): {runs} runs, {lines} lines, {matched} with a date ({timed} with a time), \
          {errors} patterns rejected by both, {} differ",
         bad.len()
     );
