@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet};
 use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -14,6 +14,7 @@ use inotify::{EventMask, Inotify, WatchDescriptor, WatchMask};
 use crate::encoding::Encoding;
 use crate::identity::{first_line_md5, identify, md5_hex, FileIdentity, StoredPosition};
 use crate::lines::{LineSplitter, RawLine, DEFAULT_MAX_LINE};
+use crate::wake::{WakeSlot, Waker};
 
 /// Which change-notification mechanism a [`FileSource`] uses (jail `backend`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -315,23 +316,7 @@ pub struct FileSource {
     more_pending: bool,
     next_full: Instant,
     cursor: usize,
-    wake: Option<Arc<OwnedFd>>,
-}
-
-/// Wakes a [`FileSource`] blocked in [`FileSource::wait`] (see
-/// [`FileSource::waker`]). Cheap to clone, usable from any thread.
-#[derive(Debug, Clone)]
-pub struct Waker {
-    fd: Arc<OwnedFd>,
-}
-
-impl Waker {
-    /// Makes the current or next `wait` return at once.
-    pub fn wake(&self) {
-        let one = 1u64;
-        // SAFETY: writing 8 bytes to an eventfd we own.
-        unsafe { libc::write(self.fd.as_raw_fd(), (&one as *const u64).cast(), 8) };
-    }
+    wake: WakeSlot,
 }
 
 impl std::fmt::Debug for FileSource {
@@ -403,7 +388,7 @@ impl FileSource {
             more_pending: false,
             next_full: Instant::now(),
             cursor: 0,
-            wake: None,
+            wake: WakeSlot::default(),
         };
         for p in paths {
             src.add_path(p);
@@ -470,7 +455,7 @@ impl FileSource {
     /// comes back within a fraction of a millisecond; with polling within
     /// `poll_interval`.
     pub fn wait(&mut self, timeout: Duration) -> Vec<LineEvent> {
-        let deadline = Instant::now() + timeout;
+        let deadline = crate::deadline(timeout);
         let mut out = Vec::new();
         loop {
             let now = Instant::now();
@@ -492,7 +477,8 @@ impl FileSource {
             }
             let until = deadline.min(self.next_full);
             let nap = until.saturating_duration_since(now);
-            let (events, woken) = self.sleep(nap);
+            let ino_fd = self.watcher.as_ref().map_or(-1, |w| w.inotify.as_raw_fd());
+            let (events, woken) = self.wake.sleep(ino_fd, nap);
             if events {
                 self.handle_events(&mut out);
             }
@@ -549,7 +535,14 @@ impl FileSource {
         for (p, fresh) in &self.patterns {
             let fresh = *fresh;
             if p.is_glob() {
-                if let Ok(paths) = glob::glob(&p.pattern) {
+                // As Python's glob, which fail2ban uses: `*` does not match
+                // a leading dot, nor a `/`.
+                let mo = glob::MatchOptions {
+                    case_sensitive: true,
+                    require_literal_separator: true,
+                    require_literal_leading_dot: true,
+                };
+                if let Ok(paths) = glob::glob_with(&p.pattern, mo) {
                     for path in paths.flatten() {
                         if path.is_dir() {
                             continue;
@@ -1009,54 +1002,10 @@ impl FileSource {
         }
     }
 
-    /// Sleeps up to `nap`, waking early on inotify events or a [`Waker`].
-    /// Returns (inotify events pending, woken by a waker).
-    fn sleep(&mut self, nap: Duration) -> (bool, bool) {
-        let mut fds = [
-            libc::pollfd {
-                fd: self.watcher.as_ref().map_or(-1, |w| w.inotify.as_raw_fd()),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: self.wake.as_ref().map_or(-1, |w| w.as_raw_fd()),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-        ];
-        let ms = nap.as_micros().div_ceil(1000).min(i32::MAX as u128) as libc::c_int;
-        // SAFETY: two valid pollfd entries (negative fds are ignored by poll).
-        let r = unsafe { libc::poll(fds.as_mut_ptr(), 2, ms) };
-        if r <= 0 {
-            return (false, false);
-        }
-        let woken = fds[1].revents & libc::POLLIN != 0;
-        if woken {
-            let mut v = 0u64;
-            // SAFETY: reading 8 bytes from an eventfd into a u64.
-            unsafe { libc::read(fds[1].fd, (&mut v as *mut u64).cast(), 8) };
-        }
-        (fds[0].revents & libc::POLLIN != 0, woken)
-    }
-
     /// A handle that makes a blocked [`wait`](FileSource::wait) return at
     /// once (for shutdown or reconfiguration from another thread).
-    pub fn waker(&mut self) -> std::io::Result<Waker> {
-        if self.wake.is_none() {
-            // SAFETY: eventfd returns a new descriptor or -1.
-            let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
-            if fd < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            // SAFETY: fd is a fresh descriptor owned by nobody else.
-            self.wake = Some(Arc::new(unsafe { OwnedFd::from_raw_fd(fd) }));
-        }
-        Ok(Waker {
-            fd: self
-                .wake
-                .clone()
-                .ok_or_else(|| io::Error::other("no eventfd"))?,
-        })
+    pub fn waker(&mut self) -> io::Result<Waker> {
+        self.wake.waker()
     }
 
     fn handle_events(&mut self, out: &mut Vec<LineEvent>) {

@@ -289,7 +289,7 @@ type GetMonotonicFn = unsafe extern "C" fn(*mut SdJournal, *mut u64, *mut SdId12
 type EnumerateFn = unsafe extern "C" fn(*mut SdJournal, *mut *const c_void, *mut usize) -> c_int;
 type RestartFn = unsafe extern "C" fn(*mut SdJournal);
 type ThresholdFn = unsafe extern "C" fn(*mut SdJournal, usize) -> c_int;
-type WaitFn = unsafe extern "C" fn(*mut SdJournal, u64) -> c_int;
+type GetTimeoutFn = unsafe extern "C" fn(*mut SdJournal, *mut u64) -> c_int;
 
 struct Lib {
     open: OpenFn,
@@ -312,7 +312,9 @@ struct Lib {
     enumerate: EnumerateFn,
     restart_data: RestartFn,
     set_data_threshold: ThresholdFn,
-    wait: WaitFn,
+    get_fd: JFn,
+    get_timeout: GetTimeoutFn,
+    process: JFn,
 }
 
 fn lib() -> Result<&'static Lib, SourceError> {
@@ -381,7 +383,9 @@ fn load() -> Result<Lib, String> {
             enumerate,
             restart_data: f!(c"sd_journal_restart_data", RestartFn),
             set_data_threshold: f!(c"sd_journal_set_data_threshold", ThresholdFn),
-            wait: f!(c"sd_journal_wait", WaitFn),
+            get_fd: f!(c"sd_journal_get_fd", JFn),
+            get_timeout: f!(c"sd_journal_get_timeout", GetTimeoutFn),
+            process: f!(c"sd_journal_process", JFn),
         })
     }
 }
@@ -389,6 +393,16 @@ fn load() -> Result<Lib, String> {
 /// Whether `libsystemd.so.0` can be loaded here.
 pub fn available() -> bool {
     lib().is_ok()
+}
+
+fn monotonic_usec() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: valid out-pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000 + ts.tv_nsec as u64 / 1_000
 }
 
 fn check(what: &str, r: c_int) -> Result<c_int, SourceError> {
@@ -412,6 +426,8 @@ pub struct JournalSource {
     enc: Encoding,
     matches: Vec<Vec<String>>,
     last_cursor: Option<String>,
+    fd: std::os::fd::RawFd,
+    wake: crate::wake::WakeSlot,
 }
 
 // SAFETY: an sd_journal may be used from any thread as long as only one uses
@@ -498,7 +514,11 @@ impl JournalSource {
             enc: opts.encoding,
             matches: Vec::new(),
             last_cursor: None,
+            fd: -1,
+            wake: crate::wake::WakeSlot::default(),
         };
+        // SAFETY: valid handle. The descriptor belongs to the journal object.
+        src.fd = check("getting the journal descriptor", unsafe { (lib.get_fd)(j) })?;
         // SAFETY: valid handle.
         check("setting the data threshold", unsafe {
             (lib.set_data_threshold)(j, crate::lines::DEFAULT_MAX_LINE)
@@ -685,7 +705,7 @@ impl JournalSource {
         max: usize,
     ) -> Result<Vec<JournalEntry>, SourceError> {
         let mut out = Vec::new();
-        let deadline = std::time::Instant::now() + timeout;
+        let deadline = crate::deadline(timeout);
         loop {
             while out.len() < max {
                 match self.next_entry()? {
@@ -697,15 +717,35 @@ impl JournalSource {
             if !out.is_empty() || now >= deadline {
                 return Ok(out);
             }
-            let usec = deadline
-                .saturating_duration_since(now)
-                .as_micros()
-                .min(u64::MAX as u128 - 1) as u64;
+            // The journal's descriptor, and how long it may be trusted
+            // (some file systems need a periodic look).
+            let mut nap = deadline.saturating_duration_since(now);
+            let mut until = u64::MAX;
+            // SAFETY: valid handle and out-pointer.
+            if unsafe { (self.lib.get_timeout)(self.j, &mut until) } >= 0 && until != u64::MAX {
+                let mono = monotonic_usec();
+                nap = nap.min(Duration::from_micros(until.saturating_sub(mono)));
+            }
+            let (_, woken) = self.wake.sleep(self.fd, nap);
             // SAFETY: valid handle.
-            check("waiting for the journal", unsafe {
-                (self.lib.wait)(self.j, usec)
+            check("processing journal changes", unsafe {
+                (self.lib.process)(self.j)
             })?;
+            if woken {
+                while out.len() < max {
+                    match self.next_entry()? {
+                        Some(e) => out.push(e),
+                        None => break,
+                    }
+                }
+                return Ok(out);
+            }
         }
+    }
+
+    /// A handle that makes a blocked [`wait`](JournalSource::wait) return at once.
+    pub fn waker(&mut self) -> std::io::Result<crate::Waker> {
+        self.wake.waker()
     }
 }
 

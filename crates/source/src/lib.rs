@@ -77,17 +77,19 @@ mod identity;
 pub mod journal;
 mod lines;
 mod stdin;
+mod wake;
 
 use std::path::PathBuf;
 
 pub use encoding::Encoding;
 pub use file::{
     ActiveBackend, Backend, FileHealth, FilePosition, FileSource, FileSourceOptions, FileState,
-    LineEvent, LineTimeFn, LogPath, StartAt, TimeCutoff, Waker,
+    LineEvent, LineTimeFn, LogPath, StartAt, TimeCutoff,
 };
 pub use identity::{first_line_md5, FileIdentity, StoredPosition};
 pub use lines::{LineSplitter, RawLine, DEFAULT_MAX_LINE};
 pub use stdin::{ReadLine, ReaderSource};
+pub use wake::Waker;
 
 /// Errors of this crate.
 #[derive(Debug, thiserror::Error)]
@@ -119,4 +121,12 @@ pub enum SourceError {
     /// The systemd journal could not be opened or read.
     #[error("journal: {0}")]
     Journal(String),
+}
+
+/// `now + timeout`, saturating at a year for "forever" timeouts.
+pub(crate) fn deadline(timeout: std::time::Duration) -> std::time::Instant {
+    let now = std::time::Instant::now();
+    now.checked_add(timeout)
+        .or_else(|| now.checked_add(std::time::Duration::from_secs(365 * 86_400)))
+        .unwrap_or(now)
 }

@@ -335,6 +335,7 @@ fn glob_picks_up_files_created_later() {
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join("a.log"), "a1\n").unwrap();
         fs::write(dir.path().join("ignored.txt"), "nope\n").unwrap();
+        fs::write(dir.path().join(".hidden.log"), "nope\n").unwrap();
         let pattern = format!("{}/*.log", p(dir.path()));
         let mut src = source(&[LogPath::tail(pattern)], backend);
         // tail: the existing line is not read.
@@ -655,7 +656,7 @@ fn waker_interrupts_a_blocked_wait() {
             waker.wake();
         });
         let start = Instant::now();
-        assert!(src.wait(Duration::from_secs(30)).is_empty());
+        assert!(src.wait(Duration::MAX).is_empty());
         let el = start.elapsed();
         t.join().unwrap();
         assert!(

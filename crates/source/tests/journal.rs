@@ -346,3 +346,29 @@ fn open_errors_are_clear() {
     let err = JournalSource::open(&o).unwrap_err().to_string();
     assert!(err.contains("no journal files"), "{err}");
 }
+
+#[test]
+fn waker_interrupts_a_journal_wait() {
+    if !tools_or_skip("waker_interrupts_a_journal_wait") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let jdir = dir.path().join("journal");
+    std::fs::create_dir(&jdir).unwrap();
+    write_journal(dir.path(), &jdir.join("remote.journal"), &sample()[..1]);
+    let mut src = JournalSource::open(&JournalOptions {
+        path: Some(jdir),
+        ..JournalOptions::default()
+    })
+    .unwrap();
+    src.seek_tail().unwrap();
+    let waker = src.waker().unwrap();
+    let t = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(100));
+        waker.wake();
+    });
+    let start = std::time::Instant::now();
+    assert!(src.wait(Duration::MAX, 10).unwrap().is_empty());
+    t.join().unwrap();
+    assert!(start.elapsed() < Duration::from_secs(5));
+}
