@@ -283,6 +283,12 @@ impl Filter {
             }
             fail.push(c);
         }
+        if let Some(p) = &pref {
+            let names: Vec<&str> = p.group_names().collect();
+            for c in &mut fail {
+                c.keep_none_for(&names);
+            }
+        }
         let mut ignore = Vec::with_capacity(cfg.ignoreregex.len());
         for (index, r) in cfg.ignoreregex.iter().enumerate() {
             let c =

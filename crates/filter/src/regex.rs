@@ -71,7 +71,9 @@ impl Fail {
         Fail(Vec::with_capacity(12))
     }
     fn pos(&self, k: &str) -> Option<usize> {
-        self.0.iter().position(|(n, _)| &**n == k)
+        self.0.iter().position(|(n, _)| {
+            std::ptr::eq(n.as_ptr(), k.as_ptr()) && n.len() == k.len() || &**n == k
+        })
     }
     pub fn get(&self, k: &str) -> Option<&Val> {
         self.pos(k).map(|i| &self.0[i].1)
@@ -130,6 +132,9 @@ pub(crate) struct Compiled {
     locs: CaptureLocations,
     /// (group index, name) of every named group.
     groups: Vec<(usize, Rc<str>)>,
+    /// Per group: report it even when it did not take part (a failregex group that
+    /// also exists in the prefregex overrides the prefregex value with "none").
+    keep_none: Vec<bool>,
     /// `alt_<x>[_N]` groups (group, target) and `tuple_<x>[_N]` groups, sorted.
     alt: Vec<(Rc<str>, Rc<str>)>,
     tuple: Vec<(Rc<str>, Rc<str>)>,
@@ -210,7 +215,9 @@ impl Compiled {
         } else {
             first_bytes(&translate::scope_inline_flags(&expanded))
         };
+        let keep_none = vec![false; groups.len()];
         Ok(Compiled {
+            keep_none,
             first,
             expanded,
             re,
@@ -226,6 +233,13 @@ impl Compiled {
         &self.expanded
     }
 
+    /// Groups named like one of `names` are reported even when they did not match.
+    pub fn keep_none_for(&mut self, names: &[&str]) {
+        for (i, (_, n)) in self.groups.iter().enumerate() {
+            self.keep_none[i] = names.iter().any(|m| *m == &**n);
+        }
+    }
+
     pub fn has_prefilter(&self) -> bool {
         self.first.is_some()
     }
@@ -234,7 +248,7 @@ impl Compiled {
         self.groups.iter().any(|(_, n)| &**n == name)
     }
 
-    pub fn group_names(&self) -> impl Iterator<Item = &str> {
+    pub fn group_names(&self) -> impl Iterator<Item = &str> + Clone {
         self.groups.iter().map(|(_, n)| &**n)
     }
 
@@ -262,12 +276,13 @@ impl Compiled {
     /// with `alt_` and `tuple_` groups folded in.
     pub fn groups(&self, buf: &str) -> Fail {
         let mut f = Fail::new();
-        for (i, n) in &self.groups {
-            let v = match self.locs.get(*i).and_then(|(s, e)| buf.get(s..e)) {
-                Some(t) => Val::Str(t.to_string()),
-                None => Val::None,
-            };
-            f.insert_key(n, v);
+        for (gi, (i, n)) in self.groups.iter().enumerate() {
+            match self.locs.get(*i).and_then(|(s, e)| buf.get(s..e)) {
+                // Names are unique within one regex: push without a lookup.
+                Some(t) => f.0.push((Rc::clone(n), Val::Str(t.to_string()))),
+                None if self.keep_none[gi] => f.0.push((Rc::clone(n), Val::None)),
+                None => {}
+            }
         }
         for (k, n) in &self.alt {
             let v = f.get(k).cloned().unwrap_or(Val::None);
@@ -378,7 +393,8 @@ mod tests {
         assert_eq!(g.get("user"), Some(&Val::Str("bob".into())));
         assert_eq!(g.get("alt_user"), Some(&Val::Str("bob".into())));
         assert_eq!(g.get("ip4"), Some(&Val::Str("192.0.2.1".into())));
-        assert_eq!(g.get("ip6"), Some(&Val::None));
+        // Groups that did not take part are left out.
+        assert_eq!(g.get("ip6"), None);
     }
 
     #[test]

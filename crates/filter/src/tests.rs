@@ -262,3 +262,21 @@ fn civil_year_of_unix_time() {
     assert_eq!(civil_year(1_704_067_199.0), 2023);
     assert_eq!(civil_year(1_704_067_200.0), 2024);
 }
+
+/// A failregex group that did not take part still overrides the prefregex group of
+/// the same name (fail2ban merges the prefregex groups first, then the failregex's).
+#[test]
+fn failregex_group_overrides_prefregex_group() {
+    let mut c = cfg(&[r"^bad(?: user <F-USER>\S+</F-USER>)? from <HOST>$"]);
+    c.prefregex = Some(r"^<F-USER>\w+</F-USER>: <F-CONTENT>.+</F-CONTENT>$".into());
+    let mut f = filter(c);
+    let r = f.process_entry("alice: bad from 192.0.2.1", T, T);
+    assert_eq!(r.failures.len(), 1);
+    assert!(
+        !r.failures[0].data.contains_key("user"),
+        "{:?}",
+        r.failures[0].data
+    );
+    let r = f.process_entry("alice: bad user bob from 192.0.2.1", T, T);
+    assert_eq!(r.failures[0].data["user"], "bob");
+}
