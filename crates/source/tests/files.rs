@@ -816,3 +816,13 @@ fn initial_cutoff_skips_old_history() {
         assert!(got.iter().all(|e| e.initial));
     }
 }
+
+#[test]
+fn sources_can_move_to_their_own_thread() {
+    fn is_send<T: Send>() {}
+    is_send::<FileSource>();
+    is_send::<bailiff_source::journal::JournalSource>();
+    is_send::<bailiff_source::Waker>();
+    fn is_sync<T: Sync>() {}
+    is_sync::<bailiff_source::Waker>();
+}
