@@ -105,7 +105,7 @@ impl DbFile {
 /// `synchronous` setting: `Normal` survives a crash of the process (WAL); `Full` also
 /// survives a power loss at some cost per commit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Sync {
+pub enum Synchronous {
     #[default]
     Normal,
     Full,
@@ -118,7 +118,7 @@ pub struct StoreOptions {
     pub max_matches: usize,
     /// `dbpurgeage` in seconds.
     pub purge_age: i64,
-    pub sync: Sync,
+    pub sync: Synchronous,
     /// Import a fail2ban database found in the same file on first open.
     pub import_fail2ban: bool,
 }
@@ -128,7 +128,7 @@ impl Default for StoreOptions {
         StoreOptions {
             max_matches: 10,
             purge_age: 86400,
-            sync: Sync::Normal,
+            sync: Synchronous::Normal,
             import_fail2ban: true,
         }
     }
@@ -326,8 +326,8 @@ impl Store {
             opts: opts.clone(),
         };
         let sync = match opts.sync {
-            Sync::Normal => "NORMAL",
-            Sync::Full => "FULL",
+            Synchronous::Normal => "NORMAL",
+            Synchronous::Full => "FULL",
         };
         store
             .conn
@@ -682,6 +682,34 @@ impl Store {
             .and_then(|r| r.collect::<rusqlite::Result<Vec<_>>>())
             .map_err(|e| err(&self.file, "reading ban events", e))?;
         Ok(rows)
+    }
+
+    /// Matches and failure count of `ip` merged over its ban events (all jails, or one):
+    /// the values of the `<ipmatches>`/`<ipfailures>` and `<ipjailmatches>`/
+    /// `<ipjailfailures>` action tags. As fail2ban, at most `dbmaxmatches` lines are kept,
+    /// the newest bans' lines winning, oldest first; a ban without a failure count
+    /// counts one.
+    pub fn merged_matches(&self, ip: &str, jail: Option<&str>) -> Result<(Vec<String>, u64)> {
+        let max = self.opts.max_matches;
+        let mut matches: Vec<String> = Vec::new();
+        let mut failures = 0u64;
+        for ev in self.ban_events(ip, jail)? {
+            let room = max.saturating_sub(matches.len());
+            if room > 0 {
+                if let Some(Value::Array(m)) = ev.data.get("matches") {
+                    let lines: Vec<String> = m
+                        .iter()
+                        .filter_map(|v| v.as_str().map(str::to_string))
+                        .collect();
+                    let skip = lines.len().saturating_sub(room);
+                    let mut merged = lines[skip..].to_vec();
+                    merged.append(&mut matches);
+                    matches = merged;
+                }
+            }
+            failures += ev.data.get("failures").and_then(Value::as_u64).unwrap_or(1);
+        }
+        Ok((matches, failures))
     }
 
     /// fail2ban's hourly purge at `now`: ban events older than `dbpurgeage`; latest bans

@@ -675,3 +675,29 @@ fn increment_with_history_from_the_store() {
     }
     assert_eq!(seen, [(600.0, 1), (1200.0, 2), (2400.0, 3)]);
 }
+
+#[test]
+fn merged_matches_for_ip_tags() {
+    let opts = StoreOptions {
+        max_matches: 3,
+        ..Default::default()
+    };
+    let mut s = Store::open_in_memory_with(&opts).unwrap();
+    let mut a = ban("sshd", "192.0.2.1", T0, 600.0, 1);
+    a.data.insert("matches".into(), json!(["a1", "a2"]));
+    a.data.insert("failures".into(), json!(2));
+    let mut b = ban("web", "192.0.2.1", T0 + 10, 600.0, 1);
+    b.data.insert("matches".into(), json!(["b1", "b2"]));
+    b.data.insert("failures".into(), json!(4));
+    let c = ban("sshd", "192.0.2.1", T0 + 20, 600.0, 2); // no data: counts one failure
+    s.add_bans(&[a, b, c]).unwrap();
+    // Newest first: c (nothing), b (b1 b2), then one line of room for a's last.
+    let (m, f) = s.merged_matches("192.0.2.1", None).unwrap();
+    assert_eq!(
+        (m, f),
+        (vec!["a2".to_string(), "b1".into(), "b2".into()], 7)
+    );
+    let (m, f) = s.merged_matches("192.0.2.1", Some("sshd")).unwrap();
+    assert_eq!((m, f), (vec!["a1".to_string(), "a2".into()], 3));
+    assert_eq!(s.merged_matches("192.0.2.9", None).unwrap(), (vec![], 0));
+}
