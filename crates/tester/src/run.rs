@@ -82,6 +82,96 @@ struct Setup {
     total_bytes: Option<u64>,
     /// `--timezone` given: the reference then computes integer times.
     zone_given: bool,
+    pref_counter: Option<PrefCounter>,
+    dns: Resolver,
+}
+
+/// Host names captured by `<HOST>` (usedns = yes/warn) become addresses here, as
+/// fail2ban-regex resolves them: one failure per address, none when the name does
+/// not resolve. Answers are cached for the run.
+#[derive(Default)]
+struct Resolver {
+    cache: std::collections::HashMap<String, Vec<String>>,
+}
+
+impl Resolver {
+    const MAX_CACHED: usize = 10_000;
+
+    fn lookup(&mut self, name: &str) -> Vec<String> {
+        if let Some(v) = self.cache.get(name) {
+            return v.clone();
+        }
+        use std::net::ToSocketAddrs;
+        let mut ips: Vec<String> = match (name, 0u16).to_socket_addrs() {
+            Ok(it) => it.map(|a| a.ip().to_string()).collect(),
+            Err(_) => Vec::new(),
+        };
+        ips.sort();
+        ips.dedup();
+        if self.cache.len() >= Self::MAX_CACHED {
+            self.cache.clear();
+        }
+        self.cache.insert(name.to_string(), ips.clone());
+        ips
+    }
+
+    fn resolve_failures(&mut self, failures: &mut Vec<Failure>) {
+        let mut out = Vec::with_capacity(failures.len());
+        for f in failures.drain(..) {
+            if !f.needs_dns {
+                out.push(f);
+                continue;
+            }
+            for ip in self.lookup(&f.fid) {
+                let mut g = f.clone();
+                g.fid = ip;
+                g.needs_dns = false;
+                out.push(g);
+            }
+        }
+        *failures = out;
+    }
+}
+
+/// Counts the lines the prefregex matches, for the summary's `Prefregex: N total`
+/// (the filter does not report it). Runs the same expansion and translation as the
+/// filter on the line minus its date, single-line filters only.
+struct PrefCounter {
+    re: pcre2::bytes::Regex,
+    buf: String,
+}
+
+impl PrefCounter {
+    fn new(expanded: &str) -> Option<PrefCounter> {
+        let pattern = format!(
+            "(*LIMIT_MATCH={}){}",
+            bailiff_filter::MATCH_LIMIT,
+            bailiff_filter::translate::python_to_pcre2(expanded)
+        );
+        let re = pcre2::bytes::RegexBuilder::new()
+            .utf(true)
+            .ucp(true)
+            .jit_if_available(true)
+            .build(&pattern)
+            .ok()?;
+        Some(PrefCounter {
+            re,
+            buf: String::with_capacity(256),
+        })
+    }
+
+    fn matches(&mut self, line: &str, date: Option<(usize, usize)>) -> bool {
+        self.buf.clear();
+        match date {
+            Some((a, b)) if a <= b && line.is_char_boundary(a) && line.get(b..).is_some() => {
+                self.buf.push_str(&line[..a]);
+                self.buf.push_str(&line[b..]);
+            }
+            _ => self.buf.push_str(line),
+        }
+        self.buf.push('\n');
+        self.re.is_match(self.buf.as_bytes()).unwrap_or(false)
+    }
 }
 
 enum Source {
@@ -248,7 +338,19 @@ impl Setup {
         });
         report.failregex = def.failregex.iter().map(|r| RegexStat::new(r)).collect();
         report.ignoreregex = def.ignoreregex.iter().map(|r| RegexStat::new(r)).collect();
-        report.prefregex = def.prefregex.as_deref().map(|p| (expand_ftags(p), 0));
+        // The prefregex is shown expanded, as the reference shows it.
+        let with_dns = usedns != UseDns::No;
+        let pref_expanded = def
+            .prefregex
+            .as_deref()
+            .filter(|p| !p.is_empty())
+            .map(|p| bailiff_filter::tags::expand(p, with_dns));
+        report.prefregex = pref_expanded.clone().map(|p| (p, 0));
+        // Only the summary needs the count of lines the prefregex matched.
+        let pref_counter = match &pref_expanded {
+            Some(p) if args.out.is_none() && maxlines == 1 => PrefCounter::new(p),
+            _ => None,
+        };
         // Names of the date templates, for "Date template hits".
         report.date_templates = filter
             .date_detector()
@@ -323,6 +425,8 @@ impl Setup {
             now,
             total_bytes,
             zone_given: args.timezone.is_some(),
+            pref_counter,
+            dns: Resolver::default(),
         })
     }
 }
@@ -360,7 +464,10 @@ fn process(
         if is_skipped(&line) {
             continue;
         }
-        let res = s.filter.process_line(&line, s.now);
+        let mut res = s.filter.process_line(&line, s.now);
+        if res.failures.iter().any(|f| f.needs_dns) {
+            s.dns.resolve_failures(&mut res.failures);
+        }
         for e in &res.errors {
             regex_errors += 1;
             if regex_errors <= MAX_ERRORS_SHOWN {
@@ -394,7 +501,11 @@ fn process(
         if json {
             write_json(out, line_no, &res).map_err(Error::Output)?;
         }
-        tally(&mut s.report, &line, &res, s.maxlines, verbose);
+        let pref_hit = s
+            .pref_counter
+            .as_mut()
+            .map(|p| p.matches(&line, res.date.as_ref().map(|d| (d.start, d.end))));
+        tally(&mut s.report, &line, &res, s.maxlines, verbose, pref_hit);
     }
     progress.finish();
     if regex_errors > MAX_ERRORS_SHOWN {
@@ -409,7 +520,14 @@ fn process(
 }
 
 /// Count one line's result into the report.
-fn tally(r: &mut Report, line: &str, res: &LineResult, maxlines: usize, verbose: bool) {
+fn tally(
+    r: &mut Report,
+    line: &str,
+    res: &LineResult,
+    maxlines: usize,
+    verbose: bool,
+    pref_hit: Option<bool>,
+) {
     let mut fails = 0usize;
     let mut nofail = false;
     for f in &res.failures {
@@ -440,8 +558,9 @@ fn tally(r: &mut Report, line: &str, res: &LineResult, maxlines: usize, verbose:
         }
     }
     if let Some((_, n)) = &mut r.prefregex {
-        // Lines that reached a failregex passed the prefregex.
-        if !res.failures.is_empty() || res.ignored {
+        // Without a count of our own (multi-line filters), lines that reached a
+        // failregex passed the prefregex.
+        if pref_hit.unwrap_or(!res.failures.is_empty() || res.ignored) {
             *n += 1;
         }
     }
@@ -698,15 +817,16 @@ fn parse_usedns(s: &str) -> Result<UseDns, Error> {
 
 /// The name fail2ban-regex prints after a date pattern.
 fn pattern_name(p: &str, opts: &DateOptions) -> Result<String, Error> {
-    let t = p.trim();
-    if t.is_empty() || t == "{^LN-BEG}" || t == "{DEFAULT}" {
-        return Ok("Default Detectors".into());
-    }
     let d = DateDetector::new(Some(p), opts).map_err(|source| Error::Date {
         what: format!("datepattern {p:?}"),
         source,
     })?;
-    Ok(d.template_names().join(", "))
+    // The reference names one or two templates by the first; more are the defaults.
+    let names = d.template_names();
+    Ok(match names.len() {
+        1 | 2 => names[0].clone(),
+        _ => "Default Detectors".into(),
+    })
 }
 
 /// `{'k': 'v', ...}` as Python prints a dict of strings.
@@ -722,47 +842,6 @@ fn py_dict(args: &[(String, String)]) -> String {
         })
         .collect();
     format!("{{{}}}", items.join(", "))
-}
-
-/// Show a prefregex as fail2ban-regex does, with `<F-NAME>...</F-NAME>` as named groups.
-pub(crate) fn expand_ftags(re: &str) -> String {
-    let mut out = String::with_capacity(re.len() + 16);
-    let mut rest = re;
-    while let Some(i) = rest.find('<') {
-        out.push_str(&rest[..i]);
-        let after = &rest[i + 1..];
-        let (closing, body) = match after.strip_prefix('/') {
-            Some(b) => (true, b),
-            None => (false, after),
-        };
-        if let Some(name) = body.strip_prefix("F-") {
-            let n = name
-                .bytes()
-                .take_while(|b| {
-                    b.is_ascii_uppercase() || b.is_ascii_digit() || *b == b'_' || *b == b'-'
-                })
-                .count();
-            if n > 0 && name.as_bytes().get(n) == Some(&b'>') {
-                let key = name[..n].to_ascii_lowercase().replace('-', "_");
-                let key = match key.as_str() {
-                    "id" => "fid".to_string(),
-                    "port" => "fport".to_string(),
-                    _ => key,
-                };
-                if closing {
-                    out.push(')');
-                } else {
-                    out.push_str(&format!("(?P<{key}>"));
-                }
-                rest = &name[n + 1..];
-                continue;
-            }
-        }
-        out.push('<');
-        rest = after;
-    }
-    out.push_str(rest);
-    out
 }
 
 fn year_of(now: f64) -> i32 {
@@ -784,14 +863,6 @@ mod tests {
         assert!(!looks_like_filter("^Failed .* from <HOST>$"));
         assert!(!looks_like_filter("fail from <HOST>"));
         assert!(!looks_like_filter(""));
-    }
-
-    #[test]
-    fn ftag_display() {
-        assert_eq!(
-            expand_ftags("^<F-MLFID>x</F-MLFID><F-CONTENT>.+</F-CONTENT>$ <HOST> </F-NOPE"),
-            "^(?P<mlfid>x)(?P<content>.+)$ <HOST> </F-NOPE"
-        );
     }
 
     #[test]
