@@ -435,16 +435,47 @@ fn int(s: &str) -> Option<i64> {
     if !b.is_empty() && b.len() <= 9 && b.iter().all(u8::is_ascii_digit) {
         return Some(b.iter().fold(0i64, |n, d| n * 10 + i64::from(d - b'0')));
     }
-    let t = s.trim().trim_start_matches('0');
-    let t = if t.is_empty() && s.trim().starts_with('0') {
-        "0"
-    } else {
-        t
-    };
-    if t.is_empty() || t.len() > 9 || !t.bytes().all(|b| b.is_ascii_digit()) {
+    // Python's int() strips blanks and reads any Unicode decimal digit
+    let digits: Option<Vec<u32>> = s.trim().chars().map(digit_value).collect();
+    let digits = digits?;
+    let first = digits.iter().position(|&d| d != 0).unwrap_or(digits.len());
+    if digits.is_empty() || digits.len() - first > 9 {
         return None;
     }
-    t.parse().ok()
+    Some(digits.iter().fold(0i64, |n, &d| n * 10 + i64::from(d)))
+}
+
+/// First code point (digit zero) of each run of ten Unicode decimal digits
+/// (general category Nd, Unicode 14 as in Python 3.11).
+const DIGIT_ZEROS: [u32; 66] = [
+    0x30, 0x660, 0x6F0, 0x7C0, 0x966, 0x9E6, 0xA66, 0xAE6, 0xB66, 0xBE6, 0xC66, 0xCE6, 0xD66,
+    0xDE6, 0xE50, 0xED0, 0xF20, 0x1040, 0x1090, 0x17E0, 0x1810, 0x1946, 0x19D0, 0x1A80, 0x1A90,
+    0x1B50, 0x1BB0, 0x1C40, 0x1C50, 0xA620, 0xA8D0, 0xA900, 0xA9D0, 0xA9F0, 0xAA50, 0xABF0, 0xFF10,
+    0x104A0, 0x10D30, 0x11066, 0x110F0, 0x11136, 0x111D0, 0x112F0, 0x11450, 0x114D0, 0x11650,
+    0x116C0, 0x11730, 0x118E0, 0x11950, 0x11C50, 0x11D50, 0x11DA0, 0x16A60, 0x16AC0, 0x16B50,
+    0x1D7CE, 0x1D7D8, 0x1D7E2, 0x1D7EC, 0x1D7F6, 0x1E140, 0x1E2F0, 0x1E950, 0x1FBF0,
+];
+
+/// Value of a decimal digit in any script.
+fn digit_value(c: char) -> Option<u32> {
+    let c = u32::from(c);
+    let i = DIGIT_ZEROS.partition_point(|&z| z <= c);
+    let zero = DIGIT_ZEROS[i.checked_sub(1)?];
+    (c - zero < 10).then_some(c - zero)
+}
+
+/// The text with every decimal digit in ASCII.
+fn ascii_digits(v: &str) -> std::borrow::Cow<'_, str> {
+    if v.is_ascii() {
+        return v.into();
+    }
+    v.chars()
+        .map(|c| match digit_value(c) {
+            Some(d) => char::from(b'0' + d as u8),
+            None => c,
+        })
+        .collect::<String>()
+        .into()
 }
 
 /// "Now" in the system zone, as a naive date-time.
@@ -637,7 +668,7 @@ fn julian_from_week(year: i64, week: i64, weekday: i64, starts_monday: bool) -> 
 
 /// Seconds since the epoch, possibly with a fraction, of an `EPOCH` match.
 pub(crate) fn epoch_value(v: &str, long: bool) -> Option<f64> {
-    let x: f64 = v.parse().ok()?;
+    let x: f64 = ascii_digits(v).parse().ok()?;
     if long && v.chars().count() >= 13 {
         if v.chars().count() >= 16 && !v.contains('.') {
             return Some(x / 1_000_000.0);
@@ -692,6 +723,20 @@ mod tests {
         assert_eq!(julian_from_week(2005, 1, 0, true), Some(3));
         // %U week 0, Saturday (weekday 5) -> Jan 1st
         assert_eq!(julian_from_week(2005, 0, 5, false), Some(1));
+    }
+
+    #[test]
+    fn unicode_digits() {
+        assert_eq!(int("٢٠٠٥"), Some(2005));
+        assert_eq!(int("１４"), Some(14));
+        assert_eq!(int(" 7"), Some(7));
+        assert_eq!(int("0000000000012"), Some(12));
+        assert_eq!(int("1234567890"), None);
+        assert_eq!(int("1a"), None);
+        assert_eq!(int(""), None);
+        assert_eq!(digit_value('/'), None);
+        assert_eq!(digit_value(':'), None);
+        assert_eq!(epoch_value("١١٢٤٠١٣٦٠٠", false), Some(1124013600.0));
     }
 
     #[test]

@@ -52,6 +52,9 @@ fn extra_cases() -> Value {
         "+0200 Aug 14 10:00:00 offset first",
         "é Aug 14 10:00:00 ü non-ascii before",
         "ünïcödé 2005-08-14 10:00:00 non-ascii",
+        "٢٠٠٥-٠٨-١٤ ١٠:٠٠:٠٠ arabic-indic digits",
+        "Aug １４ １０:００:００ fullwidth digits",
+        "١١٢٤٠١٣٦٠٠ arabic epoch",
     ];
     let dst = [
         "2005-03-27 01:59:59 before gap",
