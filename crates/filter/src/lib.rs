@@ -583,7 +583,7 @@ impl Filter {
                 valid = false;
             }
             let mut fail = if self.pref_has_groups {
-                let p = pre.get_or_insert_with(|| {
+                let p = pre.take().unwrap_or_else(|| {
                     let mut g = self
                         .pref
                         .as_ref()
@@ -592,7 +592,14 @@ impl Filter {
                     g.remove("content");
                     g
                 });
-                let mut f = p.clone();
+                let mut f = if self.check_all {
+                    // Keep the prefregex groups for the next failregex.
+                    let c = p.clone();
+                    pre = Some(p);
+                    c
+                } else {
+                    p
+                };
                 f.extend(groups);
                 f
             } else {

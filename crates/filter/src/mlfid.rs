@@ -2,7 +2,7 @@
 //! each living 5 minutes, oldest evicted first (fail2ban's cache sizes).
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 
 use crate::regex::Fail;
@@ -19,6 +19,8 @@ struct Entry {
 #[derive(Default)]
 pub(crate) struct MlfCache {
     map: HashMap<String, Entry>,
+    /// Insertion order; entries whose key was since removed or re-inserted are stale.
+    order: VecDeque<(u64, String)>,
     seq: u64,
 }
 
@@ -35,19 +37,24 @@ impl MlfCache {
     pub fn set(&mut self, key: &str, fail: Rc<RefCell<Fail>>, now: f64) {
         if self.map.len() >= MAX_COUNT {
             // Drop the oldest entries until one still alive was dropped and there is room.
-            while let Some(oldest) = self
-                .map
-                .iter()
-                .min_by_key(|(_, e)| e.seq)
-                .map(|(k, _)| k.clone())
-            {
-                let e = self.map.remove(&oldest);
-                if e.is_some_and(|e| e.expires > now) && self.map.len() < MAX_COUNT {
+            while let Some((seq, key)) = self.order.pop_front() {
+                if self.map.get(&key).is_none_or(|e| e.seq != seq) {
+                    continue;
+                }
+                let alive = self.map.remove(&key).is_some_and(|e| e.expires > now);
+                if alive && self.map.len() < MAX_COUNT {
                     break;
                 }
             }
         }
         self.seq += 1;
+        self.order.push_back((self.seq, key.to_string()));
+        if self.order.len() > 4 * MAX_COUNT {
+            // Forget stale order entries so the queue stays small.
+            let map = &self.map;
+            self.order
+                .retain(|(seq, k)| map.get(k).is_some_and(|e| e.seq == *seq));
+        }
         self.map.insert(
             key.to_string(),
             Entry {
@@ -60,5 +67,45 @@ impl MlfCache {
 
     pub fn unset(&mut self, key: &str) {
         self.map.remove(key);
+    }
+
+    #[cfg(test)]
+    fn keys(&self) -> Vec<String> {
+        let mut k: Vec<String> = self.map.keys().cloned().collect();
+        k.sort();
+        k
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry() -> Rc<RefCell<Fail>> {
+        Rc::new(RefCell::new(Fail::new()))
+    }
+
+    #[test]
+    fn oldest_entry_goes_first() {
+        let mut c = MlfCache::default();
+        for i in 0..MAX_COUNT {
+            c.set(&format!("k{i:03}"), entry(), 0.0);
+        }
+        c.unset("k005");
+        c.set("new1", entry(), 1.0); // room: nothing evicted
+        assert_eq!(c.map.len(), MAX_COUNT);
+        c.set("new2", entry(), 1.0); // full: the oldest live entry (k000) goes
+        assert!(c.get("k000", 1.0).is_none());
+        assert!(c.get("k001", 1.0).is_some());
+        assert_eq!(c.map.len(), MAX_COUNT);
+        assert!(c.keys().contains(&"new2".to_string()));
+    }
+
+    #[test]
+    fn entries_expire_after_five_minutes() {
+        let mut c = MlfCache::default();
+        c.set("a", entry(), 0.0);
+        assert!(c.get("a", 299.0).is_some());
+        assert!(c.get("a", 300.0).is_none());
     }
 }
