@@ -198,6 +198,13 @@ fn mutate(text: &str, cut: usize, edits: &[(usize, u8, String)]) -> String {
     s.into_iter().collect()
 }
 
+fn cases() -> u32 {
+    std::env::var("BAILIFF_PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(48)
+}
+
 fn fragment() -> impl Strategy<Value = String> {
     prop_oneof![
         Just("%(".to_string()),
@@ -221,7 +228,7 @@ fn fragment() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, failure_persistence: None, .. ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(), failure_persistence: None, .. ProptestConfig::default() })]
     #[test]
     fn mutated_stock_files_never_panic(
         which in 0usize..5,
