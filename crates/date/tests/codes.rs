@@ -349,3 +349,46 @@ fn last_winner_is_tried_first_but_dates_inside_messages_do_not_win() {
     let c = dd.locate(line, now(), &z).expect("iso now");
     assert_eq!(&line[c.start..c.end], "2005-08-14 10:00:02");
 }
+
+#[test]
+fn detector_and_zone_can_move_between_threads() {
+    fn send<T: Send>() {}
+    fn sync<T: Send + Sync>() {}
+    send::<DateDetector>();
+    sync::<Zone>();
+}
+
+/// `Zone::system()` reads `TZ`: checked in a child process (the environment is
+/// process-wide), which runs `system_zone_child` below with `TZ` set.
+#[test]
+fn system_zone_honours_tz_posix_rules() {
+    let exe = std::env::current_exe().expect("test binary");
+    for tz in [CET_RULES, "America/New_York", ":Europe/Paris", "UTC"] {
+        let out = std::process::Command::new(&exe)
+            .args(["--ignored", "--exact", "system_zone_child", "--nocapture"])
+            .env("TZ", tz)
+            .env("BAILIFF_EXPECT_TZ", tz)
+            .output()
+            .expect("child test");
+        assert!(
+            out.status.success(),
+            "TZ={tz}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("1 passed"), "TZ={tz}");
+    }
+}
+
+#[test]
+#[ignore = "run by system_zone_honours_tz_posix_rules with TZ set"]
+fn system_zone_child() {
+    let tz = std::env::var("BAILIFF_EXPECT_TZ").expect("run through the parent test");
+    let want = Zone::from_tz_string(&tz).expect("zone");
+    let got = Zone::system();
+    for line in ["2005-07-15 12:00:00", "2005-01-15 12:00:00", "Aug 14 23:30:00"] {
+        let a = locate(None, line, &got).and_then(|m| m.time);
+        let b = locate(None, line, &want).and_then(|m| m.time);
+        assert_eq!(a, b, "TZ={tz} {line}");
+    }
+}
