@@ -556,6 +556,27 @@ impl DateDetector {
         self.templates.iter().map(|t| t.spec.name.clone()).collect()
     }
 
+    /// What fail2ban-regex shows after "Use datepattern : <pattern> :" (fail2ban's
+    /// `getDatePattern`): more than two templates are "Default Detectors",
+    /// otherwise the first template's pattern and name.
+    pub fn describe(&self) -> (Option<String>, String) {
+        if self.order.len() > 2 {
+            return (None, "Default Detectors".to_string());
+        }
+        match self.order.first() {
+            Some(s) => {
+                let spec = &self.templates[s.template].spec;
+                let pattern = if spec.kind == Kind::Fields {
+                    spec.pattern.clone()
+                } else {
+                    None
+                };
+                (pattern, spec.name.clone())
+            }
+            None => (None, "Default Detectors".to_string()),
+        }
+    }
+
     /// The templates in their current search order, with hit counts.
     pub fn templates_report(&self) -> Vec<TemplateInfo> {
         self.order

@@ -392,3 +392,19 @@ fn system_zone_child() {
         assert_eq!(a, b, "TZ={tz} {line}");
     }
 }
+
+#[test]
+fn describe_as_fail2ban_regex_prints_it() {
+    let d = |p: Option<&str>| DateDetector::new(p, &opts()).unwrap().describe();
+    assert_eq!(d(None), (None, "Default Detectors".to_string()));
+    assert_eq!(d(Some("{^LN-BEG}")), (None, "Default Detectors".to_string()));
+    assert_eq!(
+        d(Some("%Y-%m-%d %H:%M")),
+        (Some("%Y-%m-%d %H:%M".to_string()), "Year-Month-Day 24hour:Minute".to_string())
+    );
+    assert_eq!(
+        d(Some("{^LN-BEG}%b %d")),
+        (Some("{^LN-BEG}%b %d".to_string()), "{^LN-BEG}MON Day".to_string())
+    );
+    assert_eq!(d(Some("EPOCH")), (None, "Epoch".to_string()));
+}
