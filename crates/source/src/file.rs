@@ -110,6 +110,10 @@ pub struct FileSourceOptions {
     /// After a rotation the old file stays open and is still read (a writer
     /// may not have reopened yet) until it has not grown for this long.
     pub retire_grace: Duration,
+    /// inotify backend: at most this many watches (files and directories)
+    /// for this source; past it the source polls instead (a glob over
+    /// thousands of files should not use up the system's watches).
+    pub max_watches: usize,
     /// Positions saved at the last stop, by path (the `logs` table).
     pub stored: HashMap<PathBuf, StoredPosition>,
     /// On first start with `head`, skip ahead (by bisection on the file) to
@@ -150,6 +154,7 @@ impl Default for FileSourceOptions {
             max_line_bytes: DEFAULT_MAX_LINE,
             max_batch_bytes: 4 << 20,
             retire_grace: Duration::from_secs(30),
+            max_watches: 1024,
             stored: HashMap::new(),
             initial_cutoff: None,
         }
@@ -293,6 +298,9 @@ struct Tracked {
 struct Watcher {
     inotify: Inotify,
     dirs: HashMap<PathBuf, WatchDescriptor>,
+    /// Watches on files (one per inode).
+    files: HashSet<WatchDescriptor>,
+    max: usize,
     buf: Vec<u8>,
 }
 
@@ -369,6 +377,8 @@ impl FileSource {
                 Ok(inotify) => Some(Watcher {
                     inotify,
                     dirs: HashMap::new(),
+                    files: HashSet::new(),
+                    max: opts.max_watches,
                     buf: vec![0u8; 64 * 1024],
                 }),
                 Err(e) => {
@@ -893,6 +903,11 @@ impl FileSource {
 impl FileSource {
     fn watch_file(&mut self, file: &File, path: &Path) -> Option<WatchDescriptor> {
         let w = self.watcher.as_mut()?;
+        if w.files.len() + w.dirs.len() >= w.max {
+            let max = w.max;
+            self.fall_back(format!("more than {max} inotify watches needed; polling"));
+            return None;
+        }
         // Through /proc the watch lands on the inode we opened even if the
         // path was rotated in between.
         let proc_path = format!("/proc/self/fd/{}", file.as_raw_fd());
@@ -902,7 +917,10 @@ impl FileSource {
             Err(_) => w.inotify.watches().add(path, FILE_MASK),
         };
         match res {
-            Ok(wd) => Some(wd),
+            Ok(wd) => {
+                w.files.insert(wd.clone());
+                Some(wd)
+            }
             Err(e) => {
                 if e.raw_os_error() == Some(libc::ENOSPC) {
                     self.fall_back(format!("inotify watch limit reached ({e}); polling"));
@@ -960,6 +978,13 @@ impl FileSource {
                     continue;
                 }
                 let d = d.to_path_buf();
+                if w.files.len() + w.dirs.len() >= w.max {
+                    fail = Some(format!(
+                        "more than {} inotify watches needed; polling",
+                        w.max
+                    ));
+                    break;
+                }
                 match w.inotify.watches().add(&d, DIR_MASK) {
                     Ok(wd) => {
                         w.dirs.insert(d, wd);
@@ -979,6 +1004,7 @@ impl FileSource {
 
     fn fall_back(&mut self, reason: String) {
         self.watcher = None;
+        self.next_full = Instant::now();
         self.fallback_reason = Some(reason);
         for t in &mut self.files {
             for h in t.current.iter_mut().chain(t.retired.iter_mut()) {
@@ -998,6 +1024,7 @@ impl FileSource {
                 .any(|h| h.wd.as_ref() == Some(&wd))
         });
         if !shared {
+            w.files.remove(&wd);
             let _ = w.inotify.watches().remove(wd);
         }
     }
@@ -1016,7 +1043,13 @@ impl FileSource {
             let Some(w) = self.watcher.as_mut() else {
                 return;
             };
-            let Watcher { inotify, dirs, buf } = w;
+            let Watcher {
+                inotify,
+                dirs,
+                buf,
+                files,
+                ..
+            } = w;
             loop {
                 let events = match inotify.read_events(buf) {
                     Ok(ev) => ev,
@@ -1046,6 +1079,7 @@ impl FileSource {
             }
             for wd in &ignored {
                 dirs.retain(|_, d| d != wd);
+                files.remove(wd);
             }
         }
         for wd in &ignored {

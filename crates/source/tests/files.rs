@@ -826,3 +826,27 @@ fn sources_can_move_to_their_own_thread() {
     fn is_sync<T: Sync>() {}
     is_sync::<bailiff_source::Waker>();
 }
+
+/// Past `max_watches` the source switches to polling and keeps working.
+#[test]
+fn too_many_watches_fall_back_to_polling() {
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..5 {
+        fs::write(dir.path().join(format!("f{i}.log")), "").unwrap();
+    }
+    let mut o = opts(Backend::Inotify);
+    o.max_watches = 3;
+    let mut src =
+        FileSource::new(vec![LogPath::head(format!("{}/*.log", p(dir.path())))], o).unwrap();
+    assert_eq!(src.backend(), ActiveBackend::Inotify);
+    assert!(src.wait(Duration::ZERO).is_empty());
+    assert_eq!(src.backend(), ActiveBackend::Polling);
+    let reason = src.fallback_reason().unwrap_or_default().to_string();
+    assert!(reason.contains("more than 3 inotify watches"), "{reason}");
+    for i in 0..5 {
+        writeln!(append(&dir.path().join(format!("f{i}.log"))), "line {i}").unwrap();
+    }
+    let mut got = texts(&collect(&mut src, 5));
+    got.sort();
+    assert_eq!(got, ["line 0", "line 1", "line 2", "line 3", "line 4"]);
+}
