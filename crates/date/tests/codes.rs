@@ -376,7 +376,10 @@ fn system_zone_honours_tz_posix_rules() {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        assert!(String::from_utf8_lossy(&out.stdout).contains("1 passed"), "TZ={tz}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("1 passed"),
+            "TZ={tz}"
+        );
     }
 }
 
@@ -386,7 +389,11 @@ fn system_zone_child() {
     let tz = std::env::var("BAILIFF_EXPECT_TZ").expect("run through the parent test");
     let want = Zone::from_tz_string(&tz).expect("zone");
     let got = Zone::system();
-    for line in ["2005-07-15 12:00:00", "2005-01-15 12:00:00", "Aug 14 23:30:00"] {
+    for line in [
+        "2005-07-15 12:00:00",
+        "2005-01-15 12:00:00",
+        "Aug 14 23:30:00",
+    ] {
         let a = locate(None, line, &got).and_then(|m| m.time);
         let b = locate(None, line, &want).and_then(|m| m.time);
         assert_eq!(a, b, "TZ={tz} {line}");
@@ -397,14 +404,23 @@ fn system_zone_child() {
 fn describe_as_fail2ban_regex_prints_it() {
     let d = |p: Option<&str>| DateDetector::new(p, &opts()).unwrap().describe();
     assert_eq!(d(None), (None, "Default Detectors".to_string()));
-    assert_eq!(d(Some("{^LN-BEG}")), (None, "Default Detectors".to_string()));
+    assert_eq!(
+        d(Some("{^LN-BEG}")),
+        (None, "Default Detectors".to_string())
+    );
     assert_eq!(
         d(Some("%Y-%m-%d %H:%M")),
-        (Some("%Y-%m-%d %H:%M".to_string()), "Year-Month-Day 24hour:Minute".to_string())
+        (
+            Some("%Y-%m-%d %H:%M".to_string()),
+            "Year-Month-Day 24hour:Minute".to_string()
+        )
     );
     assert_eq!(
         d(Some("{^LN-BEG}%b %d")),
-        (Some("{^LN-BEG}%b %d".to_string()), "{^LN-BEG}MON Day".to_string())
+        (
+            Some("{^LN-BEG}%b %d".to_string()),
+            "{^LN-BEG}MON Day".to_string()
+        )
     );
     assert_eq!(d(Some("EPOCH")), (None, "Epoch".to_string()));
 }
