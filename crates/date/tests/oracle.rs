@@ -114,6 +114,7 @@ fn extra_cases() -> Value {
         "Aug 14 10:00:18 again",
     ];
     let lines = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let shuffled = generated_lines(3000, 7);
     let mut cases = vec![
         json!({"name": "x:iso", "lines": lines(&iso)}),
         json!({"name": "x:syslog", "lines": lines(&syslog)}),
@@ -126,6 +127,10 @@ fn extra_cases() -> Value {
         json!({"name": "x:mixed-date", "lines": lines(&mixed),
                "datepattern": r"^[^\[]*\[({DATE})"}),
         json!({"name": "x:mixed-twice", "lines": lines(&[mixed, mixed].concat())}),
+        json!({"name": "gen:default", "lines": shuffled}),
+        json!({"name": "gen:lnbeg", "lines": shuffled, "datepattern": "{^LN-BEG}"}),
+        json!({"name": "gen:two", "lines": shuffled,
+               "datepattern": "%d/%b/%Y:%H:%M:%S %z\n%b %d %H:%M:%S\nEPOCH"}),
     ];
     let pattern_cases: &[(&str, &[&str])] = &[
         ("%Y-%m-%d %H:%M:%S", &iso),
@@ -251,6 +256,67 @@ fn extra_cases() -> Value {
     Value::Array(cases)
 }
 
+/// Deterministic pseudo-random lines: runs of one format (as real logs have),
+/// switches, dates at varying offsets, inside messages, after non-ASCII text,
+/// around midnight and the year's turn. Exercises the search state machine
+/// (last winner, restricted re-search, reserves, reordering).
+fn generated_lines(n: usize, seed: u64) -> Vec<String> {
+    let mut x = seed;
+    let mut next = move |m: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % m
+    };
+    let months = ["Jan", "Feb", "Aug", "Sep", "Dec"];
+    let prefixes = [
+        "",
+        "",
+        "",
+        "x ",
+        "[",
+        "ü ",
+        "éé ",
+        "1.2.3.4 - - [",
+        "host: ",
+        "<13>",
+    ];
+    let suffixes = [
+        "",
+        " msg",
+        " at Aug 14 09:00:00",
+        " 2005-08-14 09:00:00 inside",
+        " ünï",
+    ];
+    let mut out = Vec::with_capacity(n);
+    let mut fmt = 0;
+    let mut prefix = 0;
+    for _ in 0..n {
+        if next(20) == 0 {
+            fmt = next(9);
+        }
+        if next(15) == 0 {
+            prefix = next(prefixes.len() as u64) as usize;
+        }
+        let (mo, d) = (months[next(5) as usize], 1 + next(28));
+        let (h, mi, sec) = (next(24), next(60), next(60));
+        let date = match fmt {
+            0 => format!("{mo} {d:>2} {h:02}:{mi:02}:{sec:02}"),
+            1 => format!("2005-08-{d:02} {h:02}:{mi:02}:{sec:02}"),
+            2 => format!("{d:02}/{mo}/2005:{h:02}:{mi:02}:{sec:02} +0{}00", next(3)),
+            3 => format!("{}", 1_124_000_000 + next(100_000)),
+            4 => format!("{h:02}:{mi:02}:{sec:02}"),
+            5 => format!("Sun {mo} {d:>2} {h:02}:{mi:02}:{sec:02} 2005"),
+            6 => format!("2005{:02}{d:02}T{h:02}{mi:02}{sec:02}", 1 + next(12)),
+            7 => format!("{d:02}-{:02}-2005 {h:02}:{mi:02}:{sec:02}", 1 + next(12)),
+            _ => "no date here".to_string(),
+        };
+        let suffix = suffixes[next(suffixes.len() as u64) as usize];
+        out.push(format!("{}{date}{suffix}", prefixes[prefix]));
+    }
+    out
+}
+
 fn oracle(tz: &str) -> Option<Value> {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oracle.py");
     let ci = std::env::var("CI").is_ok_and(|v| v == "true");
@@ -359,6 +425,7 @@ fn compare(tz: &str) {
         runs += 1;
         let kind = match name.split(':').next().unwrap_or("?") {
             k if k.starts_with('p') => "patterns".to_string(),
+            "gen" => "generated".to_string(),
             k if k.starts_with("tz=") => "tz".to_string(),
             k => k.to_string(),
         };
