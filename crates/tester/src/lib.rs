@@ -23,6 +23,7 @@
 //! ```
 
 mod args;
+mod display;
 pub mod out;
 pub mod reader;
 pub mod report;

@@ -23,6 +23,18 @@ impl RegexStat {
     }
 }
 
+/// One date template in "Date template hits".
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DateTemplateRow {
+    pub name: String,
+    pub hits: u64,
+    /// `--VD` details: sort weight, template weight, pattern, regex.
+    pub weight: f64,
+    pub template_weight: f64,
+    pub pattern: Option<String>,
+    pub regex: String,
+}
+
 /// Options that shape the report.
 #[derive(Debug, Clone, Default)]
 pub struct ReportOptions {
@@ -47,8 +59,8 @@ pub struct Report {
     pub prefregex_groups: Vec<String>,
     pub failregex: Vec<RegexStat>,
     pub ignoreregex: Vec<RegexStat>,
-    /// Date template names and hits, in the detector's order.
-    pub date_templates: Vec<(String, u64)>,
+    /// The date detector's templates with their hits, in its final search order.
+    pub date_templates: Vec<DateTemplateRow>,
     pub tested: u64,
     pub matched: u64,
     pub missed: u64,
@@ -147,14 +159,22 @@ impl Report {
         self.write_regexes(w, "Ignoreregex", &self.ignoreregex)?;
 
         writeln!(w, "\nDate template hits:")?;
-        let mut order: Vec<&(String, u64)> = self.date_templates.iter().collect();
-        // The reference reorders its templates by use; most used first comes closest.
-        order.sort_by_key(|t| std::cmp::Reverse(t.1));
-        let items: Vec<String> = order
-            .into_iter()
-            .filter(|(_, hits)| *hits > 0 || self.opts.verbose > 0)
-            .map(|(name, hits)| format!("[{hits}] {name}"))
-            .collect();
+        let mut items = Vec::new();
+        for t in &self.date_templates {
+            if t.hits == 0 && self.opts.verbose == 0 {
+                continue;
+            }
+            items.push(format!("[{}] {}", t.hits, t.name));
+            if self.opts.verbose_date {
+                items.push(format!(
+                    "    # weight: {:.3} ({:.3}), pattern: {}",
+                    t.weight,
+                    t.template_weight,
+                    t.pattern.as_deref().unwrap_or("")
+                ));
+                items.push(format!("    # regex:   {}", t.regex));
+            }
+        }
         list(w, Some("[# of hits] date format"), &items)?;
 
         writeln!(
@@ -304,7 +324,14 @@ mod tests {
         r.failregex[0].hits = 1;
         r.ignoreregex = vec![RegexStat::new("from 1\\.2")];
         r.ignoreregex[0].hits = 1;
-        r.date_templates = vec![("A".into(), 1), ("B".into(), 0), ("C".into(), 2)];
+        r.date_templates = [("C", 2), ("A", 1), ("B", 0)]
+            .into_iter()
+            .map(|(n, h)| DateTemplateRow {
+                name: n.into(),
+                hits: h,
+                ..DateTemplateRow::default()
+            })
+            .collect();
         r.add_line("l1 fail", LineKind::Matched);
         r.add_line("l2 ok  ", LineKind::Missed);
         r.add_line("l3 ign", LineKind::Ignored);

@@ -14,7 +14,7 @@ use serde_json::{json, Map, Value};
 use crate::args::RegexArgs;
 use crate::out::OutFormat;
 use crate::reader::{is_skipped, Encoding, LineReader};
-use crate::report::{shortstr, LineKind, RegexStat, Report, ReportOptions};
+use crate::report::{shortstr, DateTemplateRow, LineKind, RegexStat, Report, ReportOptions};
 use crate::Error;
 
 /// Run `bailiff regex`. Returns the exit status (0 after a complete run); an
@@ -142,11 +142,12 @@ struct PrefCounter {
 }
 
 impl PrefCounter {
-    fn new(expanded: &str) -> Option<PrefCounter> {
+    fn new(prefregex: &str, with_dns: bool) -> Option<PrefCounter> {
+        let expanded = bailiff_filter::tags::expand(prefregex, with_dns);
         let pattern = format!(
             "(*LIMIT_MATCH={}){}",
             bailiff_filter::MATCH_LIMIT,
-            bailiff_filter::translate::python_to_pcre2(expanded)
+            bailiff_filter::translate::python_to_pcre2(&expanded)
         );
         let re = pcre2::bytes::RegexBuilder::new()
             .utf(true)
@@ -340,24 +341,13 @@ impl Setup {
         report.ignoreregex = def.ignoreregex.iter().map(|r| RegexStat::new(r)).collect();
         // The prefregex is shown expanded, as the reference shows it.
         let with_dns = usedns != UseDns::No;
-        let pref_expanded = def
-            .prefregex
-            .as_deref()
-            .filter(|p| !p.is_empty())
-            .map(|p| bailiff_filter::tags::expand(p, with_dns));
-        report.prefregex = pref_expanded.clone().map(|p| (p, 0));
+        let pref = def.prefregex.as_deref().filter(|p| !p.is_empty());
+        report.prefregex = pref.map(|p| (crate::display::expand(p, with_dns), 0));
         // Only the summary needs the count of lines the prefregex matched.
-        let pref_counter = match &pref_expanded {
-            Some(p) if args.out.is_none() && maxlines == 1 => PrefCounter::new(p),
+        let pref_counter = match pref {
+            Some(p) if args.out.is_none() && maxlines == 1 => PrefCounter::new(p, with_dns),
             _ => None,
         };
-        // Names of the date templates, for "Date template hits".
-        report.date_templates = filter
-            .date_detector()
-            .template_names()
-            .into_iter()
-            .map(|n| (n, 0))
-            .collect();
         report.multiline_window = maxlines;
 
         // LOG.
@@ -508,6 +498,22 @@ fn process(
         tally(&mut s.report, &line, &res, s.maxlines, verbose, pref_hit);
     }
     progress.finish();
+    // The detector counts its own hits (empty-date templates included) and keeps
+    // its templates in fail2ban's search order.
+    s.report.date_templates = s
+        .filter
+        .date_detector()
+        .templates_report()
+        .into_iter()
+        .map(|t| DateTemplateRow {
+            name: t.name,
+            hits: t.hits,
+            weight: t.weight,
+            template_weight: t.template_weight,
+            pattern: t.pattern,
+            regex: t.regex,
+        })
+        .collect();
     if regex_errors > MAX_ERRORS_SHOWN {
         writeln!(
             err,
@@ -550,11 +556,6 @@ fn tally(
         // credit the first (exact when there is one ignoreregex).
         if let Some(st) = r.ignoreregex.first_mut() {
             st.hits += 1;
-        }
-    }
-    if let Some(d) = &res.date {
-        if let Some(t) = r.date_templates.get_mut(d.template) {
-            t.1 += 1;
         }
     }
     if let Some((_, n)) = &mut r.prefregex {
@@ -821,12 +822,7 @@ fn pattern_name(p: &str, opts: &DateOptions) -> Result<String, Error> {
         what: format!("datepattern {p:?}"),
         source,
     })?;
-    // The reference names one or two templates by the first; more are the defaults.
-    let names = d.template_names();
-    Ok(match names.len() {
-        1 | 2 => names[0].clone(),
-        _ => "Default Detectors".into(),
-    })
+    Ok(d.describe().1)
 }
 
 /// `{'k': 'v', ...}` as Python prints a dict of strings.
