@@ -20,6 +20,21 @@
 //! The core is pure: "now" and the zone are arguments. [`Zone::system`] (and
 //! [`Zone::parse_logtimezone`], which starts from it) is the one place that reads
 //! the environment.
+//!
+//! Fidelity: `tests/oracle.rs` runs fail2ban's own Python detector on the same
+//! lines and requires the same winner, span and time. Where fail2ban depends on
+//! process-wide state, bailiff takes the deterministic reading:
+//! - fail2ban shares template objects (and their regex hit counters) between all
+//!   detectors of a process; here each detector counts its own, as if each jail
+//!   ran alone. The counter only decides one early stop of the search.
+//! - A user pattern identical to a default `{^LN-BEG}` twin gets the twin's
+//!   weight (100), as in fail2ban while its template cache holds the twin.
+//! - A repeated local time (DST fold) takes the earlier offset; glibc's `mktime`
+//!   under fail2ban picks one depending on its previous call. Non-existent local
+//!   times (spring gap) use the offset before the gap, as glibc does.
+//! - Template "last used" times come from the `now` argument, not a wall clock.
+//! - Text that makes fail2ban raise (an unknown `%Z` abbreviation, `%I` with a
+//!   `%p` group that did not match) gives a match without a time.
 
 mod codes;
 mod convert;
