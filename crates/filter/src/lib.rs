@@ -31,9 +31,8 @@
 //! assert_eq!(res.failures[0].fid, "192.0.2.7");
 //! ```
 
-use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::rc::Rc;
+use std::sync::Arc;
 
 pub use bailiff_date::{DateDetector, DateHit, DateOptions, Zone};
 
@@ -45,7 +44,7 @@ pub mod tags;
 pub mod translate;
 
 use addr::Family;
-use regex::{Compiled, Fail, Val};
+use regex::{lock, shared, Compiled, Fail, Shared, Val};
 
 pub use regex::MATCH_LIMIT;
 
@@ -618,15 +617,15 @@ impl Filter {
                     };
                     m.extend(matched.iter().map(|l| l.text.clone()));
                     fail.insert("matches", Val::Lines(m));
-                    Rc::new(RefCell::new(fail))
+                    shared(fail)
                 }
             };
-            let nofail = rc.borrow().get("nofail").is_some_and(Val::truthy);
+            let nofail = lock(&rc).get("nofail").is_some_and(Val::truthy);
             if mlfid.is_some() && nofail && !self.check_all {
                 return;
             }
             // Failure id.
-            let mut f = rc.borrow_mut();
+            let mut f = lock(&rc);
             let defcidr = if self.raw_host {
                 Cidr::Raw
             } else {
@@ -692,7 +691,7 @@ impl Filter {
                 },
             };
             drop(f);
-            let snap = rc.borrow();
+            let snap = lock(&rc);
             for fid in fids {
                 res.failures
                     .push(make_failure(idx, fid, date, &snap, needs_dns));
@@ -712,7 +711,7 @@ impl Filter {
         mut fail: Fail,
         matched: &[TupleLine],
         now: f64,
-    ) -> Rc<RefCell<Fail>> {
+    ) -> Shared {
         const NOFAIL: u8 = 1;
         const FORGET: u8 = 2;
         const CACHED_NOFAIL: u8 = 4;
@@ -738,7 +737,7 @@ impl Filter {
         let mut count_users = true;
         let rc = if let Some(rc) = self.mlf.get(mlfid, now) {
             {
-                let mut g = rc.borrow_mut();
+                let mut g = lock(&rc);
                 regex::add_user(&mut g, user);
                 if g.remove("nofail").is_some_and(|v| v.truthy()) {
                     fl |= CACHED_NOFAIL;
@@ -764,15 +763,15 @@ impl Filter {
             rc
         } else if fl & FORGET == 0 {
             regex::add_user(&mut fail, user);
-            let rc = Rc::new(RefCell::new(fail));
-            self.mlf.set(mlfid, Rc::clone(&rc), now);
+            let rc = shared(fail);
+            self.mlf.set(mlfid, Arc::clone(&rc), now);
             rc
         } else {
             count_users = false;
-            Rc::new(RefCell::new(fail))
+            shared(fail)
         };
         {
-            let mut g = rc.borrow_mut();
+            let mut g = lock(&rc);
             let pending = g.remove("mlfpending").is_some_and(|v| v.truthy());
             let many_users =
                 count_users && matches!(g.get("users"), Some(Val::Set(s)) if s.len() > 1);

@@ -1,17 +1,17 @@
 //! The per-connection (`mlfid`) state of multi-line failures: at most 100 entries,
 //! each living 5 minutes, oldest evicted first (fail2ban's cache sizes).
 
-use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
-use std::rc::Rc;
 
-use crate::regex::Fail;
+use std::sync::Arc;
+
+use crate::regex::Shared;
 
 const MAX_COUNT: usize = 100;
 const MAX_TIME: f64 = 300.0;
 
 struct Entry {
-    fail: Rc<RefCell<Fail>>,
+    fail: Shared,
     expires: f64,
     seq: u64,
 }
@@ -25,16 +25,16 @@ pub(crate) struct MlfCache {
 }
 
 impl MlfCache {
-    pub fn get(&mut self, key: &str, now: f64) -> Option<Rc<RefCell<Fail>>> {
+    pub fn get(&mut self, key: &str, now: f64) -> Option<Shared> {
         let e = self.map.get(key)?;
         if e.expires > now {
-            return Some(Rc::clone(&e.fail));
+            return Some(Arc::clone(&e.fail));
         }
         self.map.remove(key);
         None
     }
 
-    pub fn set(&mut self, key: &str, fail: Rc<RefCell<Fail>>, now: f64) {
+    pub fn set(&mut self, key: &str, fail: Shared, now: f64) {
         if self.map.len() >= MAX_COUNT {
             // Drop the oldest entries until one still alive was dropped and there is room.
             while let Some((seq, key)) = self.order.pop_front() {
@@ -80,9 +80,10 @@ impl MlfCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::regex::{shared, Fail};
 
-    fn entry() -> Rc<RefCell<Fail>> {
-        Rc::new(RefCell::new(Fail::new()))
+    fn entry() -> Shared {
+        shared(Fail::new())
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeSet;
-use std::rc::Rc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use pcre2::bytes::{CaptureLocations, Regex, RegexBuilder};
 
@@ -64,7 +64,7 @@ impl Val {
 /// most; names are shared with the compiled regex, so building one does not allocate
 /// names).
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Fail(Vec<(Rc<str>, Val)>);
+pub(crate) struct Fail(Vec<(Arc<str>, Val)>);
 
 impl Fail {
     pub fn new() -> Fail {
@@ -85,14 +85,14 @@ impl Fail {
     pub fn insert(&mut self, k: &str, v: Val) {
         match self.pos(k) {
             Some(i) => self.0[i].1 = v,
-            None => self.0.push((Rc::from(k), v)),
+            None => self.0.push((Arc::from(k), v)),
         }
     }
     /// Set `k` with a shared name.
-    pub fn insert_key(&mut self, k: &Rc<str>, v: Val) {
+    pub fn insert_key(&mut self, k: &Arc<str>, v: Val) {
         match self.pos(k) {
             Some(i) => self.0[i].1 = v,
-            None => self.0.push((Rc::clone(k), v)),
+            None => self.0.push((Arc::clone(k), v)),
         }
     }
     pub fn remove(&mut self, k: &str) -> Option<Val> {
@@ -107,9 +107,22 @@ impl Fail {
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Val)> {
         self.0.iter().map(|(k, v)| (&**k, v))
     }
-    pub fn into_entries(self) -> impl Iterator<Item = (Rc<str>, Val)> {
+    pub fn into_entries(self) -> impl Iterator<Item = (Arc<str>, Val)> {
         self.0.into_iter()
     }
+}
+
+/// Ticket data shared between the mlfid cache and the failure being built (fail2ban
+/// mutates the cached entry through the failure it returns).
+pub(crate) type Shared = Arc<Mutex<Fail>>;
+
+pub(crate) fn shared(f: Fail) -> Shared {
+    Arc::new(Mutex::new(f))
+}
+
+/// Lock a shared entry; a poisoned lock (a panic elsewhere) still holds usable data.
+pub(crate) fn lock(s: &Shared) -> MutexGuard<'_, Fail> {
+    s.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// fail2ban's `users` bookkeeping: every distinct user of a connection.
@@ -131,13 +144,13 @@ pub(crate) struct Compiled {
     re: Regex,
     locs: CaptureLocations,
     /// (group index, name) of every named group.
-    groups: Vec<(usize, Rc<str>)>,
+    groups: Vec<(usize, Arc<str>)>,
     /// Per group: report it even when it did not take part (a failregex group that
     /// also exists in the prefregex overrides the prefregex value with "none").
     keep_none: Vec<bool>,
     /// `alt_<x>[_N]` groups (group, target) and `tuple_<x>[_N]` groups, sorted.
-    alt: Vec<(Rc<str>, Rc<str>)>,
-    tuple: Vec<(Rc<str>, Rc<str>)>,
+    alt: Vec<(Arc<str>, Arc<str>)>,
+    tuple: Vec<(Arc<str>, Arc<str>)>,
     /// Indices of `skiplines0`, `skiplines1`, ...
     skip: Vec<usize>,
     /// Bytes a match can start with (anchored regexes only).
@@ -190,9 +203,9 @@ impl Compiled {
         let mut skip = Vec::new();
         for (i, n) in re.capture_names().iter().enumerate() {
             let Some(n) = n else { continue };
-            groups.push((i, Rc::from(n.as_str())));
+            groups.push((i, Arc::from(n.as_str())));
             if let Some((pre, target)) = complement(n) {
-                let pair = (Rc::from(n.as_str()), Rc::from(target.as_str()));
+                let pair = (Arc::from(n.as_str()), Arc::from(target.as_str()));
                 if pre == "alt_" {
                     alt.push(pair);
                 } else {
@@ -279,8 +292,8 @@ impl Compiled {
         for (gi, (i, n)) in self.groups.iter().enumerate() {
             match self.locs.get(*i).and_then(|(s, e)| buf.get(s..e)) {
                 // Names are unique within one regex: push without a lookup.
-                Some(t) => f.0.push((Rc::clone(n), Val::Str(t.to_string()))),
-                None if self.keep_none[gi] => f.0.push((Rc::clone(n), Val::None)),
+                Some(t) => f.0.push((Arc::clone(n), Val::Str(t.to_string()))),
+                None if self.keep_none[gi] => f.0.push((Arc::clone(n), Val::None)),
                 None => {}
             }
         }

@@ -280,3 +280,10 @@ fn failregex_group_overrides_prefregex_group() {
     let r = f.process_entry("alice: bad user bob from 192.0.2.1", T, T);
     assert_eq!(r.failures[0].data["user"], "bob");
 }
+
+#[test]
+fn filter_can_move_to_another_thread() {
+    fn assert_send<T: Send>() {}
+    assert_send::<Filter>();
+    assert_send::<LineResult>();
+}
