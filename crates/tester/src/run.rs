@@ -139,6 +139,9 @@ impl Resolver {
 struct PrefCounter {
     re: pcre2::bytes::Regex,
     buf: String,
+    locs: pcre2::bytes::CaptureLocations,
+    /// (group index, name) of the named groups, in the regex's order.
+    names: Vec<(usize, String)>,
 }
 
 impl PrefCounter {
@@ -155,9 +158,17 @@ impl PrefCounter {
             .jit_if_available(true)
             .build(&pattern)
             .ok()?;
+        let names = re
+            .capture_names()
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| n.clone().map(|n| (i, n)))
+            .collect();
         Some(PrefCounter {
+            locs: re.capture_locations(),
             re,
             buf: String::with_capacity(256),
+            names,
         })
     }
 
@@ -172,6 +183,26 @@ impl PrefCounter {
         }
         self.buf.push('\n');
         self.re.is_match(self.buf.as_bytes()).unwrap_or(false)
+    }
+
+    /// The named groups of the last matched buffer, as a Python dict (`-v`).
+    fn groups(&mut self) -> Option<String> {
+        let subject = self.buf.as_bytes();
+        self.re.captures_read(&mut self.locs, subject).ok()??;
+        let items: Vec<String> = self
+            .names
+            .iter()
+            .map(|(i, n)| {
+                let v = match self.locs.get(*i) {
+                    Some((a, b)) => {
+                        crate::out::py_repr_str(&String::from_utf8_lossy(&subject[a..b]))
+                    }
+                    None => "None".to_string(),
+                };
+                format!("{}: {}", crate::out::py_repr_str(n), v)
+            })
+            .collect();
+        Some(format!("{{{}}}", items.join(", ")))
     }
 }
 
@@ -261,6 +292,27 @@ impl Setup {
                     header.push(format!("Use   filter options : {}", py_dict(&found.args)));
                 }
                 def = found.load(&args.regex)?;
+                if args.verbosity() > 1 {
+                    // The options the filter ended up with for what was asked.
+                    let mut real = Vec::new();
+                    let keys = ["logtype", "datepattern"]
+                        .into_iter()
+                        .map(str::to_string)
+                        .chain(found.args.iter().map(|(k, _)| k.clone()));
+                    for k in keys {
+                        if real.iter().any(|(r, _): &(String, String)| *r == k) {
+                            continue;
+                        }
+                        let v = def.options.get(&k).cloned().or_else(|| match k.as_str() {
+                            "datepattern" => def.datepattern.clone(),
+                            _ => None,
+                        });
+                        if let Some(v) = v {
+                            real.push((k, v));
+                        }
+                    }
+                    header.push(format!("Real  filter options : {}", py_dict(&real)));
+                }
                 if maxlines.is_none() {
                     if let Some(n) = def.maxlines {
                         maxlines = Some(n);
@@ -495,6 +547,18 @@ fn process(
             .pref_counter
             .as_mut()
             .map(|p| p.matches(&line, res.date.as_ref().map(|d| (d.start, d.end))));
+        if verbose && pref_hit == Some(true) {
+            // The reference lists the groups of the first matches, then "...".
+            let cap = s.report.opts.list_cap;
+            let n = s.report.prefregex_groups.len();
+            if n < cap {
+                if let Some(g) = s.pref_counter.as_mut().and_then(|p| p.groups()) {
+                    s.report.prefregex_groups.push(g);
+                }
+            } else if n == cap {
+                s.report.prefregex_groups.push("...".into());
+            }
+        }
         tally(&mut s.report, &line, &res, s.maxlines, verbose, pref_hit);
     }
     progress.finish();
@@ -540,7 +604,13 @@ fn tally(
         if let Some(st) = r.failregex.get_mut(f.regex) {
             st.hits += 1;
             if verbose {
-                st.ids.push((f.fid.clone(), f.time, fails > 1));
+                // A pending failure has no id yet: the reference prints None.
+                let id = if f.pending && f.fid.is_empty() {
+                    "None".to_string()
+                } else {
+                    f.fid.clone()
+                };
+                st.ids.push((id, f.time, fails > 1));
             }
         }
         // A pending multi-line failure (no address yet) counts as a match, as the
