@@ -88,6 +88,9 @@ pub struct FilterConfig {
     /// `returnRawHost`, fail2ban-regex `-r`); `<HOST>` still accepts names unless
     /// `usedns = no`.
     pub raw_host: bool,
+    /// The year `%ExY` centres on; None: the year of `now` given to [`Filter::new`].
+    /// (fail2ban takes the wall-clock year even when its tests freeze "now".)
+    pub reference_year: Option<i32>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -208,7 +211,8 @@ fn ipaddr(text: &str, cidr: Cidr) -> String {
     }
 }
 
-fn civil_year(unix: f64) -> i32 {
+/// The (UTC) calendar year of a Unix time.
+pub fn civil_year(unix: f64) -> i32 {
     // Days since 1970-01-01 to a proleptic Gregorian year (H. Hinnant's algorithm).
     let days = (unix / 86400.0).floor() as i64;
     let z = days + 719_468;
@@ -304,7 +308,7 @@ impl Filter {
             None => zone,
         };
         let opts = DateOptions {
-            reference_year: civil_year(now),
+            reference_year: cfg.reference_year.unwrap_or_else(|| civil_year(now)),
             any_year: cfg.any_year,
         };
         let dates = DateDetector::new(cfg.datepattern.as_deref(), &opts)
@@ -359,30 +363,58 @@ impl Filter {
 
     /// One line from a file (no trailing newline): date detection, then matching.
     pub fn process_line(&mut self, line: &str, now: f64) -> LineResult {
-        let hit = self.dates.find(line, now, &self.zone);
-        self.process_dated(line, hit, now)
+        match self.dates.locate(line, now, &self.zone) {
+            Some(m) => {
+                let hit = m.time.map(|time| DateHit {
+                    start: m.start,
+                    end: m.end,
+                    time,
+                    template: m.template,
+                });
+                self.process_span(line, Some((m.start, m.end)), m.time, hit, now)
+            }
+            None => self.process_span(line, None, None, None, now),
+        }
     }
 
     /// One line whose date the caller has already looked for (`hit` as
-    /// [`DateDetector::find`] returns it): the rest of [`Filter::process_line`].
+    /// [`DateDetector::find`] returns it; a non-finite `time` means "date text found
+    /// but not a valid date"): the rest of [`Filter::process_line`].
     pub fn process_dated(&mut self, line: &str, hit: Option<DateHit>, now: f64) -> LineResult {
-        // A date is carried over from an earlier line when it is less than 60 s old.
-        let recent = self.last_date.filter(|&d| d > now - 60.0);
-        let (cut, date) = match &hit {
-            Some(h) if h.start <= h.end && line.get(h.start..h.end).is_some() => {
-                if h.start == h.end {
-                    // A template that may match empty text (`^WARNING:()**`): the
-                    // line has a date position but no date.
-                    ((h.start, h.end), Some(recent.unwrap_or(now)))
-                } else if h.time.is_finite() {
-                    self.last_date = Some(h.time);
-                    ((h.start, h.end), Some(h.time))
-                } else {
-                    // Date text found but not convertible: it is still cut out.
-                    ((h.start, h.end), recent)
-                }
+        match hit {
+            Some(h) => {
+                let time = Some(h.time).filter(|t| t.is_finite());
+                let span = (h.start, h.end);
+                self.process_span(line, Some(span), time, Some(h), now)
             }
-            _ => ((0, 0), recent),
+            None => self.process_span(line, None, None, None, now),
+        }
+    }
+
+    /// fail2ban's date handling: the date text (if any) is cut out of the line; a line
+    /// without a usable date takes the last date when it is less than 60 s old, and a
+    /// template that matched empty text (`^WARNING:()**`) falls back to "now" as well.
+    fn process_span(
+        &mut self,
+        line: &str,
+        span: Option<(usize, usize)>,
+        time: Option<f64>,
+        hit: Option<DateHit>,
+        now: f64,
+    ) -> LineResult {
+        let recent = self.last_date.filter(|&d| d > now - 60.0);
+        let span = span.filter(|&(s, e)| s <= e && line.get(s..e).is_some());
+        let (cut, date) = match span {
+            Some((s, e)) if s == e => ((s, e), Some(recent.unwrap_or(now))),
+            Some(cut) => match time {
+                Some(t) => {
+                    self.last_date = Some(t);
+                    (cut, Some(t))
+                }
+                // Date text found but not convertible: it is still cut out.
+                None => (cut, recent),
+            },
+            None => ((0, 0), recent),
         };
         let mut res = LineResult {
             date: hit,

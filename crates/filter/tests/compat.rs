@@ -126,6 +126,7 @@ struct Suite {
     checks: usize,
     failures: Vec<String>,
     zone: Zone,
+    real_year: i32,
 }
 
 fn same_host(fid: &str, want: &str) -> bool {
@@ -213,6 +214,8 @@ impl Suite {
             usedns: UseDns::Warn,
             check_all: true,
             raw_host: true,
+            // fail2ban's `%ExY` follows the wall clock, not the frozen test time.
+            reference_year: Some(self.real_year),
             ..FilterConfig::default()
         };
         let filter = Filter::new(&cfg, self.zone.clone(), TEST_NOW)
@@ -529,6 +532,11 @@ fn fail2ban_sample_logs() {
         checks: 0,
         failures: Vec::new(),
         zone: Zone::system(),
+        real_year: bailiff_filter::civil_year(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64()),
+        ),
     };
     let mut per_filter = Vec::new();
     for (name, _) in filter_names() {
