@@ -16,7 +16,8 @@ use crate::ticket::{Ticket, TicketData, Time};
 
 /// The compact per-id state. Ids live in a dense vector of slots; a hash table of
 /// 4-byte slot numbers indexes them (keyed with SipHash and a random key, since ids
-/// are chosen by attackers). About 75 bytes per id in all, plus kept matches.
+/// are chosen by attackers). 72 bytes per slot, about 83 per id with the index, plus
+/// kept matches.
 #[derive(Debug)]
 struct Slot {
     id: FailId,
@@ -24,10 +25,28 @@ struct Slot {
     last: Time,
     retry: u32,
     failures: u32,
-    ban_count: u32,
     /// Kept matched lines, each length-prefixed, in one allocation.
     matches: MatchBuf,
-    data: Option<Box<TicketData>>,
+    /// Captured data and a known ban count: rare, so kept out of line.
+    extra: Option<Box<SlotExtra>>,
+}
+
+#[derive(Debug, Default, Clone)]
+struct SlotExtra {
+    data: TicketData,
+    ban_count: u32,
+}
+
+impl Slot {
+    fn ban_count(&self) -> u32 {
+        self.extra.as_ref().map_or(0, |x| x.ban_count)
+    }
+    fn data(&self) -> TicketData {
+        self.extra
+            .as_ref()
+            .map(|x| x.data.clone())
+            .unwrap_or_default()
+    }
 }
 
 /// Matched lines packed as `[u32 length][bytes]...` in one boxed buffer.
@@ -318,9 +337,13 @@ impl FailManager {
                     last: ticket.time,
                     retry,
                     failures,
-                    ban_count: ticket.ban_count,
                     matches,
-                    data: (!ticket.data.is_empty()).then(|| Box::new(ticket.data.clone())),
+                    extra: (!ticket.data.is_empty() || ticket.ban_count > 0).then(|| {
+                        Box::new(SlotExtra {
+                            data: ticket.data.clone(),
+                            ban_count: ticket.ban_count,
+                        })
+                    }),
                 });
                 Added {
                     retry,
@@ -336,8 +359,8 @@ impl FailManager {
     pub fn set_ban_count(&mut self, id: &FailId, count: u32) {
         if let Some(i) = self.list.find(id) {
             let e = &mut self.list.slots[i];
-            if count > e.ban_count {
-                e.ban_count = count;
+            if count > e.ban_count() {
+                e.extra.get_or_insert_with(Box::default).ban_count = count;
             }
         }
     }
@@ -376,15 +399,16 @@ impl FailManager {
             retry: e.retry,
             failures: e.failures,
             matches: e.matches.to_vec(),
-            data: e.data.as_deref().cloned().unwrap_or_default(),
+            data: e.data(),
             ban_time: None,
-            ban_count: e.ban_count,
+            ban_count: e.ban_count(),
             restored: false,
         })
     }
 }
 
 fn slot_to_ticket(e: Slot) -> Ticket {
+    let ban_count = e.ban_count();
     Ticket {
         matches: e.matches.to_vec(),
         id: e.id,
@@ -392,9 +416,9 @@ fn slot_to_ticket(e: Slot) -> Ticket {
         first_time: e.first,
         retry: e.retry,
         failures: e.failures,
-        data: e.data.map(|d| *d).unwrap_or_default(),
+        ban_count,
+        data: e.extra.map(|x| x.data).unwrap_or_default(),
         ban_time: None,
-        ban_count: e.ban_count,
         restored: false,
     }
 }
@@ -469,6 +493,12 @@ mod tests {
             }
             assert_eq!(fm.fail_total(), c.times.len() as u64, "{}", c.name);
         }
+    }
+
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn slots_stay_compact() {
+        assert_eq!(std::mem::size_of::<Slot>(), 72);
     }
 
     #[test]

@@ -28,7 +28,11 @@ fn formula_chars() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig {
+        cases: 2000,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn formulas_never_panic(src in formula_chars(), t in 0.0f64..1e7, c in 0i64..100, f in -4.0f64..4.0) {
