@@ -124,9 +124,12 @@ struct Instance {
 struct Suite {
     confdir: PathBuf,
     checks: usize,
+    /// Lines evaluated, over all option sets (the rest are per-regex checks).
+    line_checks: usize,
     failures: Vec<String>,
     zone: Zone,
     real_year: i32,
+    wrong_greed: pcre2::bytes::Regex,
 }
 
 fn same_host(fid: &str, want: &str) -> bool {
@@ -400,6 +403,7 @@ impl Suite {
                         continue;
                     };
                     self.checks += 1;
+                    self.line_checks += 1;
                     let journal = opts.get("logtype").and_then(|v| v.as_str()) == Some("journal");
                     let res = if journal {
                         let prefix = opts
@@ -474,12 +478,54 @@ impl Suite {
                 if !inst.used.contains(&idx) && !used_re.contains(re) {
                     msgs.push(format!("{key}: Regex has no samples: {idx}: {re:?}"));
                 }
+                self.checks += 1;
+                if self.wrong_greed.is_match(re.as_bytes()).unwrap_or(true) {
+                    msgs.push(format!(
+                        "{key}: failregex {idx} has a greedy catch-all before <HOST> that is not hard-anchored: {re:?}"
+                    ));
+                }
             }
         }
         for m in msgs {
             self.fail(m);
         }
     }
+}
+
+/// samplestestcase's lint: a `.*`/`.+` (not lazy) before `<HOST>` with no anchor or
+/// precise text after it lets a crafted line choose the address.
+fn wrong_greed() -> pcre2::bytes::Regex {
+    let host = bailiff_filter::tags::expand("<HOST>", true);
+    let escaped: String = host
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c.to_string()
+            } else {
+                format!("\\{c}")
+            }
+        })
+        .collect();
+    let re = format!(r"\.[+*](?!\?)[^$^]*{escaped}.*(?:\.[+*].*|[^$])$");
+    pcre2::bytes::Regex::new(&re).expect("lint regex")
+}
+
+#[test]
+fn wrong_greed_lint_works() {
+    let host = bailiff_filter::tags::expand("<HOST>", true);
+    let lint = wrong_greed();
+    let hit = |s: String| lint.is_match(s.as_bytes()).unwrap();
+    assert!(hit(format!("greedy .* test{host} test not hard-anchored")));
+    assert!(hit(format!("greedy .+ test{host} test vary .* anchored$")));
+    assert!(!hit(format!(
+        "greedy .* test{host} test no catch-all, hard-anchored$"
+    )));
+    assert!(!hit(format!(
+        "non-greedy .*? test{host} test not hard-anchored"
+    )));
+    assert!(!hit(format!(
+        "non-greedy .+? test{host} test vary catch-all .* anchored$"
+    )));
 }
 
 fn filter_names() -> Vec<(String, bool)> {
@@ -530,8 +576,10 @@ fn fail2ban_sample_logs() {
     let mut suite = Suite {
         confdir,
         checks: 0,
+        line_checks: 0,
         failures: Vec::new(),
         zone: Zone::system(),
+        wrong_greed: wrong_greed(),
         real_year: bailiff_filter::civil_year(
             std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -561,11 +609,13 @@ fn fail2ban_sample_logs() {
     println!("filters with failures: {bad:?}");
     let failed = suite.failures.len();
     println!(
-        "compat: {} filters, {} passed, {} failed ({} checks)",
+        "compat: {} filters, {} passed, {} failed ({} checks: {} lines over all option sets, {} per-regex sample/lint checks)",
         per_filter.len(),
         suite.checks.saturating_sub(failed),
         failed,
-        suite.checks
+        suite.checks,
+        suite.line_checks,
+        suite.checks - suite.line_checks
     );
     assert_eq!(
         failed, 0,
