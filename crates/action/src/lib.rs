@@ -17,8 +17,8 @@
 //!   bans or unbans applied as one `nft -f -` transaction. The stock `nftables`,
 //!   `nftables-multiport` and `nftables-allports` files are recognised
 //!   ([`nft::NftJail::from_action`]) and applied natively with the same names.
-//! - [`webhook::Webhook`] posts JSON over HTTP; [`mail::Mailer`] pipes a message to
-//!   `sendmail` without a shell.
+//! - [`webhook::Webhook`] posts JSON over HTTP (timeout, retries); [`mail::Mailer`]
+//!   pipes a message to `sendmail` without a shell.
 //!
 //! [`Action`] puts the command runner and the native backend behind one interface
 //! for the ban manager, with batch entry points.
@@ -38,12 +38,17 @@
 //! assert_eq!(s.env, vec![("f2bV_F_USER".to_string(), "$(reboot)".to_string())]);
 //! ```
 
+pub mod action;
 pub mod command;
 pub mod exec;
+pub mod mail;
+pub mod nft;
 pub mod shell;
 pub mod tags;
 pub mod ticket;
+pub mod webhook;
 
+pub use action::{Action, ActionOptions};
 pub use command::{CommandAction, Hook};
 pub use tags::{HostNames, Properties, TagError};
 pub use ticket::{BadTarget, Family, Target, Ticket};

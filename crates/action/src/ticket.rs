@@ -67,6 +67,11 @@ impl Target {
         })
     }
 
+    /// An ordering bound: `addr` with `prefix`, host bits kept (not a valid ban).
+    pub(crate) fn bound(addr: IpAddr, prefix: u8) -> Target {
+        Target { addr, prefix }
+    }
+
     pub fn addr(&self) -> IpAddr {
         self.addr
     }

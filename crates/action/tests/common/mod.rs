@@ -3,6 +3,8 @@
 //! `before`/`after` includes), and a loud skip.
 #![allow(dead_code)]
 
+pub mod netns;
+
 use std::path::Path;
 
 /// Read an action file the way fail2ban's reader would present it: `[Definition]`
@@ -44,6 +46,12 @@ pub fn read_action(path: &Path, overrides: &[(&str, &str)]) -> Vec<(String, Stri
         })
         .collect();
     for (s, kv) in &sections {
+        if !matches!(s.as_str(), "INCLUDES" | "Definition" | "Init") && !s.starts_with("Init?") {
+            // helper sections, reachable as <section/option>
+            for (k, v) in kv {
+                out.push((format!("{s}/{k}"), interpolate(v, &snapshot, 0)));
+            }
+        }
         if let Some(cond) = s.strip_prefix("Init?") {
             for (k, v) in kv {
                 out.push((format!("{k}?{cond}"), interpolate(v, &snapshot, 0)));

@@ -1,0 +1,359 @@
+//! Real traffic through real rulesets in network namespaces: a ban counts only when
+//! packets stop. Needs root and `ip netns`; runs for real when CI=true, skips loudly
+//! otherwise when namespaces are not permitted.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use bailiff_action::nft::{Ban, NftBackend, NftJail, NftTable};
+use bailiff_action::{CommandAction, HostNames, Target, Ticket};
+use common::netns::{Lab, ATK4, ATK4_OTHER_NET, ATK6, OTHER_PORT, PORT, SRV4, SRV4B, SRV6};
+
+fn lab(tag: &str) -> Option<Lab> {
+    match Lab::new(tag) {
+        Ok(l) => Some(l),
+        Err(e) => {
+            common::skip(&format!("network namespaces unavailable: {e}"));
+            None
+        }
+    }
+}
+
+fn t(s: &str) -> Target {
+    s.parse().unwrap()
+}
+
+fn backend(lab: &Lab, jail: NftJail) -> NftBackend {
+    NftBackend::new(jail).with_command(lab.in_srv("nft"))
+}
+
+#[test]
+fn nft_ban_and_unban_ipv4_and_ipv6() {
+    let Some(lab) = lab("b") else { return };
+    let jail = NftJail::new("sshd", Some(&PORT.to_string()), "tcp", "reject").unwrap();
+    let mut nft = backend(&lab, jail);
+    nft.start(&[]).unwrap();
+    assert!(lab.connects(ATK4[0], SRV4, PORT));
+
+    nft.ban(&[Ban::new(t(ATK4[0]), None), Ban::new(t(ATK6[0]), None)])
+        .unwrap();
+    assert!(
+        !lab.connects(ATK4[0], SRV4, PORT),
+        "banned IPv4 still connects"
+    );
+    assert!(
+        lab.connects(ATK4[1], SRV4, PORT),
+        "the other IPv4 is blocked too"
+    );
+    assert!(
+        !lab.connects(ATK6[0], SRV6, PORT),
+        "banned IPv6 still connects"
+    );
+    assert!(
+        lab.connects(ATK6[1], SRV6, PORT),
+        "the other IPv6 is blocked too"
+    );
+    assert!(
+        lab.connects(ATK4[0], SRV4, OTHER_PORT),
+        "the rule must only cover the jail's port"
+    );
+
+    let rs = lab.ruleset();
+    assert!(rs.contains("table inet bailiff"), "{rs}");
+    assert!(rs.contains("flags interval,timeout"), "{rs}");
+
+    nft.unban(&[t(ATK4[0]), t(ATK6[0])]).unwrap();
+    assert!(
+        lab.connects(ATK4[0], SRV4, PORT),
+        "unbanned IPv4 still blocked"
+    );
+    assert!(
+        lab.connects(ATK6[0], SRV6, PORT),
+        "unbanned IPv6 still blocked"
+    );
+
+    // unbanning what is not banned is not an error
+    nft.unban(&[t(ATK4[0]), t("192.0.2.99")]).unwrap();
+    nft.stop().unwrap();
+    assert!(
+        !lab.ruleset().contains("bailiff"),
+        "stop leaves the table behind"
+    );
+}
+
+#[test]
+fn nft_element_timeout_expires_in_the_kernel() {
+    let Some(lab) = lab("t") else { return };
+    let jail = NftJail::new("sshd", Some(&PORT.to_string()), "tcp", "reject").unwrap();
+    let mut nft = backend(&lab, jail);
+    nft.start(&[]).unwrap();
+    let life = Duration::from_secs(3);
+    let t0 = Instant::now();
+    nft.ban(&[
+        Ban::new(t(ATK4[0]), Some(life)),
+        Ban::new(t(ATK6[0]), Some(life)),
+    ])
+    .unwrap();
+    assert!(!lab.connects(ATK4[0], SRV4, PORT));
+    assert!(!lab.connects(ATK6[0], SRV6, PORT));
+    assert!(t0.elapsed() < life, "checks took too long to prove the ban");
+    std::thread::sleep(life.saturating_sub(t0.elapsed()) + Duration::from_millis(700));
+    assert!(lab.connects(ATK4[0], SRV4, PORT), "element did not expire");
+    assert!(lab.connects(ATK6[0], SRV6, PORT), "element did not expire");
+    // the backend still believes they are banned: unban must cope with the kernel
+    nft.unban(&[t(ATK4[0]), t(ATK6[0])]).unwrap();
+    // and a fresh ban works again
+    nft.ban(&[Ban::new(t(ATK4[0]), None)]).unwrap();
+    assert!(!lab.connects(ATK4[0], SRV4, PORT));
+}
+
+#[test]
+fn nft_cidr_ban_blocks_a_whole_network() {
+    let Some(lab) = lab("c") else { return };
+    let jail = NftJail::new("web", None, "tcp", "reject").unwrap();
+    let mut nft = backend(&lab, jail);
+    nft.start(&[]).unwrap();
+    nft.ban(&[
+        Ban::new(t(ATK4[0]), None),
+        Ban::new(t("10.200.0.0/30"), None),
+    ])
+    .unwrap();
+    // a network over an already banned address and network, and a network inside it
+    nft.ban(&[
+        Ban::new(t("10.200.0.0/24"), None),
+        Ban::new(t("10.200.0.0/28"), None),
+    ])
+    .unwrap();
+    for port in [PORT, OTHER_PORT] {
+        assert!(!lab.connects(ATK4[0], SRV4, port), "allports: {port}");
+        assert!(!lab.connects(ATK4[1], SRV4, port), "allports: {port}");
+    }
+    assert!(
+        lab.connects(ATK4_OTHER_NET, SRV4B, PORT),
+        "another /24 is blocked"
+    );
+    nft.ban(&[Ban::new(t("fd00:200::/64"), None)]).unwrap();
+    assert!(!lab.connects(ATK6[0], SRV6, PORT));
+    assert!(!lab.connects(ATK6[1], SRV6, PORT));
+    nft.unban(&[t("10.200.0.0/24"), t("fd00:200::/64")])
+        .unwrap();
+    assert!(
+        lab.connects(ATK4[1], SRV4, PORT),
+        "network unban did not lift the ban"
+    );
+    assert!(
+        lab.connects(ATK6[1], SRV6, PORT),
+        "network unban did not lift the ban"
+    );
+    // the /30 was replaced by the /24; the address banned on its own stays banned
+    assert!(
+        !lab.connects(ATK4[0], SRV4, PORT),
+        "an address ban must outlive the network ban"
+    );
+    nft.unban(&[t(ATK4[0])]).unwrap();
+    assert!(lab.connects(ATK4[0], SRV4, PORT));
+}
+
+#[test]
+fn nft_check_and_repair_after_flush_ruleset() {
+    let Some(lab) = lab("r") else { return };
+    let jail = NftJail::new("sshd", Some(&PORT.to_string()), "tcp", "reject").unwrap();
+    let mut nft = backend(&lab, jail);
+    let bans = [Ban::new(t(ATK4[0]), None), Ban::new(t(ATK6[0]), None)];
+    nft.start(&bans).unwrap();
+    let recorded: Vec<Target> = bans.iter().map(|b| b.target).collect();
+    let report = nft.check(&recorded).unwrap();
+    assert!(report.is_sane(), "{report:?}");
+    assert!(!lab.connects(ATK4[0], SRV4, PORT));
+
+    lab.nft("flush ruleset");
+    assert!(
+        lab.connects(ATK4[0], SRV4, PORT),
+        "flush ruleset should lift the ban"
+    );
+    let report = nft.check(&recorded).unwrap();
+    assert!(!report.is_sane());
+    assert!(!report.table);
+    assert_eq!(report.missing, recorded);
+    nft.repair(&bans).unwrap();
+    assert!(nft.check(&recorded).unwrap().is_sane());
+    assert!(
+        !lab.connects(ATK4[0], SRV4, PORT),
+        "repair did not restore the IPv4 ban"
+    );
+    assert!(
+        !lab.connects(ATK6[0], SRV6, PORT),
+        "repair did not restore the IPv6 ban"
+    );
+
+    // an element removed behind our back is reported as missing
+    lab.nft(&format!(
+        "delete element inet bailiff addr-set-sshd {{ {} }}",
+        ATK4[0]
+    ));
+    let report = nft.check(&recorded).unwrap();
+    assert_eq!(report.missing, vec![t(ATK4[0])]);
+    assert!(report.table && report.chain && report.sets && report.rules);
+}
+
+fn many(n: usize) -> Vec<Ban> {
+    // n distinct addresses in 100.64.0.0/10, plus the attacker
+    let mut v: Vec<Ban> = (0..n as u32 - 1)
+        .map(|i| {
+            let a = std::net::Ipv4Addr::from(0x6440_0000u32 + i * 3 + 1);
+            Ban::new(Target::host(a.into()), Some(Duration::from_secs(3600)))
+        })
+        .collect();
+    v.push(Ban::new(t(ATK4[0]), Some(Duration::from_secs(3600))));
+    v
+}
+
+#[test]
+fn nft_restores_20000_bans_in_one_transaction() {
+    let Some(lab) = lab("m") else { return };
+    let jail = NftJail::new("sshd", Some(&PORT.to_string()), "tcp", "reject").unwrap();
+    let mut nft = backend(&lab, jail);
+    for n in [20_000usize, 100_000] {
+        let bans = many(n);
+        let t0 = Instant::now();
+        let took = nft.start(&bans).unwrap();
+        eprintln!(
+            "MEASURED: start with {n} bans in one transaction: {:?} (wall {:?})",
+            took,
+            t0.elapsed()
+        );
+        if n == 20_000 {
+            assert!(took < Duration::from_secs(1), "20k restore took {took:?}");
+        }
+        assert!(
+            !lab.connects(ATK4[0], SRV4, PORT),
+            "restored ban not enforced"
+        );
+        assert!(lab.connects(ATK4[1], SRV4, PORT));
+        let recorded: Vec<Target> = bans.iter().map(|b| b.target).collect();
+        let t1 = Instant::now();
+        let report = nft.check(&recorded).unwrap();
+        eprintln!("MEASURED: check of {n} recorded bans: {:?}", t1.elapsed());
+        assert!(report.is_sane(), "missing {}", report.missing.len());
+    }
+    // a batch of 10,000 new bans, then unbanning them, each one transaction
+    let extra: Vec<Ban> = (0..10_000u32)
+        .map(|i| {
+            Ban::new(
+                Target::host(std::net::Ipv4Addr::from(0x0a40_0000u32 + i).into()),
+                None,
+            )
+        })
+        .collect();
+    let t0 = Instant::now();
+    nft.ban(&extra).unwrap();
+    eprintln!(
+        "MEASURED: ban batch of 10000 on top of 100000: {:?}",
+        t0.elapsed()
+    );
+    let t0 = Instant::now();
+    nft.unban(&extra.iter().map(|b| b.target).collect::<Vec<_>>())
+        .unwrap();
+    eprintln!("MEASURED: unban batch of 10000: {:?}", t0.elapsed());
+    assert!(!lab.connects(ATK4[0], SRV4, PORT));
+}
+
+#[test]
+fn stock_nftables_multiport_applied_natively() {
+    let stock = Path::new("/etc/fail2ban/action.d/nftables-multiport.conf");
+    if !stock.exists() {
+        common::skip("/etc/fail2ban/action.d/nftables-multiport.conf is not installed");
+        return;
+    }
+    let Some(lab) = lab("n") else { return };
+    let port = PORT.to_string();
+    let props = common::read_action(
+        stock,
+        &[("name", "sshd"), ("port", &port), ("protocol", "tcp")],
+    );
+    let host = HostNames {
+        fq: "h".into(),
+        short: "h".into(),
+    };
+    let jail = NftJail::from_action("sshd", "nftables-multiport", &props, &host)
+        .unwrap()
+        .expect("recognised");
+    assert_eq!(jail.table, NftTable::fail2ban());
+    let mut nft = backend(&lab, jail);
+    nft.start(&[]).unwrap();
+    nft.ban(&[Ban::new(t(ATK4[0]), None), Ban::new(t(ATK6[1]), None)])
+        .unwrap();
+    assert!(!lab.connects(ATK4[0], SRV4, PORT));
+    assert!(!lab.connects(ATK6[1], SRV6, PORT));
+    assert!(lab.connects(ATK4[1], SRV4, PORT));
+    let rs = lab.ruleset();
+    for name in [
+        "table inet f2b-table",
+        "chain f2b-chain",
+        "set addr-set-sshd",
+        "set addr6-set-sshd",
+    ] {
+        assert!(rs.contains(name), "{name} missing from\n{rs}");
+    }
+    assert!(
+        rs.contains(&format!("tcp dport {PORT} ip saddr @addr-set-sshd reject")),
+        "{rs}"
+    );
+}
+
+#[test]
+fn stock_iptables_multiport_through_the_runner() {
+    let stock = Path::new("/etc/fail2ban/action.d/iptables-multiport.conf");
+    if !stock.exists() || Path::new("/usr/sbin/iptables").metadata().is_err() {
+        common::skip("iptables or /etc/fail2ban/action.d/iptables-multiport.conf is not installed");
+        return;
+    }
+    let Some(lab) = lab("i") else { return };
+    let port = PORT.to_string();
+    let props = common::read_action(
+        stock,
+        &[
+            ("name", "sshd"),
+            ("port", &port),
+            ("protocol", "tcp"),
+            ("chain", "INPUT"),
+        ],
+    );
+    let host = HostNames {
+        fq: "h".into(),
+        short: "h".into(),
+    };
+    let shell = vec![
+        "ip".into(),
+        "netns".into(),
+        "exec".into(),
+        lab.srv.clone(),
+        "/bin/sh".into(),
+        "-c".into(),
+    ];
+    let mut act = CommandAction::new("sshd", "iptables-multiport", props, host)
+        .unwrap()
+        .with_shell(shell);
+    act.start().unwrap();
+    let b4 = Ticket::new(t(ATK4[0]));
+    let b6 = Ticket::new(t(ATK6[0]));
+    act.ban(&b4).unwrap();
+    act.ban(&b6).unwrap();
+    assert!(
+        !lab.connects(ATK4[0], SRV4, PORT),
+        "iptables ban not enforced"
+    );
+    assert!(
+        !lab.connects(ATK6[0], SRV6, PORT),
+        "ip6tables ban not enforced"
+    );
+    assert!(lab.connects(ATK4[1], SRV4, PORT));
+    assert!(lab.connects(ATK6[1], SRV6, PORT));
+    act.unban(&b4).unwrap();
+    act.unban(&b6).unwrap();
+    assert!(lab.connects(ATK4[0], SRV4, PORT));
+    assert!(lab.connects(ATK6[0], SRV6, PORT));
+    act.stop().unwrap();
+}
