@@ -338,3 +338,97 @@ fn literal_line_and_regex_match_fail2ban_regex() {
         &summary_counts(&ours(&args)).join("\n"),
     );
 }
+
+/// The reference's sample logs, one per stock filter.
+const SAMPLE_LOGS: &str = "/usr/lib/python3/dist-packages/fail2ban/tests/files/logs";
+
+/// The whole report, less the line with the elapsed time.
+fn without_timing(report: &str) -> String {
+    report
+        .lines()
+        .filter(|l| !l.starts_with("[processed in "))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Every stock filter on its sample log (fail2ban's own test data): the complete
+/// summary, header to missed lines, equals the reference's, in the plain run and
+/// with the options that change its content.
+#[test]
+fn sample_log_reports_match_fail2ban_regex() {
+    let test = "sample_log_reports_match_fail2ban_regex";
+    if !reference_available(test) || !bailiff_ready(test) {
+        return;
+    }
+    if !Path::new(SAMPLE_LOGS).is_dir() {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("CI=true but {SAMPLE_LOGS} is missing");
+        }
+        eprintln!("SKIPPED: {test}: {SAMPLE_LOGS} not installed");
+        return;
+    }
+    let mut names: Vec<String> = std::fs::read_dir(SAMPLE_LOGS)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| {
+            Path::new("/etc/fail2ban/filter.d")
+                .join(format!("{n}.conf"))
+                .is_file()
+        })
+        .collect();
+    names.sort();
+    assert!(
+        names.len() > 50,
+        "expected the stock sample logs, found {}",
+        names.len()
+    );
+    let mut runs = 0;
+    let mut failures = Vec::new();
+    for name in &names {
+        let log = format!("{SAMPLE_LOGS}/{name}");
+        let mut variants: Vec<Vec<&str>> = vec![vec![]];
+        if [
+            "sshd",
+            "dovecot",
+            "postfix",
+            "apache-auth",
+            "nginx-botsearch",
+        ]
+        .contains(&name.as_str())
+        {
+            variants.extend([
+                vec!["--VD"],
+                vec!["-v"],
+                vec!["--print-all-missed", "--print-all-matched"],
+                vec!["-r"],
+            ]);
+        }
+        for extra in variants {
+            let mut args = extra.clone();
+            args.extend([log.as_str(), name.as_str()]);
+            let want = without_timing(&reference(&args));
+            let got = without_timing(&ours(&args));
+            runs += 1;
+            if want != got {
+                let what = format!("{name} {extra:?}");
+                let w: Vec<&str> = want.lines().collect();
+                let g: Vec<&str> = got.lines().collect();
+                let i = w
+                    .iter()
+                    .zip(&g)
+                    .position(|(a, b)| a != b)
+                    .unwrap_or(w.len().min(g.len()));
+                eprintln!(
+                    "report differs for {what} at line {}:\n  fail2ban-regex: {:?}\n  bailiff regex:  {:?}",
+                    i + 1,
+                    w.get(i),
+                    g.get(i)
+                );
+                failures.push(what);
+            }
+        }
+    }
+    eprintln!("{} of {runs} reports identical", runs - failures.len());
+    assert!(failures.is_empty(), "reports differ: {failures:?}");
+}
