@@ -156,6 +156,19 @@ fn split_words(s: &str) -> Result<Vec<String>, SourceError> {
     Ok(out)
 }
 
+/// Health of a [`JournalSource`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JournalHealth {
+    /// Entries handed out.
+    pub entries_read: u64,
+    /// When an entry was last handed out.
+    pub last_read: Option<SystemTime>,
+    /// Cursor of the last entry handed out.
+    pub cursor: Option<String>,
+    /// The `journalmatch` groups in force.
+    pub matches: Vec<Vec<String>>,
+}
+
 /// One journal entry, ready for the filter.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JournalEntry {
@@ -426,6 +439,8 @@ pub struct JournalSource {
     enc: Encoding,
     matches: Vec<Vec<String>>,
     last_cursor: Option<String>,
+    entries_read: u64,
+    last_read: Option<SystemTime>,
     fd: std::os::fd::RawFd,
     wake: crate::wake::WakeSlot,
 }
@@ -514,6 +529,8 @@ impl JournalSource {
             enc: opts.encoding,
             matches: Vec::new(),
             last_cursor: None,
+            entries_read: 0,
+            last_read: None,
             fd: -1,
             wake: crate::wake::WakeSlot::default(),
         };
@@ -622,6 +639,16 @@ impl JournalSource {
         self.last_cursor.as_deref()
     }
 
+    /// Counters for status and health checks.
+    pub fn health(&self) -> JournalHealth {
+        JournalHealth {
+            entries_read: self.entries_read,
+            last_read: self.last_read,
+            cursor: self.last_cursor.clone(),
+            matches: self.matches.clone(),
+        }
+    }
+
     /// The next entry, if one is there now.
     pub fn next_entry(&mut self) -> Result<Option<JournalEntry>, SourceError> {
         // SAFETY: valid handle; data pointers from the journal are only read
@@ -689,6 +716,8 @@ impl JournalSource {
                 .unwrap_or(realtime);
             let line = format_entry(&f, mono, self.enc);
             self.last_cursor = Some(cursor.clone());
+            self.entries_read += 1;
+            self.last_read = Some(SystemTime::now());
             Ok(Some(JournalEntry {
                 line,
                 time: UNIX_EPOCH + Duration::from_micros(usec),

@@ -206,6 +206,9 @@ fn entries_are_formatted_as_fail2ban_does() {
     );
     assert!(got.iter().all(|e| !e.cursor.is_empty()));
     assert_eq!(src.cursor(), Some(got[3].cursor.as_str()));
+    let h = src.health();
+    assert_eq!(h.entries_read, 4);
+    assert!(h.last_read.is_some());
 
     match fail2ban_lines(&file) {
         Some(oracle) => {
