@@ -29,9 +29,10 @@
 //!   ran alone. The counter only decides one early stop of the search.
 //! - A user pattern identical to a default `{^LN-BEG}` twin gets the twin's
 //!   weight (100), as in fail2ban while its template cache holds the twin.
-//! - A repeated local time (DST fold) takes the earlier offset; glibc's `mktime`
-//!   under fail2ban picks one depending on its previous call. Non-existent local
-//!   times (spring gap) use the offset before the gap, as glibc does.
+//! - A repeated local time (DST fold) is resolved as glibc's `mktime` does under
+//!   fail2ban: with the offset of the previous conversion. glibc keeps that per
+//!   process, bailiff per detector (starting from "now"'s offset). Non-existent
+//!   local times (spring gap) use the offset before the gap, as glibc does.
 //! - Template "last used" times come from the `now` argument, not a wall clock.
 //! - Text that makes fail2ban raise (an unknown `%Z` abbreviation, `%I` with a
 //!   `%p` group that did not match) gives a match without a time.
@@ -151,10 +152,8 @@ impl Zone {
         }
     }
 
-    /// How a naive local time maps to UTC: (offset seconds, unambiguous).
-    /// Non-existent times (spring gap) use the offset before the gap, repeated
-    /// times (autumn fold) the earlier offset.
-    fn local_offset(&self, naive: i64) -> (i64, bool) {
+    /// How a naive local time maps to UTC.
+    fn local_offset(&self, naive: i64) -> LocalOffset {
         let days = naive.div_euclid(86_400);
         let tod = naive.rem_euclid(86_400);
         let (y, m, d) = convert::civil_from_days(days);
@@ -171,14 +170,35 @@ impl Zone {
             .ok()
         });
         let Some(dt) = dt else {
-            return (0, false);
+            return LocalOffset::Gap { before: 0 };
         };
+        let secs = |o: jiff::tz::Offset| i64::from(o.seconds());
         match self.local.to_ambiguous_timestamp(dt).offset() {
-            AmbiguousOffset::Unambiguous { offset } => (i64::from(offset.seconds()), true),
-            AmbiguousOffset::Gap { before, .. } => (i64::from(before.seconds()), false),
-            AmbiguousOffset::Fold { before, .. } => (i64::from(before.seconds()), false),
+            AmbiguousOffset::Unambiguous { offset } => LocalOffset::Unique(secs(offset)),
+            AmbiguousOffset::Gap { before, .. } => LocalOffset::Gap {
+                before: secs(before),
+            },
+            AmbiguousOffset::Fold { before, after } => LocalOffset::Fold {
+                before: secs(before),
+                after: secs(after),
+            },
         }
     }
+}
+
+/// A naive local time's offset(s) in a zone, in seconds.
+#[derive(Debug, Clone, Copy)]
+enum LocalOffset {
+    Unique(i64),
+    /// The time does not exist (spring gap).
+    Gap {
+        before: i64,
+    },
+    /// The time exists twice (autumn fold).
+    Fold {
+        before: i64,
+        after: i64,
+    },
 }
 
 /// A stretch of time with one UTC offset in a zone: `[utc_lo, utc_hi)` in Unix
@@ -279,6 +299,8 @@ pub struct TemplateInfo {
 struct NowCache {
     last: Option<(u64, u64, NaiveNow)>,
     period: Option<Period>,
+    /// Offset of the system zone at the last "now", seconds.
+    offset: i64,
 }
 
 /// A compiled template.
@@ -448,6 +470,8 @@ pub struct DateDetector {
     /// Zone periods of the last two local dates converted (logs switch between
     /// this year and last year around the turn of the year).
     local_period: [Option<Period>; 2],
+    /// Offset of the last local conversion (glibc's `mktime` guess).
+    mktime_offset: Option<i64>,
 }
 
 impl std::fmt::Debug for DateDetector {
@@ -545,6 +569,7 @@ impl DateDetector {
             first_unused: 0,
             now_cache: NowCache::default(),
             local_period: [None, None],
+            mktime_offset: None,
         })
     }
 
@@ -817,21 +842,51 @@ impl DateDetector {
         };
         let n = NaiveNow::new(secs + p.offset);
         cache.last = Some((now.to_bits(), zone.id, n));
+        cache.offset = p.offset;
         n
     }
 
     /// mktime: naive local time in the system zone → Unix time.
-    fn local_to_utc(periods: &mut [Option<Period>; 2], zone: &Zone, naive: i64) -> i64 {
+    ///
+    /// Like glibc's `mktime` (what fail2ban calls): a time in a spring gap is read
+    /// with the offset before the gap; a time in an autumn fold with the offset
+    /// of the previous conversion when that is one of the two, else by probing
+    /// from it. `last` is that previous offset (at first: "now"'s offset).
+    fn local_to_utc(
+        periods: &mut [Option<Period>; 2],
+        last: &mut Option<i64>,
+        now_offset: i64,
+        zone: &Zone,
+        naive: i64,
+    ) -> i64 {
         for p in periods.iter().flatten() {
             if p.zone == zone.id && p.naive_lo <= naive && naive < p.naive_hi {
+                *last = Some(p.offset);
                 return naive - p.offset;
             }
         }
-        let (off, clean) = zone.local_offset(naive);
-        if clean {
-            periods[1] = periods[0];
-            periods[0] = Some(zone.period_at(naive - off));
-        }
+        let off = match zone.local_offset(naive) {
+            LocalOffset::Unique(off) => {
+                periods[1] = periods[0];
+                periods[0] = Some(zone.period_at(naive - off));
+                off
+            }
+            LocalOffset::Gap { before } => before,
+            LocalOffset::Fold { before, after } => {
+                let guess = last.unwrap_or(now_offset);
+                if guess == before || guess == after {
+                    guess
+                } else {
+                    let probe = zone.offset_at(naive - guess);
+                    if probe == after {
+                        after
+                    } else {
+                        before
+                    }
+                }
+            }
+        };
+        *last = Some(off);
         naive - off
     }
 
@@ -846,6 +901,8 @@ impl DateDetector {
             Kind::Fields => {
                 let naive_now = DateDetector::naive_now(&mut self.now_cache, now, zone);
                 let period = &mut self.local_period;
+                let last = &mut self.mktime_offset;
+                let now_offset = self.now_cache.offset;
                 let ampm = match t.ampm {
                     None => AmPm::Absent,
                     Some(g) => match text(&t.locs, g) {
@@ -858,7 +915,7 @@ impl DateDetector {
                     .iter()
                     .filter_map(|&(f, g)| text(&t.locs, g).map(|v| (f, v)));
                 convert::fields_to_time(fields, ampm, naive_now, zone.log_offset, &mut |n| {
-                    DateDetector::local_to_utc(period, zone, n)
+                    DateDetector::local_to_utc(period, last, now_offset, zone, n)
                 })
             }
         }

@@ -68,6 +68,18 @@ fn extra_cases() -> Value {
         "2005-01-15 12:00:00 winter",
         "2005-07-15 12:00:00 summer",
     ];
+    // glibc's mktime resolves a repeated hour with the offset of its previous call
+    let fold_after_winter = [
+        "2005-01-15 12:00:00 winter",
+        "2005-10-30 01:30:00 fold, after a winter date",
+        "2005-07-15 12:00:00 summer",
+        "2005-10-30 01:30:00 fold, after a summer date",
+        "2005-10-30 01:15:00 fold again",
+        "2005-10-30 02:30:00 after the fold",
+        "2005-10-30 01:45:00 fold, after a winter date",
+        "2004-10-31 01:45:00 last year's fold",
+        "Oct 30 01:20:00 syslog in fold",
+    ];
     let dst_us = [
         "2005-04-03 01:59:59 before gap",
         "2005-04-03 02:30:00 in gap",
@@ -120,6 +132,8 @@ fn extra_cases() -> Value {
         json!({"name": "x:syslog", "lines": lines(&syslog)}),
         json!({"name": "x:dst", "lines": lines(&dst)}),
         json!({"name": "x:dst-utc", "lines": lines(&dst), "logtimezone": "UTC"}),
+        json!({"name": "x:fold-after-winter", "lines": lines(&fold_after_winter)}),
+        json!({"name": "x:fold-first", "lines": lines(&["2005-10-30 01:30:00 first line in fold"])}),
         json!({"name": "x:epochs", "lines": lines(&epochs)}),
         json!({"name": "x:dst-us", "lines": lines(&dst_us)}),
         json!({"name": "x:mixed", "lines": lines(&mixed)}),
