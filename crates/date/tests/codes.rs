@@ -424,3 +424,30 @@ fn describe_as_fail2ban_regex_prints_it() {
     );
     assert_eq!(d(Some("EPOCH")), (None, "Epoch".to_string()));
 }
+
+#[test]
+fn repeated_hour_follows_the_previous_conversion_like_mktime() {
+    // 2005-10-30: 01:00-02:00 local happens twice under these rules (+2, then +1)
+    let zone = Zone::from_tz_string(CET_RULES).unwrap();
+    let mut dd = DateDetector::new(Some("%Y-%m-%d %H:%M:%S"), &opts()).unwrap();
+    let mut t = |line: &str| dd.locate(line, now(), &zone).and_then(|m| m.time);
+    let summer = utc(2005, 10, 29, 23, 30, 0); // 01:30 CEST
+    let winter = utc(2005, 10, 30, 0, 30, 0); // 01:30 CET
+    assert_eq!(
+        t("2005-10-30 01:30:00"),
+        Some(summer),
+        "first: now's offset (+2)"
+    );
+    t("2005-01-15 12:00:00");
+    assert_eq!(
+        t("2005-10-30 01:30:00"),
+        Some(winter),
+        "after a winter date"
+    );
+    t("2005-07-15 12:00:00");
+    assert_eq!(
+        t("2005-10-30 01:30:00"),
+        Some(summer),
+        "after a summer date"
+    );
+}
