@@ -312,10 +312,17 @@ fn new_entries_wake_the_reader() {
     };
     let mut src = JournalSource::open(&o).unwrap();
     src.seek_tail().unwrap();
+    let c0 = thread_cpu();
     assert!(src
-        .wait(Duration::from_millis(100), 100)
+        .wait(Duration::from_millis(500), 100)
         .unwrap()
         .is_empty());
+    let idle = thread_cpu() - c0;
+    eprintln!("IDLE journal wait: {idle:?} CPU over 500 ms");
+    assert!(
+        idle < Duration::from_millis(50),
+        "journal wait spins: {idle:?}"
+    );
     let d = dir.path().to_path_buf();
     let f2 = file.clone();
     let writer = std::thread::spawn(move || {
@@ -374,4 +381,14 @@ fn waker_interrupts_a_journal_wait() {
     assert!(src.wait(Duration::MAX, 10).unwrap().is_empty());
     t.join().unwrap();
     assert!(start.elapsed() < Duration::from_secs(5));
+}
+
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: valid out-pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
