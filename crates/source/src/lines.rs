@@ -230,3 +230,54 @@ mod tests {
         assert_eq!(out, vec![b"next".to_vec()]);
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The lines of `data` cut by hand, as the splitter should give them.
+    fn reference(data: &[u8], max: usize) -> (Vec<(Vec<u8>, u64, bool)>, u64) {
+        let mut out = Vec::new();
+        let mut start = 0usize;
+        for (i, &b) in data.iter().enumerate() {
+            if b == b'\n' {
+                let mut line = &data[start..i];
+                let truncated = line.len() > max;
+                if truncated {
+                    line = &line[..max];
+                }
+                // One CR before the cut or the newline is not part of the line.
+                if let [rest @ .., b'\r'] = line {
+                    line = rest;
+                }
+                out.push((line.to_vec(), i as u64 + 1, truncated));
+                start = i + 1;
+            }
+        }
+        (out, start as u64)
+    }
+
+    proptest! {
+        #[test]
+        fn any_chunking_gives_the_same_lines(
+            data in proptest::collection::vec(prop_oneof![Just(b'\n'), Just(b'\r'), any::<u8>()], 0..400),
+            cuts in proptest::collection::vec(0usize..400, 0..20),
+            max in 1usize..40,
+        ) {
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(data.len())).collect();
+            cuts.sort();
+            let mut s = LineSplitter::new(0, max);
+            let mut got = Vec::new();
+            let mut prev = 0;
+            for c in cuts.into_iter().chain(std::iter::once(data.len())) {
+                s.feed(&data[prev..c], |l| got.push((l.bytes.to_vec(), l.end, l.truncated)));
+                prev = c;
+            }
+            let (want, line_end) = reference(&data, max);
+            prop_assert_eq!(got, want);
+            prop_assert_eq!(s.line_end(), line_end);
+            prop_assert_eq!(s.offset(), data.len() as u64);
+        }
+    }
+}

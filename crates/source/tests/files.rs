@@ -850,3 +850,22 @@ fn too_many_watches_fall_back_to_polling() {
     got.sort();
     assert_eq!(got, ["line 0", "line 1", "line 2", "line 3", "line 4"]);
 }
+
+/// A logpath that is a directory: reported unreadable, nothing breaks.
+#[test]
+fn a_directory_as_logpath_is_unreadable() {
+    for backend in BACKENDS {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("not-a-file");
+        fs::create_dir(&sub).unwrap();
+        let mut src = source(&[LogPath::head(p(&sub))], backend);
+        assert!(src.wait(Duration::from_millis(50)).is_empty());
+        let h = &src.health()[0];
+        assert!(
+            matches!(&h.state, FileState::Unreadable(m) if !m.is_empty()),
+            "{backend:?}: {:?}",
+            h.state
+        );
+        assert!(src.positions().is_empty());
+    }
+}
