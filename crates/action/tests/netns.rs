@@ -357,3 +357,78 @@ fn stock_iptables_multiport_through_the_runner() {
     assert!(lab.connects(ATK6[0], SRV6, PORT));
     act.stop().unwrap();
 }
+
+#[test]
+fn action_facade_restores_checks_and_repairs() {
+    use bailiff_action::{Action, ActionOptions};
+    let stock = Path::new("/etc/fail2ban/action.d/nftables-allports.conf");
+    if !stock.exists() {
+        common::skip("/etc/fail2ban/action.d/nftables-allports.conf is not installed");
+        return;
+    }
+    let Some(lab) = lab("f") else { return };
+    let mut opts = ActionOptions::new(HostNames {
+        fq: "h".into(),
+        short: "h".into(),
+    });
+    opts.nft_command = lab.in_srv("nft");
+    let props = common::read_action(stock, &[("name", "recidive"), ("protocol", "tcp")]);
+    let mut act = Action::from_properties("recidive", "nftables-allports", props, &opts).unwrap();
+    assert!(
+        matches!(act, Action::Nft { .. }),
+        "stock nftables file must run natively"
+    );
+    let now = 1_800_000_000;
+    let ticket = |ip: &str, bantime: i64| {
+        let mut t = Ticket::new(t(ip));
+        t.time = now;
+        t.bantime = bantime;
+        t
+    };
+    // restored at start: one permanent, one with 10 minutes left
+    let restored = [ticket(ATK4[0], -1), ticket(ATK6[0], 600)];
+    act.start(now, &restored).unwrap();
+    for port in [PORT, OTHER_PORT] {
+        assert!(!lab.connects(ATK4[0], SRV4, port), "allports ban on {port}");
+        assert!(!lab.connects(ATK6[0], SRV6, port), "allports ban on {port}");
+    }
+    act.ban(now, &[ticket(ATK4[1], 600)]).unwrap();
+    assert!(!lab.connects(ATK4[1], SRV4, PORT));
+    let active = [
+        restored[0].clone(),
+        restored[1].clone(),
+        ticket(ATK4[1], 600),
+    ];
+    assert!(
+        !act.check_and_repair(now, &active).unwrap(),
+        "nothing to repair yet"
+    );
+
+    lab.nft("flush ruleset");
+    assert!(lab.connects(ATK4[0], SRV4, PORT));
+    assert!(
+        act.check_and_repair(now, &active).unwrap(),
+        "a repair was needed"
+    );
+    assert!(
+        !lab.connects(ATK4[0], SRV4, PORT),
+        "repair did not restore enforcement"
+    );
+    assert!(
+        !lab.connects(ATK4[1], SRV4, PORT),
+        "repair did not restore enforcement"
+    );
+    assert!(
+        !lab.connects(ATK6[0], SRV6, PORT),
+        "repair did not restore enforcement"
+    );
+
+    act.unban(&[ticket(ATK4[1], 600)]).unwrap();
+    assert!(lab.connects(ATK4[1], SRV4, PORT));
+    act.stop(&active).unwrap();
+    assert!(lab.connects(ATK4[0], SRV4, PORT));
+    assert!(
+        !lab.ruleset().contains("f2b-table"),
+        "stop leaves the table"
+    );
+}

@@ -20,7 +20,9 @@ pub fn read_action(path: &Path, overrides: &[(&str, &str)]) -> Vec<(String, Stri
             .flat_map(|(_, kv)| kv.clone())
             .collect()
     };
-    let def = get("Definition");
+    // [DEFAULT] keys are visible in every section
+    let mut def = get("DEFAULT");
+    def.extend(get("Definition"));
     let init = get("Init");
     let mut merged: Vec<(String, String)> = Vec::new();
     let mut put = |k: &str, v: &str| {
@@ -46,7 +48,9 @@ pub fn read_action(path: &Path, overrides: &[(&str, &str)]) -> Vec<(String, Stri
         })
         .collect();
     for (s, kv) in &sections {
-        if !matches!(s.as_str(), "INCLUDES" | "Definition" | "Init") && !s.starts_with("Init?") {
+        if !matches!(s.as_str(), "INCLUDES" | "DEFAULT" | "Definition" | "Init")
+            && !s.starts_with("Init?")
+        {
             // helper sections, reachable as <section/option>
             for (k, v) in kv {
                 out.push((format!("{s}/{k}"), interpolate(v, &snapshot, 0)));
@@ -73,12 +77,14 @@ fn interpolate(v: &str, all: &[(String, String)], depth: usize) -> String {
         } else if let Some(r2) = r.strip_prefix("%(") {
             let end = r2.find(")s").expect("unterminated %(");
             let key = &r2[..end];
+            let plain = key.strip_prefix("known/").unwrap_or(key);
+            // a missing key stays empty, as an unset jail option would
             let val = all
                 .iter()
                 .rev()
-                .find(|(k, _)| k == key)
+                .find(|(k, _)| k == key || k == plain)
                 .map(|(_, v)| v.clone())
-                .unwrap_or_else(|| panic!("missing %({key})s"));
+                .unwrap_or_default();
             assert!(depth < 10, "interpolation too deep");
             out.push_str(&interpolate(&val, all, depth + 1));
             rest = &r2[end + 2..];
