@@ -72,6 +72,8 @@ pub enum Error {
     },
     #[error("{0}")]
     Unsupported(String),
+    #[error("systemd journal: {0}")]
+    Journal(String),
 }
 
 /// Exit status for a failed run, as fail2ban-regex's.

@@ -210,20 +210,49 @@ enum Source {
     File(LineReader<BufReader<File>>),
     Stdin(LineReader<BufReader<io::Stdin>>),
     Literal(std::vec::IntoIter<String>),
+    Journal(Box<bailiff_source::journal::JournalSource>),
+}
+
+/// What [`Source::next_line`] read.
+enum Next {
+    End,
+    /// A log line (its date is in the text).
+    Line,
+    /// A journal entry and its time.
+    Entry(f64),
 }
 
 impl Source {
-    fn next_line(&mut self, line: &mut String) -> io::Result<bool> {
+    fn next_line(&mut self, line: &mut String) -> Result<Next, Error> {
+        let more = |b: bool| if b { Next::Line } else { Next::End };
+        let io_err = |source| Error::Io {
+            path: PathBuf::from("<log>"),
+            source,
+        };
         match self {
-            Source::File(r) => r.next_line(line),
-            Source::Stdin(r) => r.next_line(line),
-            Source::Literal(it) => match it.next() {
+            Source::File(r) => r.next_line(line).map(more).map_err(io_err),
+            Source::Stdin(r) => r.next_line(line).map(more).map_err(io_err),
+            Source::Literal(it) => Ok(match it.next() {
                 Some(l) => {
                     line.clear();
                     line.push_str(l.trim_end_matches(['\r', '\n']));
-                    Ok(true)
+                    Next::Line
                 }
-                None => Ok(false),
+                None => Next::End,
+            }),
+            Source::Journal(j) => match j.next_entry() {
+                Ok(Some(e)) => {
+                    line.clear();
+                    line.push_str(&e.line);
+                    let t = e
+                        .time
+                        .duration_since(UNIX_EPOCH)
+                        .map(|d| d.as_secs_f64())
+                        .unwrap_or(0.0);
+                    Ok(Next::Entry(t))
+                }
+                Ok(None) => Ok(Next::End),
+                Err(e) => Err(Error::Journal(e.to_string())),
             },
         }
     }
@@ -232,7 +261,7 @@ impl Source {
         match self {
             Source::File(r) => r.bytes_read(),
             Source::Stdin(r) => r.bytes_read(),
-            Source::Literal(_) => 0,
+            Source::Literal(_) | Source::Journal(_) => 0,
         }
     }
 }
@@ -283,13 +312,18 @@ impl Setup {
             datepattern = Some(p.clone());
         }
 
+        let is_journal = !Path::new(&args.log).is_file() && args.log.starts_with("systemd-journal");
         // REGEX: a filter (name or file) or a literal failregex.
         let mut def = FilterDef::default();
         match find_filter(&args.regex, &args.config)? {
-            Some(found) => {
+            Some(mut found) => {
                 header.push(found.header.clone());
                 if !found.args.is_empty() {
                     header.push(format!("Use   filter options : {}", py_dict(&found.args)));
+                }
+                // The journal backend reads filters with logtype=journal, unless asked otherwise.
+                if is_journal && !found.args.iter().any(|(k, _)| k == "logtype") {
+                    found.args.push(("logtype".into(), "journal".into()));
                 }
                 def = found.load(&args.regex)?;
                 if args.verbosity() > 1 {
@@ -431,10 +465,42 @@ impl Setup {
                 LineReader::new(BufReader::with_capacity(256 << 10, f), encoding)
                     .keep_partial_last_line(false),
             )
-        } else if log.starts_with("systemd-journal") {
-            return Err(Error::Unsupported(
-                "systemd-journal: reading the journal is not supported by bailiff regex yet".into(),
+        } else if is_journal {
+            if !bailiff_source::journal::available() {
+                return Err(Error::Journal(
+                    "the systemd journal library (libsystemd.so.0) is not available".into(),
+                ));
+            }
+            header.push("Use         systemd journal".into());
+            header.push(format!(
+                "Use         encoding : {}",
+                encoding.display_name()
             ));
+            let (_, backend_args) =
+                bailiff_config::parse_call(log).map_err(|source| Error::FilterName {
+                    spec: log.to_string(),
+                    source: Box::new(source),
+                })?;
+            // -m wins over the filter's journalmatch.
+            let matches = match &args.journalmatch {
+                Some(m) => m.clone(),
+                None => def.journalmatch.join("\n"),
+            };
+            let opts = bailiff_source::journal::JournalOptions::from_args(
+                backend_args.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+                &matches,
+            )
+            .map_err(|e| Error::Journal(e.to_string()))?;
+            if !matches.trim().is_empty() {
+                header.push(format!(
+                    "Use    journal match : {}",
+                    matches.split_whitespace().collect::<Vec<_>>().join(" ")
+                ));
+            }
+            let mut j = bailiff_source::journal::JournalSource::open(&opts)
+                .map_err(|e| Error::Journal(e.to_string()))?;
+            j.seek_head().map_err(|e| Error::Journal(e.to_string()))?;
+            Source::Journal(Box::new(j))
         } else if maxlines <= 1 && !log.contains('\n') {
             header.push(format!(
                 "Use      single line : {}",
@@ -492,21 +558,30 @@ fn process(
     let mut line_no: u64 = 0;
     let mut regex_errors: u64 = 0;
     loop {
-        let more = s.source.next_line(&mut line).map_err(|source| Error::Io {
-            path: PathBuf::from(&args.log),
-            source,
+        let next = s.source.next_line(&mut line).map_err(|e| match e {
+            Error::Io { source, .. } => Error::Io {
+                path: PathBuf::from(&args.log),
+                source,
+            },
+            e => e,
         })?;
-        if !more {
-            break;
-        }
+        let entry_time = match next {
+            Next::End => break,
+            Next::Line => None,
+            Next::Entry(t) => Some(t),
+        };
         line_no += 1;
         if line_no & 0xffff == 0 {
             progress.tick(s.source.bytes_read(), line_no);
         }
-        if is_skipped(&line) {
+        // Journal entries are all tested; file lines skip blanks and comments.
+        if entry_time.is_none() && is_skipped(&line) {
             continue;
         }
-        let mut res = s.filter.process_line(&line, s.now);
+        let mut res = match entry_time {
+            Some(t) => s.filter.process_entry(&line, t, s.now),
+            None => s.filter.process_line(&line, s.now),
+        };
         if res.failures.iter().any(|f| f.needs_dns) {
             s.dns.resolve_failures(&mut res.failures);
         }
