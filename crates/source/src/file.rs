@@ -84,6 +84,18 @@ impl LogPath {
         }
     }
 
+    /// Checks that the pattern is a well-formed glob (what
+    /// [`FileSource::new`] checks; [`FileSource::add_path`] does not).
+    pub fn validate(&self) -> Result<(), crate::SourceError> {
+        if self.is_glob() {
+            glob::Pattern::new(&self.pattern).map_err(|e| crate::SourceError::BadGlob {
+                pattern: self.pattern.clone(),
+                message: e.to_string(),
+            })?;
+        }
+        Ok(())
+    }
+
     fn is_glob(&self) -> bool {
         self.pattern.contains(['*', '?', '['])
     }
@@ -363,12 +375,7 @@ impl FileSource {
         opts: FileSourceOptions,
     ) -> Result<FileSource, crate::SourceError> {
         for p in &paths {
-            if p.is_glob() {
-                glob::Pattern::new(&p.pattern).map_err(|e| crate::SourceError::BadGlob {
-                    pattern: p.pattern.clone(),
-                    message: e.to_string(),
-                })?;
-            }
+            p.validate()?;
         }
         let mut fallback_reason = None;
         let watcher = match opts.backend {
@@ -439,6 +446,16 @@ impl FileSource {
             self.unwatch(h.wd);
         }
         true
+    }
+
+    /// Changes `logencoding` for the lines read from now on.
+    pub fn set_encoding(&mut self, encoding: Encoding) {
+        self.opts.encoding = encoding;
+    }
+
+    /// The `logencoding` in use.
+    pub fn encoding(&self) -> Encoding {
+        self.opts.encoding
     }
 
     /// The backend in use.

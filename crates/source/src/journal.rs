@@ -312,6 +312,7 @@ struct Lib {
     close: CloseFn,
     add_match: AddMatchFn,
     add_disjunction: JFn,
+    flush_matches: RestartFn,
     seek_head: JFn,
     seek_tail: JFn,
     seek_realtime_usec: SeekUsecFn,
@@ -383,6 +384,7 @@ fn load() -> Result<Lib, String> {
             close: f!(c"sd_journal_close", CloseFn),
             add_match: f!(c"sd_journal_add_match", AddMatchFn),
             add_disjunction: f!(c"sd_journal_add_disjunction", JFn),
+            flush_matches: f!(c"sd_journal_flush_matches", RestartFn),
             seek_head: f!(c"sd_journal_seek_head", JFn),
             seek_tail: f!(c"sd_journal_seek_tail", JFn),
             seek_realtime_usec: f!(c"sd_journal_seek_realtime_usec", SeekUsecFn),
@@ -565,6 +567,18 @@ impl JournalSource {
             check("adding a journal match", (self.lib.add_disjunction)(self.j))?;
         }
         self.matches.push(group.to_vec());
+        Ok(())
+    }
+
+    /// Replaces all match groups (fail2ban's `deljournalmatch` and
+    /// re-adding); an empty list selects every entry.
+    pub fn set_matches(&mut self, groups: &[Vec<String>]) -> Result<(), SourceError> {
+        // SAFETY: valid handle.
+        unsafe { (self.lib.flush_matches)(self.j) };
+        self.matches.clear();
+        for g in groups {
+            self.add_match_group(g)?;
+        }
         Ok(())
     }
 

@@ -175,6 +175,10 @@ fn long_lines_crlf_and_bad_bytes() {
         let h = &src.health()[0];
         assert_eq!(h.lines_truncated, 1);
         assert_eq!(h.lines_replaced, 1);
+        // logencoding changed at run time.
+        src.set_encoding(bailiff_source::Encoding::Latin1);
+        f.write_all(b"\xe9t\xe9\n").unwrap();
+        assert_eq!(texts(&collect(&mut src, 1)), ["\u{e9}t\u{e9}"]);
     }
 }
 

@@ -254,9 +254,21 @@ fn journalmatch_selects_entries() {
     o.matches =
         bailiff_source::journal::parse_journalmatch("_SYSTEMD_UNIT=ssh.service SYSLOG_PID=1235")
             .unwrap();
-    let got = read_all(&mut JournalSource::open(&o).unwrap());
+    let mut src = JournalSource::open(&o).unwrap();
+    let got = read_all(&mut src);
     assert_eq!(got.len(), 1);
     assert!(got[0].line.contains("Invalid user admin"));
+
+    // Replacing the matches at run time.
+    src.set_matches(&[vec!["_COMM=dovecot".to_string()]])
+        .unwrap();
+    src.seek_head().unwrap();
+    let got = read_all(&mut src);
+    assert_eq!(got.len(), 1);
+    assert!(got[0].line.contains("dovecot"));
+    src.set_matches(&[]).unwrap();
+    src.seek_head().unwrap();
+    assert_eq!(read_all(&mut src).len(), 4);
 }
 
 #[test]
