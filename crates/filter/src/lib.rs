@@ -615,13 +615,10 @@ impl Filter {
             }
             let mut fail = if self.pref_has_groups {
                 let p = pre.take().unwrap_or_else(|| {
-                    let mut g = self
-                        .pref
+                    self.pref
                         .as_ref()
-                        .map(|p| p.groups(pbuf))
-                        .unwrap_or_default();
-                    g.remove("content");
-                    g
+                        .map(|p| p.groups_except(pbuf, "content"))
+                        .unwrap_or_default()
                 });
                 let mut f = if self.check_all {
                     // Keep the prefregex groups for the next failregex.

@@ -288,8 +288,17 @@ impl Compiled {
     /// All named groups of the last match (None for those that did not take part),
     /// with `alt_` and `tuple_` groups folded in.
     pub fn groups(&self, buf: &str) -> Fail {
+        self.groups_except(buf, "")
+    }
+
+    /// [`Compiled::groups`] without the group named `skip` (the prefregex's `content`,
+    /// which is not ticket data).
+    pub fn groups_except(&self, buf: &str, skip: &str) -> Fail {
         let mut f = Fail::new();
         for (gi, (i, n)) in self.groups.iter().enumerate() {
+            if &**n == skip {
+                continue;
+            }
             match self.locs.get(*i).and_then(|(s, e)| buf.get(s..e)) {
                 // Names are unique within one regex: push without a lookup.
                 Some(t) => f.0.push((Arc::clone(n), Val::Str(t.to_string()))),
