@@ -104,6 +104,17 @@ fn nft_element_timeout_expires_in_the_kernel() {
     assert!(lab.connects(ATK6[0], SRV6, PORT), "element did not expire");
     // the backend still believes they are banned: unban must cope with the kernel
     nft.unban(&[t(ATK4[0]), t(ATK6[0])]).unwrap();
+
+    // prolonging replaces the kernel timeout of a live ban
+    let t0 = Instant::now();
+    nft.ban(&[Ban::new(t(ATK4[1]), Some(life))]).unwrap();
+    nft.prolong(&[Ban::new(t(ATK4[1]), Some(Duration::from_secs(600)))])
+        .unwrap();
+    std::thread::sleep(life.saturating_sub(t0.elapsed()) + Duration::from_millis(700));
+    assert!(
+        !lab.connects(ATK4[1], SRV4, PORT),
+        "prolonged ban expired at its old timeout"
+    );
     // and a fresh ban works again
     nft.ban(&[Ban::new(t(ATK4[0]), None)]).unwrap();
     assert!(!lab.connects(ATK4[0], SRV4, PORT));
@@ -431,4 +442,66 @@ fn action_facade_restores_checks_and_repairs() {
         !lab.ruleset().contains("f2b-table"),
         "stop leaves the table"
     );
+}
+
+#[test]
+fn native_backend_takes_over_a_ruleset_made_by_the_stock_file() {
+    let stock = Path::new("/etc/fail2ban/action.d/nftables-multiport.conf");
+    if !stock.exists() {
+        common::skip("/etc/fail2ban/action.d/nftables-multiport.conf is not installed");
+        return;
+    }
+    let Some(lab) = lab("o") else { return };
+    let port = PORT.to_string();
+    let props = common::read_action(
+        stock,
+        &[("name", "sshd"), ("port", &port), ("protocol", "tcp")],
+    );
+    let host = HostNames {
+        fq: "h".into(),
+        short: "h".into(),
+    };
+    // first the file itself, through the runner, the way fail2ban would run it
+    let shell = vec![
+        "ip".into(),
+        "netns".into(),
+        "exec".into(),
+        lab.srv.clone(),
+        "/bin/sh".into(),
+        "-c".into(),
+    ];
+    let mut file = CommandAction::new("sshd", "nftables-multiport", props.clone(), host.clone())
+        .unwrap()
+        .with_shell(shell);
+    file.start().unwrap();
+    file.ban(&Ticket::new(t(ATK4[0]))).unwrap();
+    file.ban(&Ticket::new(t(ATK6[0]))).unwrap();
+    assert!(
+        !lab.connects(ATK4[0], SRV4, PORT),
+        "the stock file's ban is not enforced"
+    );
+    assert!(
+        !lab.connects(ATK6[0], SRV6, PORT),
+        "the stock file's ban is not enforced"
+    );
+    assert!(file.check(bailiff_action::Family::Inet4).unwrap());
+
+    // then the native backend on the same names: it replaces the set and its rule
+    let jail = NftJail::from_action("sshd", "nftables-multiport", &props, &host)
+        .unwrap()
+        .unwrap();
+    let mut nft = backend(&lab, jail);
+    nft.start(&[Ban::new(t(ATK4[1]), None)]).unwrap();
+    assert!(
+        lab.connects(ATK4[0], SRV4, PORT),
+        "start must reset the set to the given bans"
+    );
+    assert!(!lab.connects(ATK4[1], SRV4, PORT));
+    let rs = lab.ruleset();
+    assert_eq!(
+        rs.matches("saddr @addr-set-sshd ").count(),
+        1,
+        "old rule left behind:\n{rs}"
+    );
+    assert!(nft.check(&[t(ATK4[1])]).unwrap().is_sane());
 }
