@@ -3,6 +3,9 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
+use std::time::Duration;
+
+use bailiff_control::{format, Client, Command as BCommand, Value};
 use clap::{Args, Parser, Subcommand};
 
 /// Default configuration directory, as fail2ban's.
@@ -23,6 +26,8 @@ pub struct Cli {
 pub enum Command {
     /// Talk to the server (fail2ban-client's interface); `-d` dumps, `-t` tests the configuration.
     Client(ClientArgs),
+    /// Run the daemon (fail2ban-server's interface).
+    Server(ServerArgs),
     /// Validate the configuration (same as `client -t`).
     Check(CheckArgs),
     /// Test a filter against a log (fail2ban-regex's interface).
@@ -49,6 +54,43 @@ pub struct ClientArgs {
     /// The command and its arguments.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    /// Configuration directory.
+    #[arg(short = 'c', long = "conf", value_name = "DIR")]
+    pub conf: Option<PathBuf>,
+    /// Socket path (default: `socket` of fail2ban.conf).
+    #[arg(short = 's', long = "socket", value_name = "FILE")]
+    pub socket: Option<PathBuf>,
+    /// Pidfile path (default: `pidfile` of fail2ban.conf).
+    #[arg(short = 'p', long = "pidfile", value_name = "FILE")]
+    pub pidfile: Option<PathBuf>,
+    /// Stay in the foreground.
+    #[arg(short = 'f', conflicts_with = "background")]
+    pub foreground: bool,
+    /// Detach and run in the background (the default, as fail2ban-server).
+    #[arg(short = 'b')]
+    pub background: bool,
+    /// Replace a stale socket.
+    #[arg(short = 'x')]
+    pub force: bool,
+    /// Log target: a file, STDOUT, STDERR or SYSLOG.
+    #[arg(long = "logtarget", value_name = "TARGET")]
+    pub logtarget: Option<String>,
+    /// Log level (CRITICAL, ERROR, WARNING, NOTICE, INFO, DEBUG).
+    #[arg(long = "loglevel", value_name = "LEVEL")]
+    pub loglevel: Option<String>,
+    /// Accepted for compatibility (process name).
+    #[arg(long = "pname", value_name = "NAME")]
+    pub pname: Option<String>,
+    /// Accepted for compatibility.
+    #[arg(long = "syslogsocket", value_name = "SOCK")]
+    pub syslogsocket: Option<String>,
+    /// Accepted for compatibility.
+    #[arg(long = "async")]
+    pub async_: bool,
 }
 
 #[derive(Debug, Args)]
@@ -84,6 +126,7 @@ pub fn run(args: Vec<OsString>) -> Result<u8, String> {
     let cli = Cli::parse_from(args);
     match cli.command {
         Command::Client(a) => client(a),
+        Command::Server(a) => server(a),
         Command::Check(a) => check(&conf_dir(&a.conf)),
         Command::Regex(a) => {
             let stdout = std::io::stdout();
@@ -103,8 +146,138 @@ fn client(a: ClientArgs) -> Result<u8, String> {
     if a.test {
         return check(&conf);
     }
-    let _ = (a.socket, a.json, a.command);
-    Err("talking to a server is not wired into this build yet".into())
+    if a.command.is_empty() {
+        return Err("no command given (try `bailiff client status`)".into());
+    }
+    let socket = match &a.socket {
+        Some(s) => s.clone(),
+        None => bailiff_config::load(&conf)
+            .map(|c| PathBuf::from(c.server.socket))
+            .unwrap_or_else(|_| PathBuf::from("/var/run/fail2ban/fail2ban.sock")),
+    };
+    let words: Vec<String> = a.command.clone();
+    let first = words[0].as_str();
+    if first == "start" && words.len() == 1 {
+        return client_start(&conf, &socket);
+    }
+    let request: Vec<Value> = if matches!(first, "reload" | "restart") {
+        reload_request(&conf, &words)?
+    } else {
+        words.iter().map(|w| Value::str(w.clone())).collect()
+    };
+    let mut c = match Client::connect(&socket, Some(Duration::from_secs(60))) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!(
+                "ERROR  Failed to access socket path: {}. Is fail2ban running?",
+                socket.display()
+            );
+            return Err(e.to_string());
+        }
+    };
+    let reply = c.send(&request).map_err(|e| e.to_string())?;
+    let (text, code) = format::render(&words, &reply, a.json);
+    if !text.is_empty() {
+        println!("{text}");
+    }
+    Ok(code.clamp(0, 255) as u8)
+}
+
+/// `reload [--restart] [--unban] [--if-exists] [JAIL|--all]` and `restart [--unban]
+/// [--if-exists] JAIL` carry the configuration stream, as fail2ban-client builds it.
+fn reload_request(conf: &Path, words: &[String]) -> Result<Vec<Value>, String> {
+    let mut options = bailiff_control::ReloadOptions {
+        restart: words[0] == "restart",
+        ..Default::default()
+    };
+    let mut jail = None;
+    for w in &words[1..] {
+        match w.as_str() {
+            "--restart" => options.restart = true,
+            "--unban" => options.unban = true,
+            "--if-exists" => options.if_exists = true,
+            "--all" => jail = None,
+            other if other.starts_with("--") => return Err(format!("unknown option {other}")),
+            other => jail = Some(other.to_string()),
+        }
+    }
+    if words[0] == "restart" && jail.is_none() {
+        // `restart` alone restarts the server: stop it, then start it again.
+        return Ok(vec![Value::str("restart")]);
+    }
+    let stream = bailiff_config::jail::dump_stream(conf).map_err(|e| e.to_string())?;
+    let mut cmds = Vec::new();
+    for v in stream {
+        if let Some(items) = v.as_array() {
+            let vals: Vec<Value> = items.iter().map(json_to_value).collect();
+            if let Ok(c) = BCommand::parse(&vals) {
+                cmds.push(c);
+            }
+        }
+    }
+    Ok(BCommand::Reload {
+        jail,
+        options,
+        stream: cmds,
+    }
+    .to_request())
+}
+
+fn json_to_value(v: &serde_json::Value) -> Value {
+    match v {
+        serde_json::Value::Null => Value::None,
+        serde_json::Value::Bool(b) => Value::Bool(*b),
+        serde_json::Value::Number(n) => match n.as_i64() {
+            Some(i) => Value::Int(i),
+            None => Value::Float(n.as_f64().unwrap_or(0.0)),
+        },
+        serde_json::Value::String(s) => Value::str(s.clone()),
+        serde_json::Value::Array(a) => Value::List(a.iter().map(json_to_value).collect()),
+        serde_json::Value::Object(o) => Value::Dict(
+            o.iter()
+                .map(|(k, v)| (Value::str(k.clone()), json_to_value(v)))
+                .collect(),
+        ),
+    }
+}
+
+/// `client start`: launch `bailiff server -b` (which reads the configuration itself).
+fn client_start(conf: &Path, socket: &Path) -> Result<u8, String> {
+    if let Ok(mut c) = Client::connect(socket, Some(Duration::from_secs(5))) {
+        if c.command(&["ping"]).is_ok() {
+            eprintln!("ERROR  Server already running");
+            return Ok(255);
+        }
+    }
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let status = std::process::Command::new(exe)
+        .arg("server")
+        .arg("-b")
+        .arg("-x")
+        .arg("-c")
+        .arg(conf)
+        .arg("-s")
+        .arg(socket)
+        .status()
+        .map_err(|e| e.to_string())?;
+    Ok(if status.success() { 0 } else { 255 })
+}
+
+fn server(a: ServerArgs) -> Result<u8, String> {
+    let opts = bailiff_server::ServerOptions {
+        confdir: conf_dir(&a.conf),
+        socket: a.socket,
+        pidfile: a.pidfile,
+        logtarget: a.logtarget,
+        loglevel: a.loglevel,
+        force: a.force,
+    };
+    if !a.foreground {
+        let sock = bailiff_server::socket_path(&opts);
+        bailiff_server::daemonize(&sock).map_err(|e| e.to_string())?;
+    }
+    bailiff_server::run(opts).map_err(|e| e.to_string())?;
+    Ok(0)
 }
 
 /// `client -d`: the command stream `fail2ban-client -d` prints, one JSON array per line.

@@ -1,0 +1,230 @@
+//! A jail's actions: `action.d` files run through [`CommandAction`], the stock
+//! `nftables*` files applied natively through [`NftBackend`], and actions that cannot
+//! run (Python actions, broken files), which are reported once and skipped.
+
+use std::time::Duration;
+
+use bailiff_action::nft::{Ban, NftBackend, NftJail};
+use bailiff_action::{CommandAction, HostNames, Target, Ticket as ActTicket};
+use bailiff_config::ActionSpec;
+use bailiff_jail::Ticket;
+
+use crate::log::Level;
+
+/// What runs an action.
+#[derive(Debug)]
+pub enum Runner {
+    Command(Box<CommandAction>),
+    Nft(Box<NftBackend>),
+    /// The action could not be set up; the reason was logged at start.
+    Broken(String),
+}
+
+/// One action of a running jail.
+#[derive(Debug)]
+pub struct ActionRt {
+    pub name: String,
+    pub spec: ActionSpec,
+    pub runner: Runner,
+}
+
+/// The property list of an action as strings (fail2ban's `multi-set` pairs).
+pub fn properties(spec: &ActionSpec) -> Vec<(String, String)> {
+    spec.properties
+        .iter()
+        .filter_map(|(k, v)| v.py_str().map(|s| (k.clone(), s)))
+        .collect()
+}
+
+impl ActionRt {
+    /// Build an action of jail `jail`. Never fails: an action that cannot run becomes
+    /// [`Runner::Broken`] and the error is logged, so the jail still runs.
+    pub fn new(jail: &str, spec: &ActionSpec, host: &HostNames) -> ActionRt {
+        let name = spec.actname.clone();
+        let runner = if spec.python.is_some() || spec.file.ends_with(".py") {
+            let msg = format!(
+                "action {name}: Python actions are not supported by bailiff; this action is skipped"
+            );
+            crate::log!(Level::Error, "fail2ban.actions", "[{jail}] {msg}");
+            Runner::Broken(msg)
+        } else {
+            let props = properties(spec);
+            match NftJail::from_action(jail, &spec.file, &props, host) {
+                Ok(Some(nj)) => Runner::Nft(Box::new(NftBackend::new(nj))),
+                Ok(None) | Err(_) => match CommandAction::new(jail, &name, props, host.clone()) {
+                    Ok(a) => Runner::Command(Box::new(a)),
+                    Err(e) => {
+                        crate::log!(Level::Error, "fail2ban.actions", "[{jail}] {e}");
+                        Runner::Broken(e.to_string())
+                    }
+                },
+            }
+        };
+        ActionRt {
+            name,
+            spec: spec.clone(),
+            runner,
+        }
+    }
+
+    /// `actionstart` (unless on demand).
+    pub fn start(&mut self, jail: &str) {
+        let r = match &mut self.runner {
+            Runner::Command(a) => a.start(),
+            Runner::Nft(n) => n.start(&[]).map(|_| ()),
+            Runner::Broken(_) => Ok(()),
+        };
+        if let Err(e) = r {
+            crate::log!(
+                Level::Error,
+                "fail2ban.actions",
+                "[{jail}] Failed to start action {}: {e}",
+                self.name
+            );
+        }
+    }
+
+    /// `actionstop` (after flushing: fail2ban's stop unbans everything first).
+    pub fn stop(&mut self, jail: &str, banned: &[ActTicket]) {
+        let r = match &mut self.runner {
+            Runner::Command(a) => {
+                let flushed = match a.flush() {
+                    Ok(f) => f,
+                    Err(e) => {
+                        crate::log!(Level::Error, "fail2ban.actions", "[{jail}] {e}");
+                        false
+                    }
+                };
+                if !flushed {
+                    for t in banned {
+                        if let Err(e) = a.unban(t) {
+                            crate::log!(Level::Error, "fail2ban.actions", "[{jail}] {e}");
+                        }
+                    }
+                }
+                a.stop()
+            }
+            Runner::Nft(n) => n.stop(),
+            Runner::Broken(_) => Ok(()),
+        };
+        if let Err(e) = r {
+            crate::log!(
+                Level::Error,
+                "fail2ban.actions",
+                "[{jail}] Failed to stop action {}: {e}",
+                self.name
+            );
+        }
+    }
+
+    /// Ban a batch (the native backend in one transaction).
+    pub fn ban(&mut self, jail: &str, tickets: &[ActTicket]) {
+        match &mut self.runner {
+            Runner::Command(a) => {
+                for t in tickets {
+                    if let Err(e) = a.ban(t) {
+                        crate::log!(
+                            Level::Error,
+                            "fail2ban.actions",
+                            "[{jail}] Failed to execute ban jail '{jail}' action '{}': {e}",
+                            self.name
+                        );
+                    }
+                }
+            }
+            Runner::Nft(n) => {
+                let bans: Vec<Ban> = tickets
+                    .iter()
+                    .filter_map(|t| {
+                        t.ip.map(|ip| {
+                            let timeout = (t.bantime > 0).then(|| {
+                                let left = t.time + t.bantime - crate::now() as i64;
+                                Duration::from_secs(left.max(1) as u64)
+                            });
+                            Ban::new(ip, timeout)
+                        })
+                    })
+                    .collect();
+                if !bans.is_empty() {
+                    if let Err(e) = n.ban(&bans) {
+                        crate::log!(Level::Error, "fail2ban.actions", "[{jail}] {e}");
+                    }
+                }
+            }
+            Runner::Broken(_) => {}
+        }
+    }
+
+    /// Unban a batch.
+    pub fn unban(&mut self, jail: &str, tickets: &[ActTicket]) {
+        match &mut self.runner {
+            Runner::Command(a) => {
+                for t in tickets {
+                    if let Err(e) = a.unban(t) {
+                        crate::log!(
+                            Level::Error,
+                            "fail2ban.actions",
+                            "[{jail}] Failed to execute unban jail '{jail}' action '{}': {e}",
+                            self.name
+                        );
+                    }
+                }
+            }
+            Runner::Nft(n) => {
+                let targets: Vec<Target> = tickets.iter().filter_map(|t| t.ip).collect();
+                if !targets.is_empty() {
+                    if let Err(e) = n.unban(&targets) {
+                        crate::log!(Level::Error, "fail2ban.actions", "[{jail}] {e}");
+                    }
+                }
+            }
+            Runner::Broken(_) => {}
+        }
+    }
+
+    /// `actionprolong` for a ban made longer.
+    pub fn prolong(&mut self, jail: &str, t: &ActTicket) {
+        if let Runner::Command(a) = &mut self.runner {
+            if let Err(e) = a.prolong(t) {
+                crate::log!(Level::Error, "fail2ban.actions", "[{jail}] {e}");
+            }
+        }
+    }
+}
+
+/// The action crate's view of a jail ticket (`<ip>`, `<failures>`, `<F-*>` ...).
+pub fn action_ticket(t: &Ticket, default_ban_time: f64) -> ActTicket {
+    let id = t.id.to_string();
+    let mut a = ActTicket::default();
+    match id.parse::<Target>() {
+        Ok(tg) => a.ip = Some(tg),
+        Err(_) => a.fid = Some(id),
+    }
+    a.failures = u64::from(t.failures.max(t.retry));
+    a.time = t.time as i64;
+    let bt = t.ban_time_or(default_ban_time);
+    a.bantime = if bt < 0.0 { -1 } else { bt.round() as i64 };
+    a.bancount = u64::from(t.ban_count);
+    a.matches = t.matches.clone();
+    a.restored = t.restored;
+    for (k, v) in &t.data {
+        if matches!(k.as_str(), "matches" | "failures" | "ip") {
+            continue;
+        }
+        let s = match v {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Array(items) => items
+                .iter()
+                .map(|i| {
+                    i.as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| i.to_string())
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+            other => other.to_string(),
+        };
+        a.fields.push((k.clone(), s));
+    }
+    a
+}

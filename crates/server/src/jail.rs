@@ -1,0 +1,869 @@
+//! One running jail: its [`Core`] (the pure [`Jail`] and the compiled [`Filter`]) under
+//! a lock, its actions under another, and the thread that follows its log source.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bailiff_action::HostNames;
+use bailiff_config::JailSpec;
+use bailiff_date::{DateDetector, DateOptions};
+use bailiff_filter::{FailureKind, Filter, FilterConfig, UseDns, Zone};
+use bailiff_jail::{
+    BanOutcome, BanTimeIncrement, BanTimeOptions, FailId, IgnoreCache, Jail, JailConfig, Ticket,
+};
+use bailiff_source::journal::{JournalOptions, JournalSource};
+use bailiff_source::{
+    Backend, Encoding, FileSource, FileSourceOptions, LogPath, StartAt, StoredPosition, TimeCutoff,
+    Waker,
+};
+use bailiff_store::{BanRecord, LogPosition, StoreHooks};
+
+use crate::actions::{action_ticket, ActionRt};
+use crate::log::Level;
+use crate::{lock, now, Daemon};
+
+/// How often a source thread saves its positions.
+const SAVE_EVERY: Duration = Duration::from_secs(60);
+
+/// A change of `logpath` requested over the socket, applied by the source thread.
+#[derive(Debug, Clone)]
+pub enum PathChange {
+    Add(LogPath),
+    Del(String),
+}
+
+/// The mutable state of a jail.
+pub struct Core {
+    pub jail: Jail,
+    pub fcfg: FilterConfig,
+    pub filter: Filter,
+    pub zone: Zone,
+    pub logpaths: Vec<LogPath>,
+    pub path_changes: Vec<PathChange>,
+    pub journal: bool,
+    pub journalmatch: Vec<String>,
+    /// Files currently followed (for `status` and `get logpath`).
+    pub files: Vec<String>,
+    pub logencoding: String,
+    pub usedns: String,
+    pub ignorecommand: Option<String>,
+    pub ignorecache: Option<String>,
+    pub bantime_extra: BTreeMap<String, String>,
+    pub idle: bool,
+}
+
+/// A running jail.
+pub struct JailRt {
+    pub name: String,
+    /// The configuration it was started from (reload keeps jails whose spec is unchanged).
+    pub spec: JailSpec,
+    pub core: Mutex<Core>,
+    pub actions: Mutex<Vec<ActionRt>>,
+    stop: AtomicBool,
+    waker: Mutex<Option<Waker>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+enum Source {
+    Files(Box<FileSource>),
+    Journal(JournalSource),
+}
+
+/// Build the `bantime.increment` settings of a jail.
+pub fn increment_of(
+    spec_inc: bool,
+    extra: &BTreeMap<String, String>,
+) -> Result<Option<BanTimeIncrement>, String> {
+    if !spec_inc {
+        return Ok(None);
+    }
+    let secs = |k: &str| -> Result<Option<f64>, String> {
+        match extra.get(k).map(|s| s.trim()).filter(|s| !s.is_empty()) {
+            None => Ok(None),
+            Some(v) => bailiff_config::parse_time(v)
+                .map(Some)
+                .map_err(|e| format!("bantime.{k}: {e}")),
+        }
+    };
+    let o = BanTimeOptions {
+        factor: extra.get("factor").map(String::as_str),
+        formula: extra.get("formula").map(String::as_str),
+        multipliers: extra.get("multipliers").map(String::as_str),
+        max_time: secs("maxtime")?,
+        rnd_time: secs("rndtime")?,
+        overall_jails: extra.get("overalljails").is_some_and(|v| {
+            matches!(
+                v.trim().to_ascii_lowercase().as_str(),
+                "true" | "yes" | "1" | "on"
+            )
+        }),
+    };
+    BanTimeIncrement::from_options(&o)
+        .map(Some)
+        .map_err(|e| e.to_string())
+}
+
+fn filter_config(spec: &JailSpec) -> FilterConfig {
+    let f = spec.filter.clone().unwrap_or_default();
+    FilterConfig {
+        prefregex: f.prefregex,
+        failregex: f.failregex,
+        ignoreregex: f.ignoreregex,
+        maxlines: f.maxlines.unwrap_or(1).max(1),
+        datepattern: f.datepattern,
+        usedns: UseDns::parse(f.usedns.as_deref().unwrap_or(&spec.usedns)),
+        logtimezone: spec.logtimezone.clone(),
+        ..FilterConfig::default()
+    }
+}
+
+/// The host's own addresses for `ignoreself`: loopback and what the host name resolves to.
+pub fn self_ips() -> Vec<IpAddr> {
+    use std::net::ToSocketAddrs;
+    let mut v: Vec<IpAddr> = vec!["127.0.0.1".parse().unwrap_or(IpAddr::from([127, 0, 0, 1]))];
+    v.push(IpAddr::from([0u16, 0, 0, 0, 0, 0, 0, 1]));
+    let host = HostNames::local();
+    for name in [host.short.as_str(), host.fq.as_str()] {
+        if let Ok(addrs) = (name, 0u16).to_socket_addrs() {
+            v.extend(addrs.map(|a| a.ip()));
+        }
+    }
+    v.sort();
+    v.dedup();
+    v
+}
+
+impl JailRt {
+    /// Set up a jail from its spec: counting, filter, actions (started), bans restored
+    /// from the store, and its source thread. Errors name what is broken; the caller
+    /// reports them and goes on with the other jails.
+    pub fn start(d: &Arc<Daemon>, spec: JailSpec) -> Result<Arc<JailRt>, String> {
+        let name = spec.name.clone();
+        let t0 = now();
+        let find_time = spec.findtime_secs().map_err(|e| format!("findtime: {e}"))?;
+        let ban_time = spec.bantime_secs().map_err(|e| format!("bantime: {e}"))?;
+        let mut extra = BTreeMap::new();
+        let bi = &spec.bantime_increment;
+        for (k, v) in [
+            ("factor", &bi.factor),
+            ("formula", &bi.formula),
+            ("multipliers", &bi.multipliers),
+            ("maxtime", &bi.maxtime),
+            ("rndtime", &bi.rndtime),
+        ] {
+            if let Some(v) = v {
+                extra.insert(k.to_string(), v.clone());
+            }
+        }
+        extra.insert("overalljails".into(), bi.overalljails.to_string());
+        extra.insert("increment".into(), bi.increment.to_string());
+        let increment = increment_of(bi.increment, &extra)?;
+        let mut jc = JailConfig::new(&name);
+        jc.max_retry = u32::try_from(spec.maxretry.max(0)).unwrap_or(u32::MAX);
+        jc.find_time = find_time;
+        jc.max_matches = usize::try_from(spec.maxmatches.max(0)).unwrap_or(0);
+        jc.ban_time = ban_time;
+        jc.increment = increment;
+        jc.has_ignore_command = spec
+            .ignorecommand
+            .as_deref()
+            .is_some_and(|s| !s.trim().is_empty());
+        if let Some(c) = spec.ignorecache.as_deref().filter(|s| !s.trim().is_empty()) {
+            jc.ignore_cache = Some(
+                IgnoreCache::parse(c, |s| bailiff_config::parse_time(s).ok())
+                    .map_err(|e| e.to_string())?,
+            );
+        }
+        let mut jail = Jail::new(jc);
+        {
+            let il = jail.ignore_list_mut();
+            il.set_ignore_self(spec.ignoreself);
+            il.set_self_ips(&d.self_ips);
+            for ip in &spec.ignoreip {
+                il.add_all(ip);
+            }
+        }
+        let fcfg = filter_config(&spec);
+        let zone = match spec.logtimezone.as_deref() {
+            Some(tz) if !tz.trim().is_empty() => {
+                Zone::parse_logtimezone(tz).map_err(|e| format!("logtimezone: {e}"))?
+            }
+            _ => Zone::system(),
+        };
+        let filter = Filter::new(&fcfg, zone.clone(), t0).map_err(|e| format!("filter: {e}"))?;
+        let logpaths: Vec<LogPath> = spec
+            .logpaths
+            .iter()
+            .map(|l| LogPath {
+                pattern: l.pattern.clone(),
+                start: if l.position == "tail" {
+                    StartAt::Tail
+                } else {
+                    StartAt::Head
+                },
+            })
+            .collect();
+        let journalmatch = spec
+            .filter
+            .as_ref()
+            .map(|f| f.journalmatch.clone())
+            .unwrap_or_default();
+
+        // The source.
+        let (bname, bargs) = bailiff_config::parse_call(&spec.backend)
+            .map_err(|e| format!("backend {:?}: {e}", spec.backend))?;
+        let bname = bname.trim().to_ascii_lowercase();
+        let no_files = spec.logpaths.iter().all(|l| l.files.is_empty());
+        let use_journal = match bname.as_str() {
+            "systemd" => true,
+            "auto" if no_files && bailiff_source::journal::available() => {
+                crate::log!(
+                    Level::Info,
+                    "fail2ban.jail",
+                    "Jail '{name}': no log file found for {:?}, using the systemd journal (backend = auto)",
+                    spec.logpaths.iter().map(|l| l.pattern.as_str()).collect::<Vec<_>>()
+                );
+                true
+            }
+            _ => false,
+        };
+        let encoding = Encoding::parse(&spec.logencoding).unwrap_or(Encoding::Utf8);
+        let source =
+            if use_journal {
+                let args: Vec<(&str, &str)> = bargs
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
+                let mut o = JournalOptions::from_args(args, &journalmatch.join("\n"))
+                    .map_err(|e| format!("backend systemd: {e}"))?;
+                o.encoding = encoding;
+                let mut j = JournalSource::open(&o).map_err(|e| format!("journal: {e}"))?;
+                let stored = lock(&d.store)
+                    .as_ref()
+                    .and_then(|s| s.journal_cursor(&name).ok().flatten());
+                let mut placed = false;
+                if let Some((cursor, time)) = stored {
+                    if !cursor.is_empty() && j.seek_cursor(&cursor).unwrap_or(false) {
+                        placed = true;
+                    } else if time > 0.0 {
+                        placed = j
+                            .seek_time(UNIX_EPOCH + Duration::from_secs_f64(time))
+                            .is_ok();
+                    }
+                }
+                if !placed {
+                    let from = (t0 - find_time).max(0.0);
+                    j.seek_time(UNIX_EPOCH + Duration::from_secs_f64(from))
+                        .map_err(|e| format!("journal: {e}"))?;
+                }
+                Source::Journal(j)
+            } else {
+                if no_files && !spec.logpaths.is_empty() {
+                    crate::log!(
+                    Level::Warning,
+                    "fail2ban.jail",
+                    "Jail '{name}': have not found any log file for {}; waiting for it to appear",
+                    spec.logpaths.iter().map(|l| l.pattern.as_str()).collect::<Vec<_>>().join(", ")
+                );
+                }
+                let backend = match bname.as_str() {
+                    "polling" => Backend::Polling,
+                    "pyinotify" | "inotify" => Backend::Inotify,
+                    _ => Backend::Auto,
+                };
+                let mut stored = HashMap::new();
+                if let Some(s) = lock(&d.store).as_ref() {
+                    if let Ok(ps) = s.log_positions(&name) {
+                        for p in ps {
+                            stored.insert(
+                                PathBuf::from(&p.path),
+                                StoredPosition {
+                                    first_line_md5: p.first_line_hash.clone().unwrap_or_default(),
+                                    offset: p.offset,
+                                    dev_ino: (p.dev != 0 || p.inode != 0)
+                                        .then_some((p.dev, p.inode)),
+                                },
+                            );
+                        }
+                    }
+                }
+                let det = DateDetector::new(
+                    fcfg.datepattern.as_deref(),
+                    &DateOptions {
+                        reference_year: jiff::Zoned::now().year().into(),
+                        any_year: false,
+                    },
+                )
+                .map_err(|e| format!("datepattern: {e}"))?;
+                let det = Mutex::new(det);
+                let z = zone.clone();
+                let line_time = Arc::new(move |line: &str| {
+                    let hit = lock(&det).find(line, now(), &z)?;
+                    (hit.time >= 0.0).then(|| UNIX_EPOCH + Duration::from_secs_f64(hit.time))
+                });
+                let opts = FileSourceOptions {
+                    backend,
+                    encoding,
+                    stored,
+                    initial_cutoff: Some(TimeCutoff {
+                        not_before: SystemTime::now()
+                            .checked_sub(Duration::from_secs_f64(find_time.max(0.0)))
+                            .unwrap_or(UNIX_EPOCH),
+                        line_time,
+                    }),
+                    ..FileSourceOptions::default()
+                };
+                Source::Files(Box::new(
+                    FileSource::new(logpaths.clone(), opts).map_err(|e| format!("logpath: {e}"))?,
+                ))
+            };
+
+        let files: Vec<String> = spec
+            .logpaths
+            .iter()
+            .flat_map(|l| {
+                if l.files.is_empty() {
+                    vec![l.pattern.clone()]
+                } else {
+                    l.files.clone()
+                }
+            })
+            .collect();
+        let core = Core {
+            jail,
+            fcfg,
+            filter,
+            zone,
+            logpaths,
+            path_changes: Vec::new(),
+            journal: use_journal,
+            journalmatch,
+            files,
+            logencoding: spec.logencoding.clone(),
+            usedns: spec.usedns.clone(),
+            ignorecommand: spec.ignorecommand.clone(),
+            ignorecache: spec.ignorecache.clone(),
+            bantime_extra: extra,
+            idle: false,
+        };
+        let actions: Vec<ActionRt> = spec
+            .actions
+            .iter()
+            .map(|a| ActionRt::new(&name, a, &d.host))
+            .collect();
+        let rt = Arc::new(JailRt {
+            name: name.clone(),
+            spec,
+            core: Mutex::new(core),
+            actions: Mutex::new(actions),
+            stop: AtomicBool::new(false),
+            waker: Mutex::new(None),
+            thread: Mutex::new(None),
+        });
+        crate::log!(Level::Info, "fail2ban.jail", "Creating new jail '{name}'");
+        if let Some(s) = lock(&d.store).as_mut() {
+            if let Err(e) = s.add_jail(&name) {
+                crate::log!(Level::Error, "fail2ban.database", "{e}");
+            }
+        }
+        for a in lock(&rt.actions).iter_mut() {
+            a.start(&name);
+        }
+        rt.restore_bans(d);
+        let mut source = source;
+        let waker = match &mut source {
+            Source::Files(f) => f.waker().ok(),
+            Source::Journal(j) => j.waker().ok(),
+        };
+        *lock(&rt.waker) = waker;
+        let (d2, rt2) = (Arc::clone(d), Arc::clone(&rt));
+        let th = std::thread::Builder::new()
+            .name(format!("f2b/{name}"))
+            .spawn(move || rt2.source_loop(&d2, source))
+            .map_err(|e| format!("cannot start the source thread: {e}"))?;
+        *lock(&rt.thread) = Some(th);
+        crate::log!(Level::Info, "fail2ban.jail", "Jail '{name}' started");
+        Ok(rt)
+    }
+
+    /// Restore the active bans of this jail from the store, as one batch per action.
+    fn restore_bans(&self, d: &Daemon) {
+        let t0 = now();
+        let records = {
+            let store = lock(&d.store);
+            let Some(s) = store.as_ref() else { return };
+            let for_bt = {
+                let core = lock(&self.core);
+                match core.jail.increment() {
+                    Some(_) => None,
+                    None => Some(core.jail.ban_manager().ban_time()),
+                }
+            };
+            match s.current_bans(&self.name, t0 as i64, for_bt) {
+                Ok(r) => r,
+                Err(e) => {
+                    crate::log!(Level::Error, "fail2ban.database", "{e}");
+                    return;
+                }
+            }
+        };
+        let mut restored = Vec::new();
+        let default_bt;
+        {
+            let mut core = lock(&self.core);
+            default_bt = core.jail.ban_manager().ban_time();
+            let store = lock(&d.store);
+            let mut hooks = StoreHooks::new(store.as_ref(), &self.name);
+            for r in records {
+                if let BanOutcome::Banned { ticket, .. } =
+                    core.jail.restore(r.to_ticket(), t0, &mut hooks)
+                {
+                    restored.push(ticket);
+                }
+            }
+        }
+        if restored.is_empty() {
+            return;
+        }
+        for t in &restored {
+            crate::log!(
+                Level::Notice,
+                "fail2ban.actions",
+                "[{}] Restore Ban {}",
+                self.name,
+                t.id
+            );
+        }
+        let tickets: Vec<_> = restored
+            .iter()
+            .map(|t| action_ticket(t, default_bt))
+            .collect();
+        for a in lock(&self.actions).iter_mut() {
+            a.ban(&self.name, &tickets);
+        }
+        d.wake_scheduler();
+    }
+
+    /// Ask the source thread to stop, wait for it (it saves its positions), then stop
+    /// the actions (unbanning what they banned, as fail2ban's `actionstop`).
+    pub fn stop(&self, d: &Daemon) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(w) = lock(&self.waker).as_ref() {
+            w.wake();
+        }
+        let th = lock(&self.thread).take();
+        if let Some(th) = th {
+            let _ = th.join();
+        }
+        let (banned, default_bt) = {
+            let core = lock(&self.core);
+            let bt = core.jail.ban_manager().ban_time();
+            (
+                core.jail
+                    .ban_manager()
+                    .banned()
+                    .into_iter()
+                    .map(|t| action_ticket(t, bt))
+                    .collect::<Vec<_>>(),
+                bt,
+            )
+        };
+        let _ = default_bt;
+        for a in lock(&self.actions).iter_mut() {
+            a.stop(&self.name, &banned);
+        }
+        if let Some(s) = lock(&d.store).as_mut() {
+            let _ = s.del_jail(&self.name);
+        }
+        crate::log!(Level::Info, "fail2ban.jail", "Jail '{}' stopped", self.name);
+    }
+
+    fn source_loop(self: Arc<Self>, d: &Daemon, mut source: Source) {
+        let mut last_save = Instant::now();
+        let mut last_cursor: Option<(String, f64)> = None;
+        while !self.stop.load(Ordering::SeqCst) && !d.quitting() {
+            match &mut source {
+                Source::Files(fs) => {
+                    let changes: Vec<PathChange> =
+                        std::mem::take(&mut lock(&self.core).path_changes);
+                    for c in changes {
+                        match c {
+                            PathChange::Add(p) => fs.add_path(p),
+                            PathChange::Del(p) => {
+                                fs.remove_path(&p);
+                            }
+                        }
+                    }
+                    let lines = fs.wait(Duration::from_millis(500));
+                    if !lines.is_empty() {
+                        let t = now();
+                        let items: Vec<(String, Option<f64>)> =
+                            lines.into_iter().map(|l| (l.text, None)).collect();
+                        self.process(d, items, t);
+                    }
+                    if last_save.elapsed() >= SAVE_EVERY {
+                        self.save_positions(d, fs);
+                        let files: Vec<String> = fs
+                            .health()
+                            .into_iter()
+                            .map(|h| h.path.to_string_lossy().into_owned())
+                            .collect();
+                        if !files.is_empty() {
+                            lock(&self.core).files = files;
+                        }
+                        last_save = Instant::now();
+                    }
+                }
+                Source::Journal(j) => match j.wait(Duration::from_millis(500), 1000) {
+                    Ok(entries) => {
+                        if let Some(e) = entries.last() {
+                            let t = e
+                                .time
+                                .duration_since(UNIX_EPOCH)
+                                .map(|d| d.as_secs_f64())
+                                .unwrap_or(0.0);
+                            last_cursor = Some((e.cursor.clone(), t));
+                        }
+                        if !entries.is_empty() {
+                            let t = now();
+                            let items = entries
+                                .into_iter()
+                                .map(|e| {
+                                    let time = e
+                                        .time
+                                        .duration_since(UNIX_EPOCH)
+                                        .map(|d| d.as_secs_f64())
+                                        .unwrap_or(t);
+                                    (e.line, Some(time))
+                                })
+                                .collect();
+                            self.process(d, items, t);
+                        }
+                        if last_save.elapsed() >= SAVE_EVERY {
+                            self.save_cursor(d, &last_cursor);
+                            last_save = Instant::now();
+                        }
+                    }
+                    Err(e) => {
+                        crate::log!(Level::Error, "fail2ban.filter", "[{}] {e}", self.name);
+                        std::thread::sleep(Duration::from_secs(1));
+                    }
+                },
+            }
+        }
+        match &source {
+            Source::Files(fs) => self.save_positions(d, fs),
+            Source::Journal(_) => self.save_cursor(d, &last_cursor),
+        }
+    }
+
+    fn save_positions(&self, d: &Daemon, fs: &FileSource) {
+        let ps: Vec<LogPosition> = fs
+            .positions()
+            .into_iter()
+            .map(|p| LogPosition {
+                path: p.path.to_string_lossy().into_owned(),
+                dev: p.identity.dev,
+                inode: p.identity.ino,
+                first_line_hash: p.identity.first_line_md5.clone(),
+                offset: p.offset,
+            })
+            .collect();
+        if ps.is_empty() {
+            return;
+        }
+        if let Some(s) = lock(&d.store).as_mut() {
+            if let Err(e) = s.set_log_positions(&self.name, &ps) {
+                crate::log!(Level::Error, "fail2ban.database", "{e}");
+            }
+        }
+    }
+
+    fn save_cursor(&self, d: &Daemon, c: &Option<(String, f64)>) {
+        if let (Some((cursor, t)), Some(s)) = (c, lock(&d.store).as_mut()) {
+            if let Err(e) = s.set_journal_cursor(&self.name, cursor, *t) {
+                crate::log!(Level::Error, "fail2ban.database", "{e}");
+            }
+        }
+    }
+
+    /// Lines (with the journal's time, if any) through the filter and the jail; new
+    /// bans go to the store and the actions.
+    pub fn process(&self, d: &Daemon, lines: Vec<(String, Option<f64>)>, t: f64) {
+        let mut tickets = Vec::new();
+        {
+            let mut core = lock(&self.core);
+            if core.idle {
+                return;
+            }
+            let cutoff = t - core.jail.fail_manager().find_time();
+            for (text, time) in lines {
+                let res = match time {
+                    Some(tm) => core.filter.process_entry(&text, tm, t),
+                    None => core.filter.process_line(&text, t),
+                };
+                for e in &res.errors {
+                    crate::log!(Level::Warning, "fail2ban.filter", "[{}] {e}", self.name);
+                }
+                for f in res.failures {
+                    if f.kind != FailureKind::Fail || f.pending || f.fid.is_empty() {
+                        continue;
+                    }
+                    if f.time < cutoff {
+                        crate::log!(
+                            Level::Debug,
+                            "fail2ban.filter",
+                            "[{}] Ignore line since time {} < {} - {}",
+                            self.name,
+                            f.time,
+                            t,
+                            t - cutoff
+                        );
+                        continue;
+                    }
+                    crate::log!(
+                        Level::Info,
+                        "fail2ban.filter",
+                        "[{}] Found {} - {}",
+                        self.name,
+                        f.fid,
+                        crate::time2str(f.time)
+                    );
+                    let mut data = f.data;
+                    data.remove("matches");
+                    tickets.push(
+                        Ticket::new(FailId::parse(&f.fid), f.time)
+                            .with_matches(f.matches)
+                            .with_data(data),
+                    );
+                }
+            }
+            if tickets.is_empty() {
+                return;
+            }
+        }
+        self.add_failures(d, tickets, t);
+    }
+
+    /// Count failures and ban what reaches `maxretry`.
+    pub fn add_failures(&self, d: &Daemon, tickets: Vec<Ticket>, t: f64) {
+        let mut to_ban = Vec::new();
+        {
+            let mut core = lock(&self.core);
+            let need_store = core.jail.increment().is_some();
+            let store = if need_store {
+                Some(lock(&d.store))
+            } else {
+                None
+            };
+            let mut hooks = StoreHooks::new(store.as_ref().and_then(|s| s.as_ref()), &self.name);
+            let cmd = core.ignorecommand.clone();
+            let mut ic = |tk: &Ticket| run_ignorecommand(cmd.as_deref(), tk);
+            hooks.ignore_command = Some(&mut ic);
+            for tk in tickets {
+                let out = core.jail.on_failure(tk, t, &mut hooks);
+                if let Some((count, retry)) = out.bad {
+                    crate::log!(
+                        Level::Info,
+                        "fail2ban.observer",
+                        "[{}] Found a known bad ip (ban count {count}), retry raised to {retry}",
+                        self.name
+                    );
+                }
+                to_ban.extend(out.to_ban);
+            }
+        }
+        if !to_ban.is_empty() {
+            self.ban_tickets(d, to_ban, t);
+        }
+    }
+
+    /// Ban tickets (from counting, `banip` or `attempt`): store, log, actions.
+    /// Returns how many were newly banned.
+    pub fn ban_tickets(&self, d: &Daemon, tickets: Vec<Ticket>, t: f64) -> usize {
+        let mut banned = Vec::new();
+        let mut records = Vec::new();
+        let mut prolong = Vec::new();
+        let default_bt;
+        let max_matches = d.db_max_matches();
+        {
+            let mut core = lock(&self.core);
+            default_bt = core.jail.ban_manager().ban_time();
+            let need_store = core.jail.increment().is_some();
+            let store = if need_store {
+                Some(lock(&d.store))
+            } else {
+                None
+            };
+            let mut hooks = StoreHooks::new(store.as_ref().and_then(|s| s.as_ref()), &self.name);
+            let mut rnd = crate::random;
+            hooks.random = Some(&mut rnd);
+            for tk in tickets {
+                let id = tk.id.clone();
+                match core.jail.ban(tk, t, &mut hooks) {
+                    BanOutcome::Banned {
+                        ticket,
+                        record,
+                        increased,
+                        formula_error,
+                    } => {
+                        if let Some(e) = formula_error {
+                            crate::log!(Level::Error, "fail2ban.observer", "[{}] {e}", self.name);
+                        }
+                        if increased {
+                            crate::log!(
+                                Level::Notice,
+                                "fail2ban.observer",
+                                "[{}] Increase Ban {} ({} # {} -> {})",
+                                self.name,
+                                ticket.id,
+                                ticket.ban_count,
+                                default_bt,
+                                ticket.ban_time_or(default_bt)
+                            );
+                        }
+                        if record {
+                            records.push(BanRecord::from_ticket(
+                                &self.name,
+                                &ticket,
+                                default_bt,
+                                max_matches,
+                            ));
+                        }
+                        banned.push(ticket);
+                    }
+                    BanOutcome::AlreadyBanned { ticket, prolonged } => {
+                        crate::log!(
+                            Level::Notice,
+                            "fail2ban.actions",
+                            "[{}] {} already banned",
+                            self.name,
+                            id
+                        );
+                        if prolonged.is_some() {
+                            prolong.push(ticket);
+                        }
+                    }
+                    BanOutcome::Expired | BanOutcome::Ignored(_) => {}
+                }
+            }
+        }
+        if !records.is_empty() {
+            if let Some(s) = lock(&d.store).as_mut() {
+                if let Err(e) = s.add_bans(&records) {
+                    crate::log!(Level::Error, "fail2ban.database", "{e}");
+                }
+            }
+        }
+        for tk in &banned {
+            crate::log!(
+                Level::Notice,
+                "fail2ban.actions",
+                "[{}] {}Ban {}",
+                self.name,
+                if tk.restored { "Restore " } else { "" },
+                tk.id
+            );
+        }
+        if !banned.is_empty() || !prolong.is_empty() {
+            let bt: Vec<_> = banned
+                .iter()
+                .map(|x| action_ticket(x, default_bt))
+                .collect();
+            let pt: Vec<_> = prolong
+                .iter()
+                .map(|x| action_ticket(x, default_bt))
+                .collect();
+            let mut acts = lock(&self.actions);
+            for a in acts.iter_mut() {
+                if !bt.is_empty() {
+                    a.ban(&self.name, &bt);
+                }
+                for p in &pt {
+                    a.prolong(&self.name, p);
+                }
+            }
+            d.wake_scheduler();
+        }
+        banned.len()
+    }
+
+    /// Unban tickets already removed from the ban manager: log and actions.
+    pub fn unban_tickets(&self, tickets: &[Ticket]) {
+        if tickets.is_empty() {
+            return;
+        }
+        let default_bt = lock(&self.core).jail.ban_manager().ban_time();
+        for tk in tickets {
+            crate::log!(
+                Level::Notice,
+                "fail2ban.actions",
+                "[{}] Unban {}",
+                self.name,
+                tk.id
+            );
+        }
+        let at: Vec<_> = tickets
+            .iter()
+            .map(|x| action_ticket(x, default_bt))
+            .collect();
+        for a in lock(&self.actions).iter_mut() {
+            a.unban(&self.name, &at);
+        }
+    }
+
+    /// Bans that ended by `t` (the scheduler's call).
+    pub fn unban_due(&self, t: f64) -> Option<f64> {
+        loop {
+            let due = lock(&self.core).jail.unban_due(t, 1000);
+            if due.is_empty() {
+                break;
+            }
+            self.unban_tickets(&due);
+        }
+        lock(&self.core).jail.next_unban_time()
+    }
+
+    pub fn core(&self) -> MutexGuard<'_, Core> {
+        lock(&self.core)
+    }
+
+    /// Rebuild the filter after a change of its settings; on error the old one stays.
+    pub fn rebuild_filter(core: &mut Core, new: FilterConfig) -> Result<(), String> {
+        let f = Filter::new(&new, core.zone.clone(), now()).map_err(|e| e.to_string())?;
+        core.filter = f;
+        core.fcfg = new;
+        Ok(())
+    }
+}
+
+/// `ignorecommand`: exit 0 means ignore. The address is the only tag substituted
+/// (it is a parsed address, never log text); other tags are left out.
+fn run_ignorecommand(cmd: Option<&str>, t: &Ticket) -> bool {
+    let Some(cmd) = cmd.filter(|c| !c.trim().is_empty()) else {
+        return false;
+    };
+    let ip = match &t.id {
+        FailId::Ip(ip) => ip.to_string(),
+        FailId::Net(n) => format!("{}/{}", n.addr, n.prefix),
+        FailId::Raw(_) => return false,
+    };
+    let script = cmd.replace("<ip>", &ip);
+    match std::process::Command::new("/bin/sh")
+        .arg("-c")
+        .arg(&script)
+        .stdin(std::process::Stdio::null())
+        .status()
+    {
+        Ok(s) => s.code() == Some(0),
+        Err(e) => {
+            crate::log!(Level::Error, "fail2ban.filter", "ignorecommand: {e}");
+            false
+        }
+    }
+}
