@@ -26,7 +26,105 @@ pub enum OutFormat {
     /// Any other bare word: that ticket-data key (`None` when absent).
     Key(String),
     /// A text with `<tags>`.
-    Template(String),
+    Template(Template),
+}
+
+/// A `-o` template split once into literal text and tags, so that a failure is
+/// printed without re-scanning the text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template {
+    text: String,
+    segs: Vec<Seg>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Seg {
+    Lit(String),
+    /// `<name>`: a ticket tag, or kept as written when unknown.
+    Tag(String),
+    /// `<F-NAME>`: the captured group (its ticket-data key), or nothing.
+    Group(String),
+}
+
+impl Template {
+    pub fn compile(text: &str) -> Template {
+        let mut segs = Vec::new();
+        let mut lit = String::new();
+        let mut rest = text;
+        while let Some(open) = rest.find('<') {
+            lit.push_str(&rest[..open]);
+            let after = &rest[open + 1..];
+            match after.find(['>', '<', ' ']) {
+                Some(c) if c > 0 && after.as_bytes()[c] == b'>' => {
+                    let tag = &after[..c];
+                    if !lit.is_empty() {
+                        segs.push(Seg::Lit(std::mem::take(&mut lit)));
+                    }
+                    let group = tag.strip_prefix("F-").filter(|n| {
+                        n.bytes().all(|b| {
+                            b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_' || b == b'-'
+                        })
+                    });
+                    segs.push(match group {
+                        Some(n) => Seg::Group(tag_to_key(n)),
+                        None => Seg::Tag(tag.to_string()),
+                    });
+                    rest = &after[c + 1..];
+                }
+                _ => {
+                    lit.push('<');
+                    rest = after;
+                }
+            }
+        }
+        lit.push_str(rest);
+        if !lit.is_empty() {
+            segs.push(Seg::Lit(lit));
+        }
+        Template {
+            text: text.to_string(),
+            segs,
+        }
+    }
+
+    /// Substitute the tags for failure `f` (as [`render`], without re-scanning).
+    pub fn render(
+        &self,
+        f: &Failure,
+        int_time: bool,
+        msg: &mut dyn FnMut(&Failure) -> String,
+    ) -> String {
+        let mut out = String::with_capacity(self.text.len() + 64);
+        for seg in &self.segs {
+            match seg {
+                Seg::Lit(l) => {
+                    if l.contains("<F-") {
+                        return render(&self.text, f, int_time, msg);
+                    }
+                    out.push_str(l);
+                }
+                Seg::Tag(t) => {
+                    let v = ticket_tag(t, f, int_time, msg);
+                    let v = v.unwrap_or_else(|| format!("<{t}>"));
+                    // A value that itself holds `<F-...>` would be expanded by the
+                    // reference's second pass: take the general path.
+                    if v.contains("<F-") {
+                        return render(&self.text, f, int_time, msg);
+                    }
+                    out.push_str(&v);
+                }
+                Seg::Group(k) => {
+                    if let Some(v) = f.data.get(k).filter(|v| !v.is_null()) {
+                        match v {
+                            Value::String(s) if !s.contains('\0') => out.push_str(s),
+                            _ => out.push_str(&escape_nul(&py_str(v))),
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
 }
 
 /// Placeholder for `<msg>` when a failure spans several lines.
@@ -39,7 +137,7 @@ impl OutFormat {
             "ip" => OutFormat::Ip,
             "msg" => OutFormat::Msg,
             "row" => OutFormat::Row,
-            _ if s.contains('<') => OutFormat::Template(s.to_string()),
+            _ if s.contains('<') => OutFormat::Template(Template::compile(s)),
             _ => OutFormat::Key(s.to_string()),
         }
     }
@@ -117,7 +215,7 @@ impl OutFormat {
 }
 
 fn write_template(
-    t: &str,
+    t: &Template,
     failures: &[&Failure],
     int_time: bool,
     w: &mut dyn Write,
@@ -128,7 +226,7 @@ fn write_template(
     let mut deferred: Vec<(&Failure, String)> = Vec::new();
     for f in failures {
         let mut msg_used = false;
-        let text = render(t, f, int_time, &mut |_| {
+        let text = t.render(f, int_time, &mut |_| {
             msg_used = true;
             if !wrap && f.matches.len() <= 1 {
                 f.matches.join("\n")
@@ -499,6 +597,32 @@ mod tests {
             print("<ip> <msg>", &[c, d]),
             "3.3.3.3 c1\n4.4.4.4 d1\n4.4.4.4 d2\n"
         );
+    }
+
+    #[test]
+    fn compiled_templates_agree_with_the_two_pass_rendering() {
+        let f = failure(
+            "1.2.3.4",
+            &[
+                ("user", "bob".into()),
+                ("port", "22".into()),
+                ("x", "<F-USER>".into()),
+            ],
+            &["m <F-USER> <ip>"],
+        );
+        for t in [
+            "<ip> <F-USER> <time>",
+            "<F-PORT>/<F-ID>/<F-NOPE>",
+            "<msg>|<F-X>",
+            "a<b <F-USER",
+            "<F-<ip>>",
+            "<unknown> <F-user> < ip>",
+            "plain",
+        ] {
+            let fast = Template::compile(t).render(&f, false, &mut |f| f.matches.join("\n"));
+            let slow = render(t, &f, false, &mut |f| f.matches.join("\n"));
+            assert_eq!(fast, slow, "{t}");
+        }
     }
 
     #[test]
