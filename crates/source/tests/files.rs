@@ -619,8 +619,13 @@ fn backlog_comes_in_slices() {
     assert_eq!(total, n);
     assert_eq!(last, size);
     eprintln!(
-        "BACKLOG {n} lines / {size} bytes in {batches} batches, {el:?} ({:.0} MB/s, debug build)",
-        size as f64 / el.as_secs_f64() / 1e6
+        "BACKLOG {n} lines / {size} bytes in {batches} batches, {el:?} ({:.0} MB/s, {} build)",
+        size as f64 / el.as_secs_f64() / 1e6,
+        if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        }
     );
 }
 
