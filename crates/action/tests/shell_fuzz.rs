@@ -8,8 +8,10 @@ use bailiff_action::shell::{render, Dynamic};
 use bailiff_action::{Target, Ticket};
 use proptest::prelude::*;
 
-/// Template fragments: (shell text with `<T>`, expected output for value v).
-fn fragments() -> Vec<(&'static str, fn(&str) -> String)> {
+/// A template fragment: shell text with `<T>`, and the output expected for a value.
+type Fragment = (&'static str, fn(&str) -> String);
+
+fn fragments() -> Vec<Fragment> {
     vec![
         ("printf '%s\\n' <T>", |v| format!("{v}\n")),
         ("printf '%s\\n' \"<T>\"", |v| format!("{v}\n")),
