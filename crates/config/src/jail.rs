@@ -448,7 +448,6 @@ fn server_options(
     let syslogsocket = get("syslogsocket", Some("auto"))?.unwrap_or_default();
     let allowipv6 = get("allowipv6", Some("auto"))?.unwrap_or_default();
     let dbfile = get("dbfile", Some("/var/lib/fail2ban/fail2ban.sqlite3"))?.unwrap_or_default();
-    let dbmaxmatches_raw = get("dbmaxmatches", None)?;
     let dbpurgeage = get("dbpurgeage", Some("1d"))?.unwrap_or_default();
     let valid_level = loglevel.chars().all(|c| c.is_ascii_digit()) && !loglevel.is_empty()
         || matches!(
@@ -476,7 +475,13 @@ fn server_options(
             format!("invalid log level {loglevel:?}"),
         ));
     }
-    let dbmaxmatches = dbmaxmatches_raw.as_ref().map(|v| convert(v, OptType::Int));
+    // without a [Definition] section fail2ban still sends `dbmaxmatches None`
+    let dbmaxmatches = match cfg.get("Definition", "dbmaxmatches", &Vars::new()) {
+        Ok(v) => Some(convert(&v, OptType::Int)),
+        Err(GetError::NoSection(_)) => Some(Val::Null),
+        Err(GetError::NoOption(..)) => None,
+        Err(GetError::Interp(e)) => return Err(e),
+    };
     if matches!(dbmaxmatches, Some(Val::Null)) {
         warnings.push(format!(
             "{file}: wrong int value for 'dbmaxmatches', using None"
