@@ -878,3 +878,38 @@ fn a_directory_as_logpath_is_unreadable() {
         assert!(src.positions().is_empty());
     }
 }
+
+/// A writer that keeps writing to the renamed file after the new one is
+/// being read: those lines still come (flagged `rotated`), until the old
+/// file has been quiet for `retire_grace`.
+#[test]
+fn late_writes_to_a_rotated_file_are_read_until_the_grace_ends() {
+    for backend in BACKENDS {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("app.log");
+        let mut old = append(&log);
+        writeln!(old, "old 1").unwrap();
+        let mut o = opts(backend);
+        o.retire_grace = Duration::from_millis(300);
+        o.rescan_interval = Duration::from_millis(100);
+        let mut src = FileSource::new(vec![LogPath::head(p(&log))], o).unwrap();
+        assert_eq!(texts(&collect(&mut src, 1)), ["old 1"]);
+        fs::rename(&log, dir.path().join("app.log.1")).unwrap();
+        writeln!(append(&log), "new 1").unwrap();
+        assert_eq!(texts(&collect(&mut src, 1)), ["new 1"], "{backend:?}");
+        assert_eq!(src.health()[0].rotated_open, 1);
+        writeln!(old, "old 2, late").unwrap();
+        let got = collect(&mut src, 1);
+        assert_eq!(texts(&got), ["old 2, late"], "{backend:?}");
+        assert!(got[0].rotated);
+        std::thread::sleep(Duration::from_millis(400));
+        src.wait(Duration::from_millis(250));
+        assert_eq!(
+            src.health()[0].rotated_open,
+            0,
+            "{backend:?}: old file not closed"
+        );
+        // Positions are those of the new file.
+        assert_eq!(src.positions()[0].offset, 6);
+    }
+}
