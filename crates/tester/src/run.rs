@@ -82,7 +82,9 @@ struct Setup {
     total_bytes: Option<u64>,
     /// `--timezone` given: the reference then computes integer times.
     zone_given: bool,
-    pref_counter: Option<PrefCounter>,
+    pref_counter: Option<Probe>,
+    /// One per ignoreregex, when there are several (a single one needs no probe).
+    ignore_probes: Vec<Probe>,
     dns: Resolver,
 }
 
@@ -133,10 +135,11 @@ impl Resolver {
     }
 }
 
-/// Counts the lines the prefregex matches, for the summary's `Prefregex: N total`
-/// (the filter does not report it). Runs the same expansion and translation as the
-/// filter on the line minus its date, single-line filters only.
-struct PrefCounter {
+/// A regex of the filter run again on the line minus its date (single-line filters
+/// only), for what the summary shows and the filter does not report: how many lines
+/// the prefregex matched (`Prefregex: N total`, `-v` groups) and which ignoreregex
+/// dropped a line. Same expansion and translation as the filter.
+struct Probe {
     re: pcre2::bytes::Regex,
     buf: String,
     locs: pcre2::bytes::CaptureLocations,
@@ -144,8 +147,8 @@ struct PrefCounter {
     names: Vec<(usize, String)>,
 }
 
-impl PrefCounter {
-    fn new(prefregex: &str, with_dns: bool) -> Option<PrefCounter> {
+impl Probe {
+    fn new(prefregex: &str, with_dns: bool) -> Option<Probe> {
         let expanded = bailiff_filter::tags::expand(prefregex, with_dns);
         let pattern = format!(
             "(*LIMIT_MATCH={}){}",
@@ -164,7 +167,7 @@ impl PrefCounter {
             .enumerate()
             .filter_map(|(i, n)| n.clone().map(|n| (i, n)))
             .collect();
-        Some(PrefCounter {
+        Some(Probe {
             locs: re.capture_locations(),
             re,
             buf: String::with_capacity(256),
@@ -431,8 +434,16 @@ impl Setup {
         report.prefregex = pref.map(|p| (crate::display::expand(p, with_dns), 0));
         // Only the summary needs the count of lines the prefregex matched.
         let pref_counter = match pref {
-            Some(p) if args.out.is_none() && maxlines == 1 => PrefCounter::new(p, with_dns),
+            Some(p) if args.out.is_none() && maxlines == 1 => Probe::new(p, with_dns),
             _ => None,
+        };
+        let ignore_probes = if args.out.is_none() && maxlines == 1 && def.ignoreregex.len() > 1 {
+            def.ignoreregex
+                .iter()
+                .filter_map(|r| Probe::new(r, with_dns))
+                .collect()
+        } else {
+            Vec::new()
         };
         report.multiline_window = maxlines;
 
@@ -534,6 +545,7 @@ impl Setup {
             total_bytes,
             zone_given: args.timezone.is_some(),
             pref_counter,
+            ignore_probes,
             dns: Resolver::default(),
         })
     }
@@ -634,7 +646,23 @@ fn process(
                 s.report.prefregex_groups.push("...".into());
             }
         }
-        tally(&mut s.report, &line, &res, s.maxlines, verbose, pref_hit);
+        let date = res.date.as_ref().map(|d| (d.start, d.end));
+        let ignored_by = if res.ignored && s.ignore_probes.len() == s.report.ignoreregex.len() {
+            s.ignore_probes
+                .iter_mut()
+                .position(|p| p.matches(&line, date))
+        } else {
+            None
+        };
+        tally(
+            &mut s.report,
+            &line,
+            &res,
+            s.maxlines,
+            verbose,
+            pref_hit,
+            ignored_by,
+        );
     }
     progress.finish();
     // The detector counts its own hits (empty-date templates included) and keeps
@@ -672,6 +700,7 @@ fn tally(
     maxlines: usize,
     verbose: bool,
     pref_hit: Option<bool>,
+    ignored_by: Option<usize>,
 ) {
     let mut fails = 0usize;
     let mut nofail = false;
@@ -697,9 +726,9 @@ fn tally(
         }
     }
     if res.ignored {
-        // The filter reports that an ignoreregex dropped a match, not which one:
-        // credit the first (exact when there is one ignoreregex).
-        if let Some(st) = r.ignoreregex.first_mut() {
+        // The filter reports that an ignoreregex dropped a match, not which one: the
+        // probes tell when there are several; otherwise credit the first.
+        if let Some(st) = r.ignoreregex.get_mut(ignored_by.unwrap_or(0)) {
             st.hits += 1;
         }
     }

@@ -184,3 +184,33 @@ fn literal_multi_line_input_and_out_tokens() {
     );
     assert!(report.contains("|   1) [2] Failed password"), "{report}");
 }
+
+#[test]
+fn a_filter_file_with_several_ignoreregexes() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("mine.conf");
+    std::fs::write(
+        &conf,
+        "[Definition]\nfailregex = ^ fail from <HOST>\nignoreregex = from 10\\.\n              from 192\\.168\\.\n",
+    )
+    .unwrap();
+    let log = "2024-01-02 03:04:05 fail from 10.0.0.1\n\
+               2024-01-02 03:04:06 fail from 192.168.1.1\n\
+               2024-01-02 03:04:07 fail from 192.168.1.2\n\
+               2024-01-02 03:04:08 fail from 198.51.100.4";
+    let (report, _) = ours(&[log, conf.to_str().unwrap()]);
+    assert!(
+        report.contains(&format!("Use   failregex file : {}", conf.display())),
+        "{report}"
+    );
+    assert!(
+        report.contains("\nIgnoreregex: 3 total\n|-  #) [# of hits] regular expression\n|   1) [1] from 10\\.\n|   2) [2] from 192\\.168\\.\n`-\n"),
+        "{report}"
+    );
+    assert!(
+        report.contains("\nLines: 4 lines, 3 ignored, 1 matched, 0 missed\n"),
+        "{report}"
+    );
+    let (ids, _) = ours(&["-o", "id", log, conf.to_str().unwrap()]);
+    assert_eq!(ids, "198.51.100.4\n");
+}
