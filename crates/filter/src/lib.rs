@@ -12,14 +12,19 @@
 //!      ──▶ failure id (fid/ip4/ip6/dns, cidr) + ticket data, mlfid state ──▶ LineResult
 //! ```
 //!
-//! [`Filter::process_line`] finds the date itself (module `bailiff_date`);
+//! [`Filter::process_line`] finds the date itself (crate `bailiff_date`);
+//! [`Filter::process_dated`] takes a line whose date the caller already located;
 //! [`Filter::process_entry`] takes a journal entry whose time is known. Each returns a
 //! [`LineResult`] with zero or more [`Failure`]s: the failure id (an address in
 //! canonical form, or an `<F-ID>` value), the time, the index of the failregex and the
 //! ticket data (`user`, `users`, `mlfid`, ...). Host names (`usedns = yes|warn`) are not
 //! resolved here: such a failure carries [`Failure::needs_dns`] and the caller resolves.
 //!
-//! ```no_run
+//! Each regex search is bounded by [`MATCH_LIMIT`]: a hostile line against a
+//! backtracking-prone regex is reported in [`LineResult::errors`] and processing goes on.
+//! With `maxlines = 1`, a line that matches no failregex costs no heap allocation.
+//!
+//! ```
 //! use bailiff_filter::{Filter, FilterConfig, Zone};
 //! let cfg = FilterConfig {
 //!     failregex: vec![r"^Failed password for \S+ from <HOST>".into()],

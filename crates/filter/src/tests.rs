@@ -287,3 +287,29 @@ fn filter_can_move_to_another_thread() {
     assert_send::<Filter>();
     assert_send::<LineResult>();
 }
+
+/// With few ignoreregexes for many failregexes, fail2ban checks them once on the whole
+/// line before the prefregex; otherwise only on what a failregex matched (the content).
+#[test]
+fn early_ignore_sees_the_whole_line() {
+    let build = |fail: &[&str]| {
+        let mut c = cfg(fail);
+        c.prefregex = Some(r"^tag: <F-CONTENT>.+</F-CONTENT>$".into());
+        c.ignoreregex = vec![r"^tag:".into()];
+        filter(c)
+    };
+    let line = "tag: fail from 192.0.2.1";
+    // One failregex: the ignoreregex runs on the content and does not match.
+    let mut one = build(&[r"^fail from <HOST>$"]);
+    assert_eq!(one.process_entry(line, T, T).failures.len(), 1);
+    // Four failregexes (ignoreregexes < failregexes - 2): checked on the whole line.
+    let mut four = build(&[
+        r"^fail from <HOST>$",
+        r"^a <HOST>",
+        r"^b <HOST>",
+        r"^c <HOST>",
+    ]);
+    let r = four.process_entry(line, T, T);
+    assert!(r.failures.is_empty());
+    assert!(r.ignored);
+}
