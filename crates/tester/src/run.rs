@@ -565,7 +565,9 @@ fn process(
     let started = Instant::now();
     let outfmt = args.out.as_deref().map(OutFormat::parse);
     let verbose = args.verbosity() > 0;
-    let mut progress = Progress::new(s.total_bytes, started);
+    // Results streamed to the same terminal would be garbled by the bar.
+    let streaming = outfmt.is_some() || json;
+    let mut progress = Progress::new(s.total_bytes, started, streaming);
     let mut line = String::new();
     let mut line_no: u64 = 0;
     let mut regex_errors: u64 = 0;
@@ -802,12 +804,13 @@ struct Progress {
 }
 
 impl Progress {
-    fn new(total: Option<u64>, started: Instant) -> Progress {
+    fn new(total: Option<u64>, started: Instant, streaming: bool) -> Progress {
+        let stdout_tty = io::stdout().is_terminal();
         Progress {
             total,
             started,
             shown: false,
-            enabled: total.is_some() && io::stderr().is_terminal(),
+            enabled: total.is_some() && io::stderr().is_terminal() && !(streaming && stdout_tty),
         }
     }
 
