@@ -2,9 +2,11 @@
 # Installs what building and testing bailiff needs on a Debian machine:
 # the fail2ban reference package (configs, sample logs, fail2ban-client/-regex
 # as oracles), nftables/iptables/ipset and iproute2 for the network-namespace
-# tests, sqlite3 for inspecting state, python3 for comparison scripts.
+# tests, sqlite3 for inspecting state, python3 for comparison scripts,
+# systemd-journal-remote (writes journal files for the journal tests) and
+# python3-systemd (fail2ban's journal formatter as the oracle).
 set -euo pipefail
-pkgs=(fail2ban nftables iptables ipset iproute2 sqlite3 python3 procps time)
+pkgs=(fail2ban nftables iptables ipset iproute2 sqlite3 python3 python3-systemd systemd-journal-remote libsystemd0 procps time)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
