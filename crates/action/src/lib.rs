@@ -12,11 +12,13 @@
 //!   substitutes the per-ticket tags so that nothing read from a log can become
 //!   shell syntax (log values travel as environment variables); [`exec::run`] runs
 //!   the script with `/bin/sh -c` in its own process group under the hook timeout.
-//! - [`nft::NftBackend`] is the native nftables backend: one table, per-jail sets
-//!   with `flags interval, timeout`, a chain at the input hook, and every batch of
-//!   bans or unbans applied as one `nft -f -` transaction. The stock `nftables`,
-//!   `nftables-multiport` and `nftables-allports` files are recognised
-//!   ([`nft::NftJail::from_action`]) and applied natively with the same names.
+//! - [`nft::NftBackend`] is the native nftables backend: one table, per jail and
+//!   family a set of addresses (`flags timeout`) and a set of networks (`flags
+//!   interval, timeout`), rules in a chain at the input hook, and every batch of
+//!   bans or unbans applied as one `nft -f -` transaction (start-up restores all
+//!   active bans in one). The stock `nftables`, `nftables-multiport` and
+//!   `nftables-allports` files are recognised ([`nft::NftJail::from_action`]) and
+//!   applied natively with the same table, chain and set names.
 //! - [`webhook::Webhook`] posts JSON over HTTP (timeout, retries); [`mail::Mailer`]
 //!   pipes a message to `sendmail` without a shell.
 //!
