@@ -27,7 +27,9 @@ use crate::actions::{action_ticket, ActionRt};
 use crate::log::Level;
 use crate::{lock, now, Daemon};
 
-/// How often a source thread saves its positions.
+/// How often a source thread saves its positions when it has read lines (fail2ban
+/// saves after every read), and how often anyway.
+const SAVE_DIRTY: Duration = Duration::from_secs(1);
 const SAVE_EVERY: Duration = Duration::from_secs(60);
 
 /// A change of `logpath` requested over the socket, applied by the source thread.
@@ -485,6 +487,7 @@ impl JailRt {
 
     fn source_loop(self: Arc<Self>, d: &Daemon, mut source: Source) {
         let mut last_save = Instant::now();
+        let mut dirty = false;
         let mut last_cursor: Option<(String, f64)> = None;
         while !self.stop.load(Ordering::SeqCst) && !d.quitting() {
             match &mut source {
@@ -501,12 +504,15 @@ impl JailRt {
                     }
                     let lines = fs.wait(Duration::from_millis(500));
                     if !lines.is_empty() {
+                        dirty = true;
                         let t = now();
                         let items: Vec<(String, Option<f64>)> =
                             lines.into_iter().map(|l| (l.text, None)).collect();
                         self.process(d, items, t);
                     }
-                    if last_save.elapsed() >= SAVE_EVERY {
+                    let since = last_save.elapsed();
+                    if (dirty && since >= SAVE_DIRTY) || since >= SAVE_EVERY {
+                        dirty = false;
                         self.save_positions(d, fs);
                         let files: Vec<String> = fs
                             .health()
@@ -530,6 +536,7 @@ impl JailRt {
                             last_cursor = Some((e.cursor.clone(), t));
                         }
                         if !entries.is_empty() {
+                            dirty = true;
                             let t = now();
                             let items = entries
                                 .into_iter()
@@ -544,7 +551,9 @@ impl JailRt {
                                 .collect();
                             self.process(d, items, t);
                         }
-                        if last_save.elapsed() >= SAVE_EVERY {
+                        let since = last_save.elapsed();
+                        if (dirty && since >= SAVE_DIRTY) || since >= SAVE_EVERY {
+                            dirty = false;
                             self.save_cursor(d, &last_cursor);
                             last_save = Instant::now();
                         }
