@@ -3,7 +3,12 @@ use bailiff_filter::{Filter, FilterConfig, UseDns, Zone};
 use std::time::Instant;
 
 fn main() {
-    let def = bailiff_config::read_filter(std::path::Path::new("/etc/fail2ban"), "sshd", &[("mode".into(), "aggressive".into())]).expect("filter");
+    let def = bailiff_config::read_filter(
+        std::path::Path::new("/etc/fail2ban"),
+        "sshd",
+        &[("mode".into(), "aggressive".into())],
+    )
+    .expect("filter");
     let cfg = FilterConfig {
         prefregex: def.prefregex,
         failregex: def.failregex,
