@@ -3,15 +3,28 @@
 //! [`RegexArgs`] (the options, spelled as fail2ban-regex's) go into [`run`], which
 //! resolves the REGEX argument into a filter through `bailiff_config`
 //! (`read_filter`, `read_filter_file`, `parse_call`), builds a
-//! [`bailiff_filter::Filter`], streams the LOG through a [`reader::LineReader`]
-//! one line at a time, and hands each line's [`bailiff_filter::LineResult`] to
-//! one of three sinks:
+//! [`bailiff_filter::Filter`], streams the LOG (a file or stdin through a
+//! [`reader::LineReader`], a literal, or `systemd-journal[...]` through
+//! `bailiff_source::journal`) one line at a time, resolves `<HOST>` names the
+//! filter leaves to its caller, and hands each line's
+//! [`bailiff_filter::LineResult`] to one of three sinks:
 //!
-//! - the summary ([`report::Report`]): per-regex hit table, date template hits,
-//!   `Lines: T lines, I ignored, M matched, X missed`, missed/ignored line lists;
+//! - the summary ([`report::Report`]): per-regex hit table, date template hits
+//!   (from the filter's date detector), `Lines: T lines, I ignored, M matched,
+//!   X missed`, missed/ignored line lists;
 //! - `-o FORMAT` ([`out::OutFormat`]): one line per failure, ids, keys or
-//!   action-style templates such as `<time> <ip> <F-USER>`;
+//!   action-style templates such as `<time> <ip> <F-USER>`
+//!   ([`out::Template`], compiled once);
 //! - `--json`: one JSON object per result on stdout, summary on stderr.
+//!
+//! The output is meant to equal fail2ban-regex's byte for byte (except the
+//! elapsed time); `tests/differential.rs` and `tests/journal.rs` check that
+//! against the installed reference. Known differences: `-o row` lists ticket
+//! data sorted by key (the filter keeps it in a sorted map); with `-L N` > 1 the
+//! `Prefregex: N total` count is estimated from the lines that reached a
+//! failregex; `--no-check-all` without `-o` misses pending multi-line failures
+//! (the filter drops them whenever it stops at the first failregex);
+//! `-vv` prints fewer "Real filter options"; `-D` prints no debuggex links.
 //!
 //! ```no_run
 //! use clap::Parser;
