@@ -21,8 +21,10 @@ use crate::Error;
 /// `Err` is a failure to start or to read (the caller prints it, exit 255).
 pub fn run(args: &RegexArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Result<i32, Error> {
     if args.version {
-        writeln!(stdout, "{}", env!("CARGO_PKG_VERSION")).map_err(Error::Output)?;
-        return Ok(0);
+        return match writeln!(stdout, "{}", env!("CARGO_PKG_VERSION")) {
+            Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(Error::Output(e)),
+            _ => Ok(0),
+        };
     }
     let mut out = BufWriter::with_capacity(64 << 10, stdout);
     let code = if args.json {
@@ -30,8 +32,12 @@ pub fn run(args: &RegexArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> 
     } else {
         run_plain(args, &mut out, stderr)
     };
-    out.flush().map_err(Error::Output)?;
-    code
+    let code = code.and_then(|c| out.flush().map(|_| c).map_err(Error::Output));
+    match code {
+        // The reader of the output went away (`| head`): stop quietly.
+        Err(Error::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => Ok(0),
+        other => other,
+    }
 }
 
 /// Header, results and report all on `out` (plain and `-o` modes; `-o` prints

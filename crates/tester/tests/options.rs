@@ -42,3 +42,35 @@ fn short_version() {
     assert_eq!(r.unwrap(), 0);
     assert_eq!(out.trim(), env!("CARGO_PKG_VERSION"));
 }
+
+/// A writer that is closed after a few bytes, like `bailiff regex ... | head -c 10`.
+struct ClosedAfter(usize);
+
+impl std::io::Write for ClosedAfter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.0 == 0 {
+            return Err(std::io::ErrorKind::BrokenPipe.into());
+        }
+        let n = buf.len().min(self.0);
+        self.0 -= n;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_closed_pipe_ends_the_run_quietly() {
+    let args = RegexArgs::try_parse_from(["bailiff-regex", "-V", "x", "y"]).unwrap();
+    let (mut out, mut err) = (ClosedAfter(0), Vec::new());
+    // -V writes unbuffered: the error surfaces as an output error.
+    assert!(matches!(
+        run(&args, &mut out, &mut err),
+        Err(Error::Output(_))
+    ));
+    let log = "2024-01-02 03:04:05 fail from 192.0.2.1\n2024-01-02 03:04:06 fail from 192.0.2.2";
+    let args = RegexArgs::try_parse_from(["bailiff-regex", log, "fail from <HOST>"]).unwrap();
+    let mut out = ClosedAfter(10);
+    assert_eq!(run(&args, &mut out, &mut err).unwrap(), 0);
+}
