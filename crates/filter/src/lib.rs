@@ -93,6 +93,11 @@ pub struct FilterConfig {
     /// `returnRawHost`, fail2ban-regex `-r`); `<HOST>` still accepts names unless
     /// `usedns = no`.
     pub raw_host: bool,
+    /// fail2ban's `findtime` with its time checks on (`checkFindTime`, on in the
+    /// daemon): see [`Filter::set_in_operation`]; lines without any date get "now" in
+    /// operation and are skipped otherwise; failure times are never in the future.
+    /// None (tests, fail2ban-regex): dates are taken as they are.
+    pub find_time: Option<f64>,
     /// The year `%ExY` centres on; None: the year of `now` given to [`Filter::new`].
     /// (fail2ban takes the wall-clock year even when its tests freeze "now".)
     pub reference_year: Option<i32>,
@@ -249,6 +254,8 @@ pub struct Filter {
     tmp: String,
     last_date: Option<f64>,
     mlf: mlfid::MlfCache,
+    find_time: Option<f64>,
+    in_operation: bool,
 }
 
 impl std::fmt::Debug for Filter {
@@ -338,6 +345,8 @@ impl Filter {
             tmp: String::new(),
             last_date: None,
             mlf: mlfid::MlfCache::default(),
+            find_time: cfg.find_time,
+            in_operation: true,
         })
     }
 
@@ -417,24 +426,59 @@ impl Filter {
                     (cut, Some(t))
                 }
                 // Date text found but not convertible: it is still cut out.
-                None => (cut, recent),
+                None => (cut, self.undated(recent, now)),
             },
-            None => ((0, 0), recent),
+            None => ((0, 0), self.undated(recent, now)),
         };
+        self.check_and_find(line, cut, date, hit, now)
+    }
+
+    /// Date of a line without one: the recent last date, or "now" for a filter in
+    /// operation (with `find_time`); otherwise none.
+    fn undated(&self, recent: Option<f64>, now: f64) -> Option<f64> {
+        recent.or_else(|| (self.find_time.is_some() && self.in_operation).then_some(now))
+    }
+
+    /// fail2ban's time checks (with `find_time` only), then matching.
+    fn check_and_find(
+        &mut self,
+        line: &str,
+        cut: (usize, usize),
+        mut date: Option<f64>,
+        hit: Option<DateHit>,
+        now: f64,
+    ) -> LineResult {
         let mut res = LineResult {
             date: hit,
             ..LineResult::default()
         };
-        self.find_failure(line, cut, date.unwrap_or(now), now, &mut res);
+        if let (Some(find_time), Some(d)) = (self.find_time, date) {
+            if self.in_operation {
+                // A date more than a minute off (clock or zone trouble) counts as now.
+                if (d - now).trunc().abs() > 60.0 {
+                    date = Some(now);
+                    self.last_date = Some(now);
+                }
+            } else if d < now - find_time {
+                // Initial read: older than findtime, nothing to count.
+                return res;
+            }
+        }
+        self.find_failure(line, cut, date, now, &mut res);
         res
     }
 
     /// One journal entry whose time is known (no date detection).
     pub fn process_entry(&mut self, line: &str, time: f64, now: f64) -> LineResult {
         self.last_date = Some(time);
-        let mut res = LineResult::default();
-        self.find_failure(line, (0, 0), time, now, &mut res);
-        res
+        self.check_and_find(line, (0, 0), Some(time), None, now)
+    }
+
+    /// fail2ban's `inOperation`: true (the default) while following new lines; false
+    /// during the initial read of a log, when lines older than `find_time` are skipped
+    /// instead of having their dates corrected. Only matters with `find_time`.
+    pub fn set_in_operation(&mut self, on: bool) {
+        self.in_operation = on;
     }
 
     fn push_line(&mut self, line: &str, cut: (usize, usize)) {
@@ -467,7 +511,7 @@ impl Filter {
         &mut self,
         line: &str,
         cut: (usize, usize),
-        date: f64,
+        date: Option<f64>,
         now: f64,
         res: &mut LineResult,
     ) {
@@ -510,7 +554,7 @@ impl Filter {
         org: &[TupleLine],
         pbuf: &str,
         wbuf: &mut String,
-        date: f64,
+        date: Option<f64>,
         now: f64,
         res: &mut LineResult,
     ) -> Option<Vec<TupleLine>> {
@@ -533,7 +577,7 @@ impl Filter {
         org: &[TupleLine],
         pbuf: &str,
         wbuf: &mut String,
-        date: f64,
+        date: Option<f64>,
         now: f64,
         res: &mut LineResult,
         cur: &mut LineBuf,
@@ -613,6 +657,10 @@ impl Filter {
                     }
                     continue;
                 }
+            }
+            if date.is_none() && self.find_time.is_some() {
+                // A match without any date while checking times: skipped.
+                continue;
             }
             if !self.check_all || multi {
                 *cur = LineBuf::Owned(unmatched);
@@ -726,9 +774,14 @@ impl Filter {
             };
             drop(f);
             let snap = lock(&rc);
+            let mut time = date.unwrap_or(now);
+            if self.find_time.is_some() && time > now {
+                // Not in the future.
+                time = now;
+            }
             for fid in fids {
                 res.failures
-                    .push(make_failure(idx, fid, date, &snap, needs_dns));
+                    .push(make_failure(idx, fid, time, &snap, needs_dns));
             }
             drop(snap);
             if !self.check_all {

@@ -313,3 +313,46 @@ fn early_ignore_sees_the_whole_line() {
     assert!(r.failures.is_empty());
     assert!(r.ignored);
 }
+
+/// The daemon's time checks (`find_time` set): fail2ban's `checkFindTime`.
+#[test]
+fn find_time_checks() {
+    let mk = |in_operation: bool| {
+        let mut c = cfg(&[r"^fail from <HOST>$"]);
+        c.datepattern = None; // default templates: these lines carry no date
+        c.find_time = Some(600.0);
+        let mut f = filter(c);
+        f.set_in_operation(in_operation);
+        f
+    };
+    let line = "fail from 192.0.2.1";
+    // In operation: a date more than a minute off counts as now; the future is clamped.
+    let mut f = mk(true);
+    assert_eq!(f.process_entry(line, T - 7200.0, T).failures[0].time, T);
+    assert_eq!(
+        f.process_entry(line, T - 30.0, T).failures[0].time,
+        T - 30.0
+    );
+    assert_eq!(f.process_entry(line, T + 30.0, T).failures[0].time, T);
+    // A line without a date takes the recent last date (T + 30, the last entry's),
+    // clamped to now; without a recent one, now.
+    assert_eq!(f.process_line(line, T + 10.0).failures[0].time, T + 10.0);
+    assert_eq!(f.process_line(line, T + 100.0).failures[0].time, T + 100.0);
+    // Initial read: lines older than findtime are skipped, newer ones kept as dated.
+    let mut f = mk(false);
+    assert!(f.process_entry(line, T - 601.0, T).failures.is_empty());
+    assert_eq!(
+        f.process_entry(line, T - 599.0, T).failures[0].time,
+        T - 599.0
+    );
+    // ...and a line with no date at all (and no recent one) yields nothing.
+    assert!(f.process_line(line, T + 1000.0).failures.is_empty());
+    // Without find_time (tests, fail2ban-regex) dates are taken as they are.
+    let mut c = cfg(&[r"^fail from <HOST>$"]);
+    c.datepattern = None;
+    let mut f = filter(c);
+    assert_eq!(
+        f.process_entry(line, T - 7200.0, T).failures[0].time,
+        T - 7200.0
+    );
+}
