@@ -1,0 +1,686 @@
+//! Can attacker-written text have supplied the address a failregex captured?
+//!
+//! Log lines carry text the attacker chose (user names, URLs, user agents, HELO names,
+//! SIP caller ids). When that text holds an address in the right shape, a regex may
+//! capture it instead of the address the daemon wrote, and the jail would ban a
+//! bystander. This module decides, for one match, which addresses the line can be
+//! read with:
+//!
+//! 1. [`address_tokens`] finds every address-like token of the buffer the regex saw:
+//!    dotted quads (also inside `::ffff:`, brackets, `addr:port`), IPv6 text, and,
+//!    when `<HOST>` accepts host names, numbers a resolver turns into addresses
+//!    (`3405803842`, `0xcb007142`, `0313.0.0.1`) and resolvable names.
+//! 2. For each token other than the captured one (and not the same address), a
+//!    *probe*: the token's text is replaced by a sentinel, and a variant of the regex
+//!    whose `ip4`/`ip6`/`dns` groups match only that sentinel is run on the result. A
+//!    hit means the regex can read the line with that token as the host.
+//!
+//! A line with more than one such address is ambiguous: the filter reports it
+//! instead of a failure (see `LineResult::ambiguous` in the crate root). Only lines
+//! that matched and hold a second address-like token pay for probes.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use pcre2::bytes::{Regex, RegexBuilder};
+
+/// A line with more distinct address-like tokens than this is ambiguous without
+/// probing each (bounds the work a hostile line can cause).
+pub const MAX_PROBED_TOKENS: usize = 32;
+
+/// What shape of address text a token has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TokenKind {
+    /// A dotted quad (`192.0.2.1`, also with leading zeros).
+    V4,
+    /// IPv6 text (`2001:db8::1`, `::ffff:c000:201`).
+    V6,
+    /// A number a resolver reads as an IPv4 address (`3405803842`, `0xcb007142`,
+    /// `203.0.29250`): only when host names are accepted.
+    Numeric,
+    /// A host name with a letter and a dot: only when host names are accepted.
+    Name,
+}
+
+impl TokenKind {
+    fn sentinel(self) -> char {
+        match self {
+            TokenKind::V4 => '\u{E004}',
+            TokenKind::V6 => '\u{E006}',
+            TokenKind::Numeric => '\u{E00E}',
+            TokenKind::Name => '\u{E00D}',
+        }
+    }
+    fn bit(self) -> u8 {
+        match self {
+            TokenKind::V4 => 1,
+            TokenKind::V6 => 2,
+            TokenKind::Numeric => 4,
+            TokenKind::Name => 8,
+        }
+    }
+}
+
+/// One address-like token of a buffer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddressToken {
+    /// Byte span in the buffer.
+    pub start: usize,
+    pub end: usize,
+    pub kind: TokenKind,
+    /// What a ban on this token would hit: the address in canonical form (IPv4-mapped
+    /// IPv6 as IPv4, numbers as the IPv4 address a resolver makes of them), or the
+    /// lowercased name.
+    pub address: String,
+}
+
+impl AddressToken {
+    fn key(&self) -> Key {
+        key_of(&self.address)
+    }
+}
+
+/// Comparable identity of an address (text forms differ: `::ffff:1.2.3.4`, `1.2.3.4`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Key {
+    Ip(IpAddr),
+    Text(String),
+}
+
+fn key_of(text: &str) -> Key {
+    let t = text.trim_start_matches('[').trim_end_matches(']');
+    let t = t.split_once('/').map_or(t, |(a, _)| a);
+    if let Ok(a) = t.parse::<Ipv4Addr>() {
+        return Key::Ip(IpAddr::V4(a));
+    }
+    if let Ok(a) = t.parse::<Ipv6Addr>() {
+        return Key::Ip(match a.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(a),
+        });
+    }
+    if let Some(a) = inet_aton(t) {
+        return Key::Ip(IpAddr::V4(a));
+    }
+    Key::Text(t.to_ascii_lowercase())
+}
+
+/// The IPv4 address the C library's `inet_aton` (and so `getaddrinfo`) makes of
+/// `text`: one to four parts, each decimal, octal (leading `0`) or hex (`0x`), the last
+/// part filling the remaining bytes. None when it is no such number.
+pub fn inet_aton(text: &str) -> Option<Ipv4Addr> {
+    if text.is_empty() || text.len() > 64 {
+        return None;
+    }
+    let parts: Vec<&str> = text.split('.').collect();
+    if parts.len() > 4 {
+        return None;
+    }
+    let mut vals = Vec::with_capacity(4);
+    for p in &parts {
+        let v = if let Some(h) = p.strip_prefix("0x").or_else(|| p.strip_prefix("0X")) {
+            if h.is_empty() {
+                0
+            } else if h.bytes().all(|b| b.is_ascii_hexdigit()) && h.len() <= 8 {
+                u64::from_str_radix(h, 16).ok()?
+            } else {
+                return None;
+            }
+        } else if p.len() > 1 && p.starts_with('0') {
+            if p.bytes().all(|b| (b'0'..=b'7').contains(&b)) && p.len() <= 12 {
+                u64::from_str_radix(p, 8).ok()?
+            } else {
+                return None;
+            }
+        } else if !p.is_empty() && p.len() <= 10 && p.bytes().all(|b| b.is_ascii_digit()) {
+            p.parse::<u64>().ok()?
+        } else {
+            return None;
+        };
+        vals.push(v);
+    }
+    let n = vals.len();
+    let mut out: u64 = 0;
+    for (i, v) in vals.iter().enumerate() {
+        if i + 1 < n {
+            if *v > 255 {
+                return None;
+            }
+            out |= v << (8 * (3 - i));
+        } else {
+            let room = 8 * (4 - i as u32);
+            if room < 64 && *v >= 1u64 << room {
+                return None;
+            }
+            out |= v;
+        }
+    }
+    u32::try_from(out).ok().map(Ipv4Addr::from)
+}
+
+/// A host name worth asking DNS about (`usedns = yes|warn`): it has a letter and a
+/// dot, and it is not a number in disguise. `getaddrinfo("3405803842")`,
+/// `getaddrinfo("0x7f.1")` and `getaddrinfo("127.1")` return addresses without asking
+/// DNS, so a "name" made of numeric labels would let log text pick any address.
+pub fn is_resolvable_name(name: &str) -> bool {
+    let name = name.trim_end_matches('.');
+    if name.is_empty()
+        || name.len() > 253
+        || !name.contains('.')
+        || name.contains(':')
+        || name.starts_with('.')
+        || name.split('.').any(str::is_empty)
+    {
+        return false;
+    }
+    if inet_aton(name).is_some() {
+        return false;
+    }
+    let numeric_label = |l: &str| {
+        let hex = l.strip_prefix("0x").or_else(|| l.strip_prefix("0X"));
+        match hex {
+            Some(h) => h.bytes().all(|b| b.is_ascii_hexdigit()),
+            None => l.bytes().all(|b| b.is_ascii_digit()),
+        }
+    };
+    if name.split('.').all(numeric_label) {
+        return false;
+    }
+    name.chars().any(char::is_alphabetic)
+}
+
+fn is_word(c: char) -> bool {
+    c.is_alphanumeric() || c == '_'
+}
+
+fn is_dns_char(c: char) -> bool {
+    is_word(c) || c == '-' || c == '.' || c == '^'
+}
+
+/// Every address-like token of `buf`. `names`: also numbers a resolver reads as
+/// addresses and resolvable names (the regex accepts host names).
+pub fn address_tokens(buf: &str, names: bool) -> Vec<AddressToken> {
+    let mut out = Vec::new();
+    scan_v4(buf, &mut out);
+    scan_v6(buf, &mut out);
+    if names {
+        scan_names(buf, &mut out);
+    }
+    out.sort_by_key(|t| (t.start, t.end));
+    out.dedup_by(|a, b| a.start == b.start && a.end == b.end);
+    out
+}
+
+/// Dotted quads: every window of four consecutive dot-separated groups of 1-3 digits
+/// within a run of digits and dots.
+fn scan_v4(buf: &str, out: &mut Vec<AddressToken>) {
+    let b = buf.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if !b[i].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'.') {
+            i += 1;
+        }
+        let run = &buf[start..i];
+        if !run.contains('.') {
+            continue;
+        }
+        // Group spans within the run.
+        let mut groups: Vec<(usize, usize)> = Vec::new();
+        let mut gs = 0;
+        for (k, c) in run.bytes().enumerate() {
+            if c == b'.' {
+                groups.push((gs, k));
+                gs = k + 1;
+            }
+        }
+        groups.push((gs, run.len()));
+        for w in groups.windows(4) {
+            if w.iter().all(|&(s, e)| e > s && e - s <= 3) {
+                let (s, e) = (w[0].0, w[3].1);
+                let text = &run[s..e];
+                let addr = match text.parse::<Ipv4Addr>() {
+                    Ok(a) => a,
+                    Err(_) => match inet_aton(text) {
+                        Some(a) => a,
+                        None => continue,
+                    },
+                };
+                out.push(AddressToken {
+                    start: start + s,
+                    end: start + e,
+                    kind: TokenKind::V4,
+                    address: addr.to_string(),
+                });
+            }
+        }
+    }
+}
+
+fn v6_text(a: &Ipv6Addr) -> String {
+    match a.to_ipv4_mapped() {
+        Some(v4) => v4.to_string(),
+        None => a.to_string(),
+    }
+}
+
+/// IPv6 text: within each run of hex digits and colons (two colons at least), every
+/// sub-span from a group start to a group end that parses as an IPv6 address.
+fn scan_v6(buf: &str, out: &mut Vec<AddressToken>) {
+    let b = buf.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if !(b[i].is_ascii_hexdigit() || b[i] == b':') {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < b.len() && (b[i].is_ascii_hexdigit() || b[i] == b':') {
+            i += 1;
+        }
+        // A hex run glued to a word is part of a word (`sshd2:`), not an address;
+        // but let it through: the colon count below does the filtering.
+        let run = &b[start..i.min(start + 64)];
+        if run.iter().filter(|&&c| c == b':').count() < 2 {
+            continue;
+        }
+        let n = run.len();
+        let starts = (0..n).filter(|&p| p == 0 || run[p - 1] == b':' || run[p] == b':');
+        for s in starts {
+            for e in s + 2..=n {
+                let at_end = e == n || run[e] == b':' || run[e - 1] == b':';
+                if !at_end {
+                    continue;
+                }
+                let text = &buf[start + s..start + e];
+                if text.bytes().filter(|&c| c == b':').count() < 2 {
+                    continue;
+                }
+                if let Ok(a) = text.parse::<Ipv6Addr>() {
+                    if a.is_unspecified() {
+                        continue;
+                    }
+                    out.push(AddressToken {
+                        start: start + s,
+                        end: start + e,
+                        kind: TokenKind::V6,
+                        address: v6_text(&a),
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// Runs of host-name characters ending in a word character: numbers a resolver turns
+/// into addresses, and resolvable names.
+fn scan_names(buf: &str, out: &mut Vec<AddressToken>) {
+    let mut iter = buf.char_indices().peekable();
+    while let Some((s, c)) = iter.next() {
+        if !is_dns_char(c) {
+            continue;
+        }
+        let mut e = s + c.len_utf8();
+        while let Some(&(k, d)) = iter.peek() {
+            if !is_dns_char(d) {
+                break;
+            }
+            e = k + d.len_utf8();
+            iter.next();
+        }
+        let run = buf[s..e].trim_end_matches(|c: char| !is_word(c));
+        let run_s = s + (run.len() - run.trim_start_matches(['-', '.', '^']).len());
+        let run = run.trim_start_matches(['-', '.', '^']);
+        if run.len() < 2 {
+            continue;
+        }
+        let run_e = run_s + run.len();
+        if let Some(a) = inet_aton(run) {
+            out.push(AddressToken {
+                start: run_s,
+                end: run_e,
+                kind: TokenKind::Numeric,
+                address: a.to_string(),
+            });
+        } else if is_resolvable_name(run) {
+            out.push(AddressToken {
+                start: run_s,
+                end: run_e,
+                kind: TokenKind::Name,
+                address: run.to_ascii_lowercase(),
+            });
+        }
+    }
+}
+
+/// Index of the `)` closing the group whose body starts at `from` (Python syntax:
+/// escapes and character classes skipped).
+fn group_end(re: &[char], from: usize) -> Option<usize> {
+    let mut depth = 1usize;
+    let mut i = from;
+    while i < re.len() {
+        match re[i] {
+            '\\' => i += 1,
+            '[' => {
+                i += 1;
+                if i < re.len() && re[i] == '^' {
+                    i += 1;
+                }
+                if i < re.len() && re[i] == ']' {
+                    i += 1;
+                }
+                while i < re.len() && re[i] != ']' {
+                    if re[i] == '\\' {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+            }
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// A regex whose host groups match only a sentinel: "can the line be read with this
+/// token as the host?"
+pub(crate) struct Probe {
+    re: Regex,
+    /// Token kinds its host groups accept (bits of [`TokenKind::bit`]).
+    kinds: u8,
+}
+
+impl Probe {
+    /// The probe for a tag-expanded (Python syntax) regex; None when it has no host
+    /// group (`ip4`, `ip6`, `dns`).
+    pub fn new(expanded: &str, multi_line: bool) -> Result<Option<Probe>, String> {
+        let re: Vec<char> = expanded.chars().collect();
+        let mut out = String::with_capacity(expanded.len());
+        let mut kinds = 0u8;
+        let mut i = 0;
+        let v4 = TokenKind::V4.sentinel();
+        let v6 = TokenKind::V6.sentinel();
+        let num = TokenKind::Numeric.sentinel();
+        let name = TokenKind::Name.sentinel();
+        while i < re.len() {
+            if re[i] == '\\' && i + 1 < re.len() {
+                out.push(re[i]);
+                out.push(re[i + 1]);
+                i += 2;
+                continue;
+            }
+            let rest: String = re[i..re.len().min(i + 8)].iter().collect();
+            let body = match rest.as_str() {
+                "(?P<ip4>" => {
+                    kinds |= TokenKind::V4.bit();
+                    Some(format!(".{v4}."))
+                }
+                "(?P<ip6>" => {
+                    kinds |= TokenKind::V6.bit();
+                    Some(format!(".{v6}."))
+                }
+                "(?P<dns>" => {
+                    kinds |= TokenKind::V4.bit() | TokenKind::Numeric.bit() | TokenKind::Name.bit();
+                    Some(format!(".[{v4}{num}{name}]."))
+                }
+                _ => None,
+            };
+            match body {
+                Some(b) => {
+                    let close = group_end(&re, i + 8)
+                        .ok_or_else(|| format!("unbalanced host group in {expanded:?}"))?;
+                    out.push_str(&rest);
+                    out.push_str(&b);
+                    out.push(')');
+                    i = close + 1;
+                }
+                None => {
+                    out.push(re[i]);
+                    i += 1;
+                }
+            }
+        }
+        if kinds == 0 {
+            return Ok(None);
+        }
+        let pattern = format!(
+            "(*LIMIT_MATCH={}){}",
+            crate::regex::MATCH_LIMIT,
+            crate::translate::python_to_pcre2(&out)
+        );
+        let re = RegexBuilder::new()
+            .utf(true)
+            .ucp(true)
+            .jit_if_available(true)
+            .multi_line(multi_line)
+            .max_jit_stack_size(Some(1 << 20))
+            .build(&pattern)
+            .map_err(|e| format!("probe of {expanded:?}: {e}"))?;
+        Ok(Some(Probe { re, kinds }))
+    }
+
+    fn accepts(&self, kind: TokenKind) -> bool {
+        self.kinds & kind.bit() != 0
+    }
+
+    /// Does the regex match `buf` with the token as its host? A regex error (match
+    /// limit) counts as yes: a line we cannot read fully is not trusted.
+    fn reads(&self, buf: &str, tok: &AddressToken, scratch: &mut String) -> bool {
+        let text = &buf[tok.start..tok.end];
+        let (Some(first), Some(last)) = (text.chars().next(), text.chars().next_back()) else {
+            return false;
+        };
+        scratch.clear();
+        scratch.push_str(&buf[..tok.start]);
+        scratch.push(first);
+        scratch.push(tok.kind.sentinel());
+        scratch.push(last);
+        scratch.push_str(&buf[tok.end..]);
+        self.re.is_match(scratch.as_bytes()).unwrap_or(true)
+    }
+}
+
+/// The addresses one match can be read with.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Readings {
+    /// The captured address first, then every other address a probe accepted.
+    pub candidates: Vec<String>,
+    /// More than [`MAX_PROBED_TOKENS`] distinct address-like tokens: not probed, and
+    /// ambiguous by itself.
+    pub too_many: bool,
+}
+
+impl Readings {
+    /// More than one address, or too many to tell.
+    pub fn ambiguous(&self) -> bool {
+        self.too_many || self.candidates.len() > 1
+    }
+}
+
+/// The probes of one filter: its prefregex and each failregex.
+pub(crate) struct Checker {
+    pref: Option<Probe>,
+    fail: Vec<Option<Probe>>,
+    names: bool,
+    scratch: String,
+}
+
+/// Which regex captured the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Source {
+    Prefregex,
+    Failregex,
+}
+
+impl Checker {
+    /// `pref`, `fail`: the tag-expanded regexes; `names`: `<HOST>` accepts host names.
+    pub fn new(
+        pref: Option<&str>,
+        fail: &[&str],
+        names: bool,
+        multi_line: bool,
+    ) -> Result<Checker, String> {
+        let pref = match pref {
+            Some(p) => Probe::new(p, false)?,
+            None => None,
+        };
+        let fail = fail
+            .iter()
+            .map(|r| Probe::new(r, multi_line))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Checker {
+            pref,
+            fail,
+            names,
+            scratch: String::new(),
+        })
+    }
+
+    /// The addresses `buf` can be read with, given the captured token's span and
+    /// address. Failregex captures are probed with every failregex (the line could be
+    /// read by another one), prefregex captures with the prefregex.
+    pub fn readings(
+        &mut self,
+        src: Source,
+        buf: &str,
+        captured: (usize, usize),
+        captured_addr: &str,
+    ) -> Readings {
+        let mut r = Readings {
+            candidates: vec![captured_addr.to_string()],
+            too_many: false,
+        };
+        let own = key_of(captured_addr);
+        let mut seen = vec![own];
+        let toks = address_tokens(buf, self.names);
+        let mut probed = 0usize;
+        for tok in &toks {
+            if tok.start < captured.1 && captured.0 < tok.end {
+                continue;
+            }
+            let probes: Vec<&Probe> = match src {
+                Source::Prefregex => self.pref.iter().collect(),
+                Source::Failregex => self.fail.iter().flatten().collect(),
+            };
+            if !probes.iter().any(|p| p.accepts(tok.kind)) {
+                continue;
+            }
+            let k = tok.key();
+            if seen.contains(&k) {
+                continue;
+            }
+            probed += 1;
+            if probed > MAX_PROBED_TOKENS {
+                r.too_many = true;
+                break;
+            }
+            let hit = probes
+                .iter()
+                .any(|p| p.accepts(tok.kind) && p.reads(buf, tok, &mut self.scratch));
+            if hit {
+                seen.push(k);
+                r.candidates.push(tok.address.clone());
+            }
+        }
+        r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_a_resolver_reads_as_addresses() {
+        assert_eq!(inet_aton("3405803842"), Some(Ipv4Addr::new(203, 0, 113, 66)));
+        assert_eq!(inet_aton("0xcb007142"), Some(Ipv4Addr::new(203, 0, 113, 66)));
+        assert_eq!(inet_aton("0313.0.0.1"), Some(Ipv4Addr::new(203, 0, 0, 1)));
+        assert_eq!(inet_aton("127.1"), Some(Ipv4Addr::new(127, 0, 0, 1)));
+        assert_eq!(inet_aton("203.0.29250"), Some(Ipv4Addr::new(203, 0, 114, 66)));
+        assert_eq!(inet_aton("4294967296"), None);
+        assert_eq!(inet_aton("1.2.3.4.5"), None);
+        assert_eq!(inet_aton("08"), None);
+        assert_eq!(inet_aton("x1"), None);
+    }
+
+    #[test]
+    fn resolvable_names_need_a_letter_and_a_dot() {
+        assert!(is_resolvable_name("mail.example.com"));
+        assert!(is_resolvable_name("cafe.de"));
+        assert!(!is_resolvable_name("localhost"));
+        assert!(!is_resolvable_name("3405803842"));
+        assert!(!is_resolvable_name("0xcb007142"));
+        assert!(!is_resolvable_name("0x7f.1"));
+        assert!(!is_resolvable_name("10.0.0.1"));
+        assert!(!is_resolvable_name("deadbeef"));
+        assert!(!is_resolvable_name("2001:db8::1"));
+        assert!(!is_resolvable_name("a..b"));
+    }
+
+    fn kinds(buf: &str, names: bool) -> Vec<(String, TokenKind, String)> {
+        address_tokens(buf, names)
+            .into_iter()
+            .map(|t| (buf[t.start..t.end].to_string(), t.kind, t.address))
+            .collect()
+    }
+
+    #[test]
+    fn tokens_of_every_shape() {
+        let buf = "a 192.0.2.1:22 [2001:db8::7]:80 ::ffff:203.0.113.5 x=3405803842 h.example.org";
+        let t = kinds(buf, true);
+        let has = |text: &str, k: TokenKind, a: &str| {
+            assert!(
+                t.iter().any(|(x, kk, aa)| x == text && *kk == k && aa == a),
+                "{text} {k:?} {a} not in {t:?}"
+            )
+        };
+        has("192.0.2.1", TokenKind::V4, "192.0.2.1");
+        has("2001:db8::7", TokenKind::V6, "2001:db8::7");
+        has("203.0.113.5", TokenKind::V4, "203.0.113.5");
+        has("3405803842", TokenKind::Numeric, "203.0.113.66");
+        has("h.example.org", TokenKind::Name, "h.example.org");
+        // Without names, only addresses.
+        assert!(kinds(buf, false)
+            .iter()
+            .all(|(_, k, _)| matches!(k, TokenKind::V4 | TokenKind::V6)));
+        // Times are not IPv6.
+        assert!(kinds("at 12:34:56 ok", false).is_empty());
+    }
+
+    #[test]
+    fn probe_finds_the_second_reading() {
+        let expanded = crate::tags::expand(
+            r"^Invalid user <F-USER>.*?</F-USER> from <HOST>(?: port \d+)?\s*$",
+            true,
+        );
+        let mut c = Checker::new(None, &[&expanded], true, false).unwrap();
+        let buf = "Invalid user x from 203.0.113.9 from 198.51.100.7 port 22\n";
+        // The lazy user group captures the first address.
+        let s = buf.find("203.").unwrap();
+        let r = c.readings(Source::Failregex, buf, (s, s + 11), "203.0.113.9");
+        assert_eq!(r.candidates, vec!["203.0.113.9", "198.51.100.7"]);
+        assert!(r.ambiguous());
+        // An end-anchored regex reads only the last address.
+        let expanded = crate::tags::expand(
+            r"^Failed password for <F-USER>.*</F-USER> from <HOST> port \d+ ssh2$",
+            true,
+        );
+        let mut c = Checker::new(None, &[&expanded], true, false).unwrap();
+        let buf = "Failed password for x from 203.0.113.9 port 1 from 198.51.100.7 port 22 ssh2\n";
+        let s = buf.find("198.").unwrap();
+        let r = c.readings(Source::Failregex, buf, (s, s + 12), "198.51.100.7");
+        assert_eq!(r.candidates, vec!["198.51.100.7"]);
+        assert!(!r.ambiguous());
+    }
+}
