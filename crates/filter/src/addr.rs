@@ -30,6 +30,11 @@ fn ntop6(a: &Ipv6Addr) -> String {
 pub fn canonical(text: &str, family: Family, cidr: Option<i64>) -> String {
     if matches!(family, Family::V4 | Family::Any) {
         if let Ok(a) = text.parse::<Ipv4Addr>() {
+            if cidr.is_none_or(|c| !(0..32).contains(&c)) {
+                // The parser takes only the canonical dotted quad (no leading zeros,
+                // four parts), so the text is already what inet_ntop would print.
+                return text.to_string();
+            }
             let mut v = u32::from(a);
             let mut plen = 32i64;
             if let Some(c) = cidr {
@@ -151,6 +156,9 @@ mod tests {
             ("192.0.2.77", Family::V4, Some(24), "192.0.2.0/24"),
             ("192.0.2.77", Family::V4, Some(32), "192.0.2.77"),
             ("999.1.2.3", Family::V4, None, "999.1.2.3"),
+            // Leading zeros: not an address for inet_pton either; kept as text.
+            ("010.0.0.1", Family::V4, None, "010.0.0.1"),
+            ("010.0.0.1", Family::V4, Some(8), "010.0.0.1"),
             ("2001:DB8:0:0::1", Family::V6, None, "2001:db8::1"),
             ("::ffff:192.0.2.1", Family::V6, None, "192.0.2.1"),
             ("::ffff:c000:0201", Family::V6, None, "192.0.2.1"),

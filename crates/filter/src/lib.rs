@@ -902,7 +902,7 @@ fn make_failure(
 ) -> Failure {
     let nofail = fail.get("nofail").is_some_and(Val::truthy);
     let pending = fid.is_none();
-    let mut data = BTreeMap::new();
+    let mut entries = Vec::with_capacity(fail.len());
     let mut matches = Vec::new();
     for (k, v) in fail.iter() {
         if k == "matches" {
@@ -912,9 +912,11 @@ fn make_failure(
             continue;
         }
         if let Some(j) = v.to_json() {
-            data.insert(k.to_string(), j);
+            entries.push((k.to_string(), j));
         }
     }
+    // Built in one go (sorted bulk load) rather than insert by insert.
+    let data: BTreeMap<String, serde_json::Value> = entries.into_iter().collect();
     Failure {
         kind: if nofail || pending {
             FailureKind::NoFail

@@ -104,6 +104,9 @@ impl Fail {
             self.insert_key(&k, v);
         }
     }
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Val)> {
         self.0.iter().map(|(k, v)| (&**k, v))
     }
