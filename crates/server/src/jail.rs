@@ -235,34 +235,25 @@ impl JailRt {
             _ => false,
         };
         let encoding = Encoding::parse(&spec.logencoding).unwrap_or(Encoding::Utf8);
+        let journal = if use_journal {
+            match open_journal(d, &name, &bargs, &journalmatch, encoding, t0, find_time) {
+                Ok(j) => Some(j),
+                Err(e) if bname == "auto" => {
+                    crate::log!(
+                        Level::Warning,
+                        "fail2ban.jail",
+                        "Jail '{name}': {e}; following the log files instead"
+                    );
+                    None
+                }
+                Err(e) => return Err(e),
+            }
+        } else {
+            None
+        };
+        let use_journal = journal.is_some();
         let source =
-            if use_journal {
-                let args: Vec<(&str, &str)> = bargs
-                    .iter()
-                    .map(|(k, v)| (k.as_str(), v.as_str()))
-                    .collect();
-                let mut o = JournalOptions::from_args(args, &journalmatch.join("\n"))
-                    .map_err(|e| format!("backend systemd: {e}"))?;
-                o.encoding = encoding;
-                let mut j = JournalSource::open(&o).map_err(|e| format!("journal: {e}"))?;
-                let stored = lock(&d.store)
-                    .as_ref()
-                    .and_then(|s| s.journal_cursor(&name).ok().flatten());
-                let mut placed = false;
-                if let Some((cursor, time)) = stored {
-                    if !cursor.is_empty() && j.seek_cursor(&cursor).unwrap_or(false) {
-                        placed = true;
-                    } else if time > 0.0 {
-                        placed = j
-                            .seek_time(UNIX_EPOCH + Duration::from_secs_f64(time))
-                            .is_ok();
-                    }
-                }
-                if !placed {
-                    let from = (t0 - find_time).max(0.0);
-                    j.seek_time(UNIX_EPOCH + Duration::from_secs_f64(from))
-                        .map_err(|e| format!("journal: {e}"))?;
-                }
+            if let Some(j) = journal {
                 Source::Journal(j)
             } else {
                 if no_files && !spec.logpaths.is_empty() {
@@ -645,11 +636,18 @@ impl JailRt {
                     );
                     let mut data = f.data;
                     data.remove("matches");
-                    tickets.push(
-                        Ticket::new(FailId::parse(&f.fid), f.time)
-                            .with_matches(f.matches)
-                            .with_data(data),
-                    );
+                    let ids = if f.needs_dns {
+                        resolve(&self.name, &f.fid)
+                    } else {
+                        vec![FailId::parse(&f.fid)]
+                    };
+                    for id in ids {
+                        tickets.push(
+                            Ticket::new(id, f.time)
+                                .with_matches(f.matches.clone())
+                                .with_data(data.clone()),
+                        );
+                    }
                 }
             }
             if tickets.is_empty() {
@@ -875,4 +873,70 @@ fn run_ignorecommand(cmd: Option<&str>, t: &Ticket) -> bool {
             false
         }
     }
+}
+
+/// Open the journal for a jail and place it: at the stored cursor (or time), else at
+/// `now - findtime`.
+fn open_journal(
+    d: &Daemon,
+    name: &str,
+    bargs: &[(String, String)],
+    journalmatch: &[String],
+    encoding: Encoding,
+    t0: f64,
+    find_time: f64,
+) -> Result<JournalSource, String> {
+    let args: Vec<(&str, &str)> = bargs
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let mut o = JournalOptions::from_args(args, &journalmatch.join("\n"))
+        .map_err(|e| format!("backend systemd: {e}"))?;
+    o.encoding = encoding;
+    let mut j = JournalSource::open(&o).map_err(|e| format!("journal: {e}"))?;
+    let stored = lock(&d.store)
+        .as_ref()
+        .and_then(|s| s.journal_cursor(name).ok().flatten());
+    let mut placed = false;
+    if let Some((cursor, time)) = stored {
+        if !cursor.is_empty() && j.seek_cursor(&cursor).unwrap_or(false) {
+            placed = true;
+        } else if time > 0.0 {
+            placed = j
+                .seek_time(UNIX_EPOCH + Duration::from_secs_f64(time))
+                .is_ok();
+        }
+    }
+    if !placed {
+        let from = (t0 - find_time).max(0.0);
+        j.seek_time(UNIX_EPOCH + Duration::from_secs_f64(from))
+            .map_err(|e| format!("journal: {e}"))?;
+    }
+    Ok(j)
+}
+
+/// `usedns = yes|warn`: the addresses a host name in a log line resolves to.
+fn resolve(jail: &str, host: &str) -> Vec<FailId> {
+    use std::net::ToSocketAddrs;
+    let mut ips: Vec<IpAddr> = match (host, 0u16).to_socket_addrs() {
+        Ok(a) => a.map(|a| a.ip()).collect(),
+        Err(e) => {
+            crate::log!(
+                Level::Warning,
+                "fail2ban.filter",
+                "[{jail}] Unable to find a corresponding IP address for {host}: {e}"
+            );
+            return Vec::new();
+        }
+    };
+    ips.sort();
+    ips.dedup();
+    crate::log!(
+        Level::Warning,
+        "fail2ban.filter",
+        "[{jail}] Determined IP using DNS Lookup: {host} = {ips:?}"
+    );
+    ips.into_iter()
+        .map(|ip| FailId::parse(&ip.to_string()))
+        .collect()
 }
