@@ -493,7 +493,8 @@ impl NftBackend {
             .split_first()
             .ok_or_else(|| nft_err(what, "no nft command"))?;
         let mut cmd = Command::new(prog);
-        cmd.args(pre).args(args);
+        // messages are matched ("No such file or directory"): keep them in English
+        cmd.args(pre).args(args).env("LC_ALL", "C");
         cmd.stdin(if stdin.is_some() {
             Stdio::piped()
         } else {
