@@ -23,6 +23,9 @@
 use crate::tags::tag_end;
 use crate::ticket::{Family, Ticket};
 
+/// Longest value passed in one environment variable (bytes).
+pub const MAX_VALUE: usize = 100 * 1024;
+
 /// A script ready for `sh -c`, plus the environment its variables come from.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ShellScript {
@@ -167,8 +170,16 @@ impl Renderer<'_, '_> {
     /// Register `value` under the tag's variable; returns the variable name.
     fn var(&mut self, tag: &str, value: &str) -> String {
         let name = var_name(tag);
-        // NUL cannot travel in the environment; drop it.
-        let clean: String = value.chars().filter(|&c| c != '\0').collect();
+        // NUL cannot travel in the environment; drop it. The kernel refuses single
+        // environment strings over 128 KiB, so very long values are cut.
+        let mut clean: String = value.chars().filter(|&c| c != '\0').collect();
+        if clean.len() > MAX_VALUE {
+            let mut end = MAX_VALUE;
+            while !clean.is_char_boundary(end) {
+                end -= 1;
+            }
+            clean.truncate(end);
+        }
         if !self.env.iter().any(|(k, _)| *k == name) {
             self.env.push((name.clone(), clean));
         }
@@ -531,6 +542,29 @@ mod tests {
                 ("f2bV_F_USER".to_string(), "bob'; rm -rf /".to_string()),
             ]
         );
+    }
+
+    #[test]
+    fn huge_values_are_cut_to_fit_the_environment() {
+        let mut t = ticket();
+        t.matches = vec!["é".repeat(MAX_VALUE)];
+        let d = Dynamic {
+            ticket: Some(&t),
+            family: None,
+            now: 0,
+        };
+        let r = render("x <matches>", &d);
+        assert!(r.env[0].1.len() <= MAX_VALUE && r.env[0].1.len() > MAX_VALUE - 4);
+        let out = crate::exec::run(
+            &["/bin/sh".into(), "-c".into()],
+            &ShellScript {
+                script: "printf %s \"$f2bV_matches\" | wc -c".into(),
+                env: r.env.clone(),
+            },
+            std::time::Duration::from_secs(10),
+        )
+        .unwrap();
+        assert_eq!(out.stdout.trim(), r.env[0].1.len().to_string());
     }
 
     #[test]
