@@ -564,3 +564,101 @@ fn broken_jail_is_skipped_others_run() {
     });
     env.stop();
 }
+
+#[test]
+fn client_start_runs_the_server_in_the_background_with_pidfile() {
+    let env = Env::new("");
+    std::fs::write(env.path("auth.log"), "").unwrap();
+    let (code, _) = env.client(&["start"]);
+    assert_eq!(code, 0);
+    wait_for("the socket", Duration::from_secs(10), || {
+        env.client(&["ping"]).0 == 0
+    });
+    let pid: i32 = std::fs::read_to_string(env.path("b.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(Path::new(&format!("/proc/{pid}")).exists());
+    // a second start is refused
+    assert_ne!(env.client(&["start"]).0, 0);
+    env.append(&fail_line("192.0.2.44"));
+    env.append(&fail_line("192.0.2.44"));
+    wait_for("the ban", Duration::from_secs(10), || {
+        env.count("ban 192.0.2.44 0") == 1
+    });
+    // `reload` builds the stream from the configuration, as fail2ban-client does
+    let (code, out) = env.client(&["reload"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(banned_list(&env), vec!["192.0.2.44"]);
+    let (code, _) = env.client(&["stop"]);
+    assert_eq!(code, 0);
+    wait_for("the daemon to exit", Duration::from_secs(20), || {
+        !Path::new(&format!("/proc/{pid}")).exists()
+            || std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .map(|s| s.contains(") Z "))
+                .unwrap_or(true)
+    });
+    assert!(!env.path("b.pid").exists());
+    assert!(!env.sock().exists());
+}
+
+#[test]
+fn dbfile_none_and_memory_run_without_a_file() {
+    for db in ["None", ":memory:"] {
+        let mut env = Env::new("");
+        let conf = env.path("conf").join("fail2ban.conf");
+        let text = std::fs::read_to_string(&conf).unwrap();
+        let text: String = text
+            .lines()
+            .map(|l| {
+                if l.starts_with("dbfile") {
+                    format!("dbfile = {db}\n")
+                } else {
+                    format!("{l}\n")
+                }
+            })
+            .collect();
+        std::fs::write(&conf, text).unwrap();
+        std::fs::write(env.path("auth.log"), "").unwrap();
+        env.start();
+        env.append(&fail_line("192.0.2.12"));
+        env.append(&fail_line("192.0.2.12"));
+        wait_for("the ban", Duration::from_secs(10), || {
+            env.count("ban 192.0.2.12 0") == 1
+        });
+        let (_, out) = env.client(&["get", "dbfile"]);
+        assert!(
+            out.contains(if db == "None" { "disabled" } else { ":memory:" }),
+            "{db}: {out}"
+        );
+        env.stop();
+        assert!(!env.path("b.sqlite3").exists(), "{db}");
+        // no state: a restart restores nothing (the file is read again from its
+        // start, as fail2ban without a database does, so the lines ban afresh)
+        env.start();
+        wait_for(
+            "the ban from re-read lines",
+            Duration::from_secs(10),
+            || env.count("ban 192.0.2.12 0") == 2,
+        );
+        assert_eq!(env.count("ban 192.0.2.12 1"), 0, "{db}");
+        env.stop();
+    }
+}
+
+#[test]
+fn flushlogs_reopens_the_log_file() {
+    let mut env = Env::new("maxretry = 1");
+    std::fs::write(env.path("auth.log"), "").unwrap();
+    env.start();
+    std::fs::rename(env.path("bailiff.log"), env.path("bailiff.log.1")).unwrap();
+    let (code, out) = env.client(&["flushlogs"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("rolled over"), "{out}");
+    env.append(&fail_line("192.0.2.66"));
+    wait_for("the ban in the new log", Duration::from_secs(10), || {
+        env.log().contains("Ban 192.0.2.66")
+    });
+    env.stop();
+}
