@@ -393,8 +393,163 @@ fn group_end(re: &[char], from: usize) -> Option<usize> {
     None
 }
 
-/// A regex whose host groups match only a sentinel: "can the line be read with this
-/// token as the host?"
+/// `re` with every host group (`ip4`, `ip6`, `dns`) matching only its sentinel,
+/// and the token kinds those groups accept (bits of [`TokenKind::bit`]).
+fn sentinel_groups(re: &str) -> Result<(String, u8), String> {
+    let chars: Vec<char> = re.chars().collect();
+    let mut out = String::with_capacity(re.len());
+    let mut kinds = 0u8;
+    let mut i = 0;
+    let v4 = TokenKind::V4.sentinel();
+    let v6 = TokenKind::V6.sentinel();
+    let num = TokenKind::Numeric.sentinel();
+    let name = TokenKind::Name.sentinel();
+    while i < chars.len() {
+        if chars[i] == '\\' && i + 1 < chars.len() {
+            out.push(chars[i]);
+            out.push(chars[i + 1]);
+            i += 2;
+            continue;
+        }
+        let head: String = chars[i..chars.len().min(i + 8)].iter().collect();
+        let body = match head.as_str() {
+            "(?P<ip4>" => {
+                kinds |= TokenKind::V4.bit();
+                Some(format!(".{v4}."))
+            }
+            "(?P<ip6>" => {
+                kinds |= TokenKind::V6.bit();
+                Some(format!(".{v6}."))
+            }
+            "(?P<dns>" => {
+                kinds |= TokenKind::V4.bit() | TokenKind::Numeric.bit() | TokenKind::Name.bit();
+                Some(format!(".[{v4}{num}{name}]."))
+            }
+            _ => None,
+        };
+        match body {
+            Some(b) => {
+                let close = group_end(&chars, i + 8)
+                    .ok_or_else(|| format!("unbalanced host group in {re:?}"))?;
+                out.push_str(&head);
+                out.push_str(&b);
+                out.push(')');
+                i = close + 1;
+            }
+            None => {
+                out.push(chars[i]);
+                i += 1;
+            }
+        }
+    }
+    Ok((out, kinds))
+}
+
+/// `re` without its `^` anchors (unescaped, outside character classes): inside the
+/// prefregex's content, a failregex's `^` is the start of the content.
+fn strip_carets(re: &str) -> String {
+    let chars: Vec<char> = re.chars().collect();
+    let mut out = String::with_capacity(re.len());
+    let mut i = 0;
+    while i < chars.len() {
+        match chars[i] {
+            '\\' => {
+                out.push('\\');
+                if let Some(&c) = chars.get(i + 1) {
+                    out.push(c);
+                }
+                i += 2;
+                continue;
+            }
+            '[' => {
+                // Copy the class unchanged.
+                let s = i;
+                i += 1;
+                if chars.get(i) == Some(&'^') {
+                    i += 1;
+                }
+                if chars.get(i) == Some(&']') {
+                    i += 1;
+                }
+                while i < chars.len() && chars[i] != ']' {
+                    if chars[i] == '\\' {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+                let e = (i + 1).min(chars.len());
+                out.extend(&chars[s..e]);
+                i = e;
+                continue;
+            }
+            '^' => {}
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    out
+}
+
+/// Char index span of the named group `(?P<name>...)`: (start of `(?P<`, start of body,
+/// index of the closing `)`).
+fn find_group(chars: &[char], name: &str) -> Option<(usize, usize, usize)> {
+    let open: Vec<char> = format!("(?P<{name}>").chars().collect();
+    let mut i = 0;
+    while i + open.len() <= chars.len() {
+        if chars[i] == '\\' {
+            i += 2;
+            continue;
+        }
+        if chars[i..i + open.len()] == open[..] {
+            let body = i + open.len();
+            return group_end(chars, body).map(|close| (i, body, close));
+        }
+        i += 1;
+    }
+    None
+}
+
+/// One regex for "can the filter read this buffer with the sentinel as its host?": the
+/// failregexes as one alternation, joined with the prefregex the way the filter runs
+/// them (the prefregex must match; with `<F-CONTENT>`, the failregexes are searched in
+/// the content, wherever the prefregex can put it).
+fn pipeline_pattern(pref: Option<&str>, fail: &[&str], multi_line: bool) -> String {
+    let alt = |strip: bool| {
+        fail.iter()
+            .map(|f| {
+                let anchored = f.starts_with('^');
+                let body = if strip { strip_carets(f) } else { f.to_string() };
+                if strip && !anchored {
+                    format!("(?:.*?(?:{body}))")
+                } else {
+                    format!("(?:{body})")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("|")
+    };
+    let Some(pref) = pref.filter(|_| !multi_line) else {
+        return alt(false);
+    };
+    let chars: Vec<char> = pref.chars().collect();
+    match find_group(&chars, "content") {
+        Some((open, body, close)) => {
+            let before: String = chars[..open].iter().collect();
+            let inner: String = chars[body..close].iter().collect();
+            let after: String = chars[close + 1..].iter().collect();
+            format!(
+                "{before}(?P<content>(?=(?:{}))(?:{inner})){after}",
+                alt(true)
+            )
+        }
+        None => format!(
+            r"\A(?=[\s\S]*?(?:{pref}))[\s\S]*?(?:{})",
+            alt(false)
+        ),
+    }
+}
+
+/// The compiled probe: the filter's pipeline with sentinel host groups.
 pub(crate) struct Probe {
     re: Regex,
     /// Token kinds its host groups accept (bits of [`TokenKind::bit`]).
@@ -402,62 +557,22 @@ pub(crate) struct Probe {
 }
 
 impl Probe {
-    /// The probe for a tag-expanded (Python syntax) regex; None when it has no host
-    /// group (`ip4`, `ip6`, `dns`).
-    pub fn new(expanded: &str, multi_line: bool) -> Result<Option<Probe>, String> {
-        let re: Vec<char> = expanded.chars().collect();
-        let mut out = String::with_capacity(expanded.len());
-        let mut kinds = 0u8;
-        let mut i = 0;
-        let v4 = TokenKind::V4.sentinel();
-        let v6 = TokenKind::V6.sentinel();
-        let num = TokenKind::Numeric.sentinel();
-        let name = TokenKind::Name.sentinel();
-        while i < re.len() {
-            if re[i] == '\\' && i + 1 < re.len() {
-                out.push(re[i]);
-                out.push(re[i + 1]);
-                i += 2;
-                continue;
-            }
-            let rest: String = re[i..re.len().min(i + 8)].iter().collect();
-            let body = match rest.as_str() {
-                "(?P<ip4>" => {
-                    kinds |= TokenKind::V4.bit();
-                    Some(format!(".{v4}."))
-                }
-                "(?P<ip6>" => {
-                    kinds |= TokenKind::V6.bit();
-                    Some(format!(".{v6}."))
-                }
-                "(?P<dns>" => {
-                    kinds |= TokenKind::V4.bit() | TokenKind::Numeric.bit() | TokenKind::Name.bit();
-                    Some(format!(".[{v4}{num}{name}]."))
-                }
-                _ => None,
-            };
-            match body {
-                Some(b) => {
-                    let close = group_end(&re, i + 8)
-                        .ok_or_else(|| format!("unbalanced host group in {expanded:?}"))?;
-                    out.push_str(&rest);
-                    out.push_str(&b);
-                    out.push(')');
-                    i = close + 1;
-                }
-                None => {
-                    out.push(re[i]);
-                    i += 1;
-                }
-            }
+    /// The probe for tag-expanded (Python syntax) regexes; None when no regex has a
+    /// host group (`ip4`, `ip6`, `dns`).
+    pub fn new(pref: Option<&str>, fail: &[&str], multi_line: bool) -> Result<Option<Probe>, String> {
+        if fail.is_empty() {
+            return Ok(None);
         }
+        let joined = pipeline_pattern(pref, fail, multi_line);
+        let (text, kinds) = sentinel_groups(&joined)?;
         if kinds == 0 {
             return Ok(None);
         }
+        // Group names repeat across the joined regexes: allow duplicates.
         let pattern = format!(
-            "(*LIMIT_MATCH={}){}",
+            "(*LIMIT_MATCH={})(?J){}",
             crate::regex::MATCH_LIMIT,
-            crate::translate::python_to_pcre2(&out)
+            crate::translate::python_to_pcre2(&text)
         );
         let re = RegexBuilder::new()
             .utf(true)
@@ -466,7 +581,7 @@ impl Probe {
             .multi_line(multi_line)
             .max_jit_stack_size(Some(1 << 20))
             .build(&pattern)
-            .map_err(|e| format!("probe of {expanded:?}: {e}"))?;
+            .map_err(|e| format!("ambiguity probe: {e}"))?;
         Ok(Some(Probe { re, kinds }))
     }
 
@@ -474,7 +589,7 @@ impl Probe {
         self.kinds & kind.bit() != 0
     }
 
-    /// Does the regex match `buf` with the token as its host? A regex error (match
+    /// Does the pipeline match `buf` with the token as its host? A regex error (match
     /// limit) counts as yes: a line we cannot read fully is not trusted.
     fn reads(&self, buf: &str, tok: &AddressToken, scratch: &mut String) -> bool {
         let text = &buf[tok.start..tok.end];
@@ -508,72 +623,48 @@ impl Readings {
     }
 }
 
-/// The probes of one filter: its prefregex and each failregex.
+/// The ambiguity check of one filter.
 pub(crate) struct Checker {
-    pref: Option<Probe>,
-    fail: Vec<Option<Probe>>,
+    probe: Option<Probe>,
     names: bool,
     scratch: String,
 }
 
-/// Which regex captured the host.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Source {
-    Prefregex,
-    Failregex,
-}
-
 impl Checker {
-    /// `pref`, `fail`: the tag-expanded regexes; `names`: `<HOST>` accepts host names.
+    /// `pref`, `fail`: the tag-expanded regexes; `names`: `<HOST>` accepts host names;
+    /// `multi_line`: maxlines > 1 (the probe then runs on the failregexes' buffer and
+    /// leaves the prefregex out).
     pub fn new(
         pref: Option<&str>,
         fail: &[&str],
         names: bool,
         multi_line: bool,
     ) -> Result<Checker, String> {
-        let pref = match pref {
-            Some(p) => Probe::new(p, false)?,
-            None => None,
-        };
-        let fail = fail
-            .iter()
-            .map(|r| Probe::new(r, multi_line))
-            .collect::<Result<Vec<_>, _>>()?;
         Ok(Checker {
-            pref,
-            fail,
+            probe: Probe::new(pref, fail, multi_line)?,
             names,
             scratch: String::new(),
         })
     }
 
-    /// The addresses `buf` can be read with, given the captured token's span and
-    /// address. Failregex captures are probed with every failregex (the line could be
-    /// read by another one), prefregex captures with the prefregex.
-    pub fn readings(
-        &mut self,
-        src: Source,
-        buf: &str,
-        captured: (usize, usize),
-        captured_addr: &str,
-    ) -> Readings {
+    /// The addresses `buf` can be read with, given the captured token's span in `buf`
+    /// and its address. `buf` is the whole buffer (single-line mode) or the buffer the
+    /// failregexes saw (multi-line mode).
+    pub fn readings(&mut self, buf: &str, captured: (usize, usize), captured_addr: &str) -> Readings {
         let mut r = Readings {
             candidates: vec![captured_addr.to_string()],
             too_many: false,
         };
-        let own = key_of(captured_addr);
-        let mut seen = vec![own];
-        let toks = address_tokens(buf, self.names);
+        let Some(probe) = &self.probe else {
+            return r;
+        };
+        let mut seen = vec![key_of(captured_addr)];
         let mut probed = 0usize;
-        for tok in &toks {
+        for tok in address_tokens(buf, self.names) {
             if tok.start < captured.1 && captured.0 < tok.end {
                 continue;
             }
-            let probes: Vec<&Probe> = match src {
-                Source::Prefregex => self.pref.iter().collect(),
-                Source::Failregex => self.fail.iter().flatten().collect(),
-            };
-            if !probes.iter().any(|p| p.accepts(tok.kind)) {
+            if !probe.accepts(tok.kind) {
                 continue;
             }
             let k = tok.key();
@@ -585,12 +676,9 @@ impl Checker {
                 r.too_many = true;
                 break;
             }
-            let hit = probes
-                .iter()
-                .any(|p| p.accepts(tok.kind) && p.reads(buf, tok, &mut self.scratch));
-            if hit {
+            if probe.reads(buf, &tok, &mut self.scratch) {
                 seen.push(k);
-                r.candidates.push(tok.address.clone());
+                r.candidates.push(tok.address);
             }
         }
         r
@@ -668,7 +756,7 @@ mod tests {
         let buf = "Invalid user x from 203.0.113.9 from 198.51.100.7 port 22\n";
         // The lazy user group captures the first address.
         let s = buf.find("203.").unwrap();
-        let r = c.readings(Source::Failregex, buf, (s, s + 11), "203.0.113.9");
+        let r = c.readings(buf, (s, s + 11), "203.0.113.9");
         assert_eq!(r.candidates, vec!["203.0.113.9", "198.51.100.7"]);
         assert!(r.ambiguous());
         // An end-anchored regex reads only the last address.
@@ -679,8 +767,36 @@ mod tests {
         let mut c = Checker::new(None, &[&expanded], true, false).unwrap();
         let buf = "Failed password for x from 203.0.113.9 port 1 from 198.51.100.7 port 22 ssh2\n";
         let s = buf.find("198.").unwrap();
-        let r = c.readings(Source::Failregex, buf, (s, s + 12), "198.51.100.7");
+        let r = c.readings(buf, (s, s + 12), "198.51.100.7");
         assert_eq!(r.candidates, vec!["198.51.100.7"]);
         assert!(!r.ambiguous());
+    }
+
+    #[test]
+    fn prefregex_content_can_start_elsewhere() {
+        // An optional prefix group lets attacker text move where the content starts.
+        let pref = crate::tags::expand(r"^NOTICE [^:]+:\d*(?:(?: in)? [^:]+:)? <F-CONTENT>.+</F-CONTENT>$", true);
+        let f1 = crate::tags::expand(
+            r"^Registration from '[^']*' failed for '<HOST>(:\d+)?' - Wrong password$",
+            true,
+        );
+        let f2 = crate::tags::expand(r"^(?:Host )?<HOST> failed to authenticate\b", true);
+        let mut c = Checker::new(Some(&pref), &[&f1, &f2], true, false).unwrap();
+        let buf = "NOTICE chan_sip.c: Registration from '\"x: 203.0.113.5 failed to authenticate\" <sip:1@a>' failed for '198.51.100.2' - Wrong password\n";
+        let s = buf.find("203.").unwrap();
+        let r = c.readings(buf, (s, s + 11), "203.0.113.5");
+        assert_eq!(r.candidates, vec!["203.0.113.5", "198.51.100.2"]);
+        // Without the display-name trick only the real address reads.
+        let buf = "NOTICE chan_sip.c: Registration from '<sip:1@a>' failed for '198.51.100.2' - Wrong password\n";
+        let s = buf.find("198.").unwrap();
+        let r = c.readings(buf, (s, s + 12), "198.51.100.2");
+        assert!(!r.ambiguous(), "{r:?}");
+    }
+
+    #[test]
+    fn carets_and_groups() {
+        assert_eq!(strip_carets(r"^a[^b]\^c|^d"), r"a[^b]\^c|d");
+        let c: Vec<char> = "x(?P<content>a(b)[)]c)y".chars().collect();
+        assert_eq!(find_group(&c, "content"), Some((1, 13, 21)));
     }
 }
