@@ -440,6 +440,8 @@ impl CheckReport {
 struct Layout {
     table: bool,
     chain: bool,
+    /// The chain exists but with another type, hook or priority.
+    chain_differs: bool,
     /// (name, usable as is)
     sets: Vec<(String, bool)>,
     /// (handle, names of this jail's sets the rule refers to)
@@ -571,10 +573,12 @@ impl NftBackend {
             .flatten()
         {
             if let Some(c) = item.get("chain") {
-                if c.get("name").and_then(Json::as_str) == Some(t.chain.as_str())
-                    && c.get("hook").is_some()
-                {
-                    l.chain = true;
+                if c.get("name").and_then(Json::as_str) == Some(t.chain.as_str()) {
+                    let same = c.get("hook").and_then(Json::as_str) == Some(t.hook.as_str())
+                        && c.get("type").and_then(Json::as_str) == Some(t.chain_type.as_str())
+                        && c.get("prio").and_then(Json::as_i64) == Some(i64::from(t.priority));
+                    l.chain = same;
+                    l.chain_differs = !same;
                 }
             } else if let Some(s) = item.get("set") {
                 let name = s
@@ -671,17 +675,36 @@ impl NftBackend {
         let tref = j.tref();
         let mut s = String::with_capacity(256 + bans.len() * 32);
         let _ = writeln!(s, "add table {tref}");
-        let _ = writeln!(
-            s,
-            "add chain {tref} {} {{ type {} hook {} priority {} ; }}",
-            j.table.chain, j.table.chain_type, j.table.hook, j.table.priority
-        );
         // this jail's old rules go first: they reference the sets
         for (handle, refs) in &layout.rules {
             if !refs.is_empty() {
                 let _ = writeln!(s, "delete rule {tref} {} handle {handle}", j.table.chain);
             }
         }
+        if layout.chain_differs {
+            // e.g. chain_priority changed since the chain was made: re-create it,
+            // unless it holds rules that are not ours
+            let foreign = layout
+                .rules
+                .iter()
+                .filter(|(_, refs)| refs.is_empty())
+                .count();
+            if foreign > 0 {
+                return Err(nft_err(
+                    "start",
+                    format!(
+                        "chain {tref} {} exists with another type, hook or priority and holds {foreign} other rules",
+                        j.table.chain
+                    ),
+                ));
+            }
+            let _ = writeln!(s, "delete chain {tref} {}", j.table.chain);
+        }
+        let _ = writeln!(
+            s,
+            "add chain {tref} {} {{ type {} hook {} priority {} ; }}",
+            j.table.chain, j.table.chain_type, j.table.hook, j.table.priority
+        );
         for &(f, k) in &SLOTS {
             let name = j.set_name(f, k);
             match layout.sets.iter().find(|(n, _)| *n == name) {

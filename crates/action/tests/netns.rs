@@ -505,3 +505,27 @@ fn native_backend_takes_over_a_ruleset_made_by_the_stock_file() {
     );
     assert!(nft.check(&[t(ATK4[1])]).unwrap().is_sane());
 }
+
+#[test]
+fn start_recreates_a_chain_with_another_priority() {
+    let Some(lab) = lab("p") else { return };
+    lab.nft("add table inet bailiff");
+    lab.nft("add chain inet bailiff input { type filter hook input priority 0 ; }");
+    let jail = NftJail::new("sshd", Some(&PORT.to_string()), "tcp", "reject").unwrap();
+    let mut nft = backend(&lab, jail);
+    nft.start(&[Ban::new(t(ATK4[0]), None)]).unwrap();
+    assert!(!lab.connects(ATK4[0], SRV4, PORT));
+    assert!(nft.check(&[t(ATK4[0])]).unwrap().is_sane());
+    assert!(
+        lab.ruleset().contains("priority filter - 1"),
+        "{}",
+        lab.ruleset()
+    );
+    // a foreign rule in a chain with another priority is not thrown away
+    lab.nft("flush ruleset");
+    lab.nft("add table inet bailiff");
+    lab.nft("add chain inet bailiff input { type filter hook input priority 0 ; }");
+    lab.nft("add rule inet bailiff input tcp dport 9999 accept");
+    let e = nft.start(&[]).unwrap_err();
+    assert!(e.to_string().contains("other rules"), "{e}");
+}
