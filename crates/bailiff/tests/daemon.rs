@@ -82,7 +82,20 @@ impl Env {
     }
 
     fn start(&mut self) {
-        let child = Command::new(BIN)
+        self.start_with(&[]);
+    }
+
+    /// Start the server under a command prefix (`ip netns exec NS`).
+    fn start_with(&mut self, prefix: &[&str]) {
+        let mut cmd = match prefix.split_first() {
+            Some((first, rest)) => {
+                let mut c = Command::new(first);
+                c.args(rest).arg(BIN);
+                c
+            }
+            None => Command::new(BIN),
+        };
+        let child = cmd
             .args(["server", "-f", "-x", "-c"])
             .arg(self.path("conf"))
             .stdout(Stdio::null())
@@ -661,4 +674,92 @@ fn flushlogs_reopens_the_log_file() {
         env.log().contains("Ban 192.0.2.66")
     });
     env.stop();
+}
+
+struct Netns(String);
+
+impl Netns {
+    fn new(name: &str) -> Option<Netns> {
+        let _ = Command::new("ip").args(["netns", "del", name]).status();
+        let ok = Command::new("ip")
+            .args(["netns", "add", name])
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        ok.then(|| Netns(name.to_string()))
+    }
+
+    fn nft(&self, args: &[&str]) -> String {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.0, "nft"])
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+/// The stock `nftables-multiport` action file, applied by the native backend, in a
+/// network namespace of its own.
+#[test]
+fn stock_nftables_action_bans_natively_in_a_netns() {
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    let stock = Path::new("/etc/fail2ban/action.d");
+    let have_nft = Command::new("nft").arg("--version").output().is_ok();
+    if !stock.join("nftables.conf").exists() || !have_nft {
+        assert!(!ci, "CI needs nft and the stock nftables action files");
+        eprintln!("SKIPPED: nft or /etc/fail2ban/action.d/nftables*.conf missing");
+        return;
+    }
+    let Some(ns) = Netns::new(&format!("bailiff-e2e-{}", std::process::id())) else {
+        assert!(!ci, "CI must be able to create a network namespace");
+        eprintln!("SKIPPED: cannot create a network namespace (not root?)");
+        return;
+    };
+    let mut env = Env::new("");
+    let conf = env.path("conf");
+    for e in std::fs::read_dir(stock).unwrap() {
+        let e = e.unwrap();
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with("nftables") {
+            std::fs::copy(e.path(), conf.join("action.d").join(&name)).unwrap();
+        }
+    }
+    let jail = std::fs::read_to_string(conf.join("jail.conf"))
+        .unwrap()
+        .replace(
+            "action = record",
+            "action = nftables-multiport[port=\"22,2222\"]\n         record",
+        );
+    std::fs::write(conf.join("jail.conf"), jail).unwrap();
+    std::fs::write(env.path("auth.log"), "").unwrap();
+    env.start_with(&["ip", "netns", "exec", &ns.0]);
+    env.append(&fail_line("192.0.2.201"));
+    env.append(&fail_line("192.0.2.201"));
+    env.append(&fail_line("2001:db8::7"));
+    env.append(&fail_line("2001:db8::7"));
+    wait_for("the record action", Duration::from_secs(10), || {
+        env.count("ban 192.0.2.201 0") == 1 && env.count("ban 2001:db8::7 0") == 1
+    });
+    let v4 = ns.nft(&["list", "set", "inet", "f2b-table", "addr-set-test"]);
+    assert!(v4.contains("192.0.2.201"), "{v4}");
+    let v6 = ns.nft(&["list", "set", "inet", "f2b-table", "addr6-set-test"]);
+    assert!(v6.contains("2001:db8::7"), "{v6}");
+    let chain = ns.nft(&["list", "chain", "inet", "f2b-table", "f2b-chain"]);
+    assert!(chain.contains("@addr-set-test"), "{chain}");
+    assert_eq!(env.client(&["set", "test", "unbanip", "192.0.2.201"]).0, 0);
+    wait_for("the native unban", Duration::from_secs(10), || {
+        !ns.nft(&["list", "set", "inet", "f2b-table", "addr-set-test"])
+            .contains("192.0.2.201")
+    });
+    env.stop();
+    // actionstop removed our rules
+    let all = ns.nft(&["list", "ruleset"]);
+    assert!(!all.contains("addr-set-test"), "{all}");
 }
