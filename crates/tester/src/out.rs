@@ -394,6 +394,19 @@ pub fn py_time(t: f64, int_time: bool) -> String {
     }
 }
 
+/// Whether the reference holds the time of this date text as an integer: TAI64N
+/// stamps and dates with a zone (their own, or `--timezone`) are; epoch numbers
+/// and zone-less dates are floats.
+pub fn date_time_is_int(date: &str, zone_given: bool) -> bool {
+    if date.starts_with('@') {
+        return true;
+    }
+    if date.bytes().all(|c| c.is_ascii_digit() || c == b'.') {
+        return false;
+    }
+    zone_given || date_has_zone(date)
+}
+
 /// Does this date text carry its own zone (`Z`, `UTC`, `GMT`, `+0100`, `-05:00`,
 /// `CEST`)? The reference then computes an integer time.
 pub fn date_has_zone(date: &str) -> bool {
@@ -418,6 +431,17 @@ pub fn date_has_zone(date: &str) -> bool {
             && before.contains(':')
             && !before.ends_with(|c: char| c.is_ascii_alphabetic())
         {
+            return true;
+        }
+    }
+    // A zone before the date: `PDT Apr 16 21:05:29`, `+0200 Apr 16 ...`.
+    if let Some((first, rest)) = t.split_once(' ') {
+        let abbrev =
+            (3..=5).contains(&first.len()) && first.bytes().all(|c| c.is_ascii_uppercase());
+        let offset = first.len() >= 3
+            && (first.starts_with('+') || first.starts_with('-'))
+            && first[1..].bytes().all(|c| c.is_ascii_digit() || c == b':');
+        if (abbrev || offset || first == "Z") && rest.contains(':') {
             return true;
         }
     }
@@ -653,9 +677,15 @@ mod tests {
             "2026-11-23 10:01:26 UTC",
             "Nov 23 10:01:26 CEST",
             "2026-11-23 10:01:26 +01",
+            "PDT Apr 16 21:05:29",
+            "+0200 Apr 16 21:05:29",
         ] {
             assert!(date_has_zone(z), "{z}");
         }
+        assert!(date_time_is_int("@400000004c91b044077a9e94", false));
+        assert!(!date_time_is_int("1700000000.5", true));
+        assert!(date_time_is_int("2026-11-23 10:01:26", true));
+        assert!(!date_time_is_int("2026-11-23 10:01:26", false));
         for n in [
             "2026-11-23 10:01:26",
             "Nov 23 10:01:26.123",

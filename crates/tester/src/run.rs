@@ -624,13 +624,8 @@ fn process(
                 .collect();
             if !fails.is_empty() && !ignored {
                 let date_text = res.date.as_ref().and_then(|d| line.get(d.start..d.end));
-                let int_time = date_text.is_some_and(|t| {
-                    // EPOCH/TAI64N dates stay floats.
-                    let epoch = t
-                        .bytes()
-                        .all(|c| c.is_ascii_digit() || c == b'.' || c == b'@');
-                    !epoch && (s.zone_given || crate::out::date_has_zone(t))
-                });
+                let int_time =
+                    date_text.is_some_and(|t| crate::out::date_time_is_int(t, s.zone_given));
                 fmt.write(&fails, int_time, out).map_err(Error::Output)?;
             }
             continue;
