@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use bailiff_config::{Config, JailSpec};
 use bailiff_date::Zone;
@@ -333,4 +333,3 @@ pub fn plan(
         recidive: is_recidive(spec),
     })
 }
-
