@@ -763,3 +763,29 @@ fn stock_nftables_action_bans_natively_in_a_netns() {
     let all = ns.nft(&["list", "ruleset"]);
     assert!(!all.contains("addr-set-test"), "{all}");
 }
+
+#[test]
+fn bantime_increment_uses_the_stored_history() {
+    let mut env = Env::new("bantime = 2\nmaxretry = 1\nbantime.increment = true");
+    std::fs::write(env.path("auth.log"), "").unwrap();
+    env.start();
+    env.append(&fail_line("192.0.2.33"));
+    wait_for("the first ban", Duration::from_secs(10), || {
+        env.count("ban 192.0.2.33 0") == 1
+    });
+    let (_, first) = env.client(&["get", "test", "banip", "--with-time"]);
+    assert!(first.contains("+ 2 ="), "{first}");
+    wait_for("the first unban", Duration::from_secs(10), || {
+        env.count("unban 192.0.2.33") == 1
+    });
+    // the history is in the store: it survives a restart
+    env.stop();
+    env.start();
+    env.append(&fail_line("192.0.2.33"));
+    wait_for("the second ban", Duration::from_secs(10), || {
+        env.count("ban 192.0.2.33 0") == 2
+    });
+    let (_, second) = env.client(&["get", "test", "banip", "--with-time"]);
+    assert!(second.contains("+ 4 ="), "{second}");
+    env.stop();
+}
