@@ -873,8 +873,9 @@ impl Filter {
                     Some(Val::Lines(v)) => v,
                     _ => Vec::new(),
                 };
-                if let Some(Val::Lines(v)) = g.get("matches") {
-                    m.extend(v.iter().cloned());
+                // The old list is replaced below: move its lines instead of copying.
+                if let Some(Val::Lines(v)) = g.remove("matches") {
+                    m.extend(v);
                 }
                 if fl & GAINED == 0 {
                     m.extend(lines());

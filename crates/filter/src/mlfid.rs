@@ -2,6 +2,7 @@
 //! each living 5 minutes, oldest evicted first (fail2ban's cache sizes).
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use std::sync::Arc;
 
@@ -16,9 +17,32 @@ struct Entry {
     seq: u64,
 }
 
+/// FNV-1a: the keys are short (`sshd[1234]`) and the map never holds more than
+/// [`MAX_COUNT`] entries, so a keyed hash buys nothing here.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
 #[derive(Default)]
 pub(crate) struct MlfCache {
-    map: HashMap<String, Entry>,
+    map: HashMap<String, Entry, BuildHasherDefault<Fnv>>,
     /// Insertion order; entries whose key was since removed or re-inserted are stale.
     order: VecDeque<(u64, String)>,
     seq: u64,
