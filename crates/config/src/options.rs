@@ -85,7 +85,9 @@ fn parse_args(s: &str, out: &mut OMap<String>) -> Result<(), String> {
                 }
             }
             return Err(format!(
-                "unexpected syntax after option {key:?}: {}",
+                "unexpected syntax at {} after option {}: {}",
+                s[..base].chars().count(),
+                crate::jail::py_repr(key),
                 after.chars().take(25).collect::<String>()
             ));
         }
@@ -95,7 +97,8 @@ fn parse_args(s: &str, out: &mut OMap<String>) -> Result<(), String> {
             return Ok(());
         }
         return Err(format!(
-            "expected option, wrong syntax: {}",
+            "expected option, wrong syntax at {}: {}",
+            s[..pos].chars().count(),
             rest.chars().take(25).collect::<String>()
         ));
     }
@@ -107,81 +110,137 @@ fn unquoted(s: &str) -> (&str, usize) {
     (&s[..e], e)
 }
 
-/// Split an `action =` value into items: whitespace separates items, but an argument
-/// list `[...]` (which may hold quoted values with spaces, commas and newlines) stays
-/// with its name, even when whitespace precedes the `[`.
+/// Split an `action =` value into items, as fail2ban does: an item is a name with an
+/// optional argument list `[...]` (quoted values may hold spaces, commas and
+/// newlines; `][` joins groups; whitespace may precede the `[`), ending at
+/// whitespace or the end; anything else falls back to a run of non-space characters.
 pub fn split_with_options(s: &str) -> Vec<String> {
-    let chars: Vec<(usize, char)> = s.char_indices().collect();
+    let c: Vec<char> = s.chars().collect();
+    let byte: Vec<usize> = s
+        .char_indices()
+        .map(|(b, _)| b)
+        .chain(std::iter::once(s.len()))
+        .collect();
+    let n = c.len();
     let mut items = Vec::new();
     let mut i = 0;
-    let n = chars.len();
     while i < n {
-        if chars[i].1.is_whitespace() {
+        if c[i].is_whitespace() {
             i += 1;
             continue;
         }
-        let start = chars[i].0;
-        // name: non-space, non-'['
-        while i < n && !chars[i].1.is_whitespace() && chars[i].1 != '[' {
-            i += 1;
-        }
-        // optional whitespace then '[' args ']'
-        let mut j = i;
-        while j < n && chars[j].1.is_whitespace() {
-            j += 1;
-        }
-        if j < n && chars[j].1 == '[' && j > 0 {
-            if let Some(end) = scan_brackets(&chars, j) {
-                i = end;
-            } else {
-                // not a well-formed list: take the rest of the word
-                while i < n && !chars[i].1.is_whitespace() {
-                    i += 1;
-                }
+        let mut end = None;
+        if c[i] != '[' {
+            let mut m = i;
+            while m < n && !c[m].is_whitespace() && c[m] != '[' {
+                m += 1;
             }
-        } else if i < n && chars[i].1 == '[' {
-            while i < n && !chars[i].1.is_whitespace() {
-                i += 1;
+            let accept = |e: usize| e == n || c[e].is_whitespace();
+            let mut budget = 10_000usize;
+            end = group_end(&c, m, &accept, &mut budget);
+            if end.is_none() && accept(m) {
+                end = Some(m);
             }
         }
-        let end = if i < n { chars[i].0 } else { s.len() };
-        items.push(s[start..end].to_string());
+        let e = end.unwrap_or_else(|| {
+            let mut m = i;
+            while m < n && !c[m].is_whitespace() {
+                m += 1;
+            }
+            m
+        });
+        items.push(s[byte[i]..byte[e]].to_string());
+        i = e;
     }
     items
 }
 
-/// From a `[` at `open`, skip groups `[k=v, ...]` (with `][` between groups) and
-/// return the index after the final `]`.
-fn scan_brackets(chars: &[(usize, char)], open: usize) -> Option<usize> {
-    let n = chars.len();
-    let mut i = open + 1;
-    let mut quote: Option<char> = None;
-    while i < n {
-        let c = chars[i].1;
-        match quote {
-            Some(q) => {
-                if c == q {
-                    quote = None;
+/// End of an argument list `\s*[ ... ]` starting at `p` whose end `accept`s, trying
+/// the alternatives in the order a backtracking regex engine would.
+fn group_end(
+    c: &[char],
+    p: usize,
+    accept: &dyn Fn(usize) -> bool,
+    budget: &mut usize,
+) -> Option<usize> {
+    let n = c.len();
+    let mut q = p;
+    while q < n && c[q].is_whitespace() {
+        q += 1;
+    }
+    if q >= n || c[q] != '[' {
+        return None;
+    }
+    q += 1;
+    while q < n && c[q].is_whitespace() {
+        q += 1;
+    }
+    args_end(c, q, accept, budget)
+}
+
+fn skip_ws(c: &[char], mut q: usize) -> usize {
+    while q < c.len() && c[q].is_whitespace() {
+        q += 1;
+    }
+    q
+}
+
+/// `(?:ARG \s* (?:,|\]\s*\[)? \s*)* \]` from `p` (greedy, backtracking).
+fn args_end(
+    c: &[char],
+    p: usize,
+    accept: &dyn Fn(usize) -> bool,
+    budget: &mut usize,
+) -> Option<usize> {
+    if *budget == 0 {
+        return None;
+    }
+    *budget -= 1;
+    let n = c.len();
+    let mut k = p;
+    while k < n && is_key_char(c[k]) {
+        k += 1;
+    }
+    if k > p && k < n && c[k] == '=' {
+        let v = k + 1;
+        let mut value_ends = Vec::new();
+        for q in ['"', '\''] {
+            if v < n && c[v] == q {
+                if let Some(off) = c[v + 1..].iter().position(|&x| x == q) {
+                    value_ends.push(v + 1 + off + 1);
                 }
             }
-            None => match c {
-                '"' | '\'' => quote = Some(c),
-                ']' => {
-                    // another group directly after?
-                    let mut j = i + 1;
-                    while j < n && chars[j].1.is_whitespace() {
-                        j += 1;
-                    }
-                    if j < n && chars[j].1 == '[' {
-                        i = j + 1;
-                        continue;
-                    }
-                    return Some(i + 1);
-                }
-                _ => {}
-            },
         }
-        i += 1;
+        let mut m = v;
+        while m < n && c[m] != ',' && c[m] != ']' {
+            m += 1;
+        }
+        value_ends.extend((v..=m).rev());
+        for ve in value_ends {
+            let q = skip_ws(c, ve);
+            let mut seps = Vec::new();
+            if q < n && c[q] == ',' {
+                seps.push(q + 1);
+            } else if q < n && c[q] == ']' {
+                let r = skip_ws(c, q + 1);
+                if r < n && c[r] == '[' {
+                    seps.push(r + 1);
+                }
+            }
+            seps.push(q);
+            for sp in seps {
+                let r = skip_ws(c, sp);
+                if let Some(e) = args_end(c, r, accept, budget) {
+                    return Some(e);
+                }
+                if *budget == 0 {
+                    return None;
+                }
+            }
+        }
+    }
+    if p < n && c[p] == ']' && accept(p + 1) {
+        return Some(p + 1);
     }
     None
 }
@@ -215,7 +274,7 @@ mod tests {
     #[test]
     fn action_items() {
         let v = split_with_options(
-            "iptables[name=a, port=\"1, 2\"]\n  mail-whois[dest=x]\nplain other",
+            "iptables[name=a, port=\"1, 2\"]\n  mail-whois[dest=x]\nplain other a[x=1]b",
         );
         assert_eq!(
             v,
@@ -223,7 +282,8 @@ mod tests {
                 "iptables[name=a, port=\"1, 2\"]",
                 "mail-whois[dest=x]",
                 "plain",
-                "other"
+                "other",
+                "a[x=1]b"
             ]
         );
     }
