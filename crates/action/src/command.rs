@@ -198,6 +198,31 @@ impl CommandAction {
         self.epoch
     }
 
+    /// True when some hook uses dynamic tag `tag` (e.g. `ip-host`, `ipmatches`), so
+    /// the caller only looks up costly values (DNS, database) when they are needed.
+    pub fn uses_tag(&self, tag: &str) -> bool {
+        let needle = format!("<{tag}>");
+        const HOOKS: [Hook; 9] = [
+            Hook::Start,
+            Hook::Stop,
+            Hook::Check,
+            Hook::Ban,
+            Hook::Unban,
+            Hook::Flush,
+            Hook::Prolong,
+            Hook::Reban,
+            Hook::Repair,
+        ];
+        HOOKS.iter().any(|h| {
+            Family::ALL.iter().any(|&f| {
+                self.props
+                    .get_for(h.key(), Some(f))
+                    .and_then(|raw| self.props.expand(raw, Some(f), &self.host).ok())
+                    .is_some_and(|text| text.contains(&needle))
+            })
+        })
+    }
+
     /// The script a hook would run for `ticket` (or without one), after static and
     /// dynamic substitution. None when the hook is absent or empty.
     pub fn render(

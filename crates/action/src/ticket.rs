@@ -216,6 +216,60 @@ impl From<IpAddr> for Target {
     }
 }
 
+/// Reverse DNS name of an address (`<ip-host>`), through the system resolver. This
+/// blocks for as long as the resolver takes; call it only when an action uses the
+/// tag ([`crate::CommandAction::uses_tag`]).
+pub fn reverse_dns(addr: IpAddr) -> Option<String> {
+    let (storage, len) = match addr {
+        IpAddr::V4(a) => {
+            // SAFETY: all-zero sockaddr_in is valid; fields are set below.
+            let mut sin: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+            sin.sin_family = libc::AF_INET as libc::sa_family_t;
+            sin.sin_addr = libc::in_addr {
+                s_addr: u32::from_ne_bytes(a.octets()),
+            };
+            let mut ss: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+            // SAFETY: sockaddr_in fits in sockaddr_storage.
+            unsafe { std::ptr::write(std::ptr::addr_of_mut!(ss).cast(), sin) };
+            (ss, std::mem::size_of::<libc::sockaddr_in>())
+        }
+        IpAddr::V6(a) => {
+            // SAFETY: all-zero sockaddr_in6 is valid; fields are set below.
+            let mut sin6: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
+            sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+            sin6.sin6_addr = libc::in6_addr {
+                s6_addr: a.octets(),
+            };
+            let mut ss: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+            // SAFETY: sockaddr_in6 fits in sockaddr_storage.
+            unsafe { std::ptr::write(std::ptr::addr_of_mut!(ss).cast(), sin6) };
+            (ss, std::mem::size_of::<libc::sockaddr_in6>())
+        }
+    };
+    let mut host = [0 as libc::c_char; 1025];
+    // SAFETY: valid sockaddr and output buffer of the given sizes.
+    let r = unsafe {
+        libc::getnameinfo(
+            std::ptr::addr_of!(storage).cast(),
+            len as libc::socklen_t,
+            host.as_mut_ptr(),
+            host.len() as libc::socklen_t,
+            std::ptr::null_mut(),
+            0,
+            libc::NI_NAMEREQD,
+        )
+    };
+    if r != 0 {
+        return None;
+    }
+    // SAFETY: getnameinfo wrote a NUL-terminated string into `host`.
+    let name = unsafe { std::ffi::CStr::from_ptr(host.as_ptr()) };
+    name.to_str()
+        .ok()
+        .map(str::to_string)
+        .filter(|s| !s.is_empty())
+}
+
 /// One ban as the actions see it: fail2ban's "ticket" plus the per-IP facts the
 /// caller looked up (database matches and failure counts).
 ///
@@ -324,6 +378,13 @@ mod tests {
         assert!(r.starts_with("1.0.0.0.0.0.0.0."), "{r}");
         assert!(r.ends_with("8.b.d.0.1.0.0.2."), "{r}");
         assert_eq!(r.len(), 64);
+    }
+
+    #[test]
+    fn reverse_dns_of_loopback() {
+        // /etc/hosts maps 127.0.0.1 on any sane system; an unassigned address has no name
+        assert!(reverse_dns("127.0.0.1".parse().unwrap()).is_some());
+        assert_eq!(reverse_dns("192.0.2.213".parse().unwrap()), None);
     }
 
     #[test]

@@ -290,3 +290,20 @@ fn shared_start_runs_once_and_python_is_refused() {
     assert!(matches!(err, ActionError::PythonUnsupported { .. }));
     assert!(err.to_string().contains("not supported"), "{err}");
 }
+
+#[test]
+fn uses_tag_tells_which_lookups_are_needed() {
+    let stock = Path::new("/etc/fail2ban/action.d/sendmail-whois-ipmatches.conf");
+    if !stock.exists() {
+        common::skip("/etc/fail2ban/action.d is not installed");
+        return;
+    }
+    let props = common::read_action(stock, &[("name", "sshd")]);
+    let act = CommandAction::new("sshd", "sendmail-whois-ipmatches", props, host()).unwrap();
+    assert!(act.uses_tag("ipmatches"));
+    assert!(!act.uses_tag("ipjailmatches"));
+    let dummy = common::read_action(Path::new("/etc/fail2ban/action.d/dummy.conf"), &[]);
+    let act = CommandAction::new("sshd", "dummy", dummy, host()).unwrap();
+    assert!(act.uses_tag("ip") && act.uses_tag("family"));
+    assert!(!act.uses_tag("ip-host") && !act.uses_tag("matches"));
+}
