@@ -126,6 +126,8 @@ pub struct Outcome {
 struct Run {
     jail: Jail,
     res: JailResult,
+    /// When the failure list is purged next (fail2ban's `performSvc`, every 5 s).
+    next_svc: f64,
 }
 
 struct Slot {
@@ -318,6 +320,7 @@ impl Engine {
                     addresses: HashMap::new(),
                 },
                 jail,
+                next_svc: f64::NEG_INFINITY,
             });
         }
         Ok(Engine {
@@ -477,6 +480,11 @@ fn feed_jail(
     res.failures += 1;
     res.addresses.entry(ticket.id.clone()).or_default().failures += 1;
     res.unbans += run.jail.unban_due(t, usize::MAX).len() as u64;
+    if t >= run.next_svc {
+        // ids whose last failure is older than findtime are forgotten
+        run.jail.service(t);
+        run.next_svc = t + 5.0;
+    }
     if !opts.count_while_banned && run.jail.ban_manager().get(&ticket.id).is_some() {
         res.while_banned += 1;
         return;
