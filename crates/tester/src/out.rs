@@ -103,6 +103,22 @@ impl Template {
                     }
                     out.push_str(l);
                 }
+                // The tags of every line, written without a temporary.
+                Seg::Tag(t) if t == "time" => {
+                    use std::fmt::Write as _;
+                    if int_time && f.time.is_finite() && f.time.fract() == 0.0 {
+                        let _ = write!(out, "{:.0}", f.time);
+                    } else {
+                        out.push_str(&py_float(f.time));
+                    }
+                }
+                Seg::Tag(t) if (t == "ip" || t == "fid") && !f.fid.contains(['\0', '<']) => {
+                    match f.data.get("ip").filter(|_| t == "ip") {
+                        Some(Value::String(ip)) if !ip.contains(['\0', '<']) => out.push_str(ip),
+                        Some(v) if !v.is_null() => return render(&self.text, f, int_time, msg),
+                        _ => out.push_str(&f.fid),
+                    }
+                }
                 Seg::Tag(t) => {
                     let v = ticket_tag(t, f, int_time, msg);
                     let v = v.unwrap_or_else(|| format!("<{t}>"));

@@ -94,6 +94,8 @@ impl<R: BufRead> LineReader<R> {
         self.raw.clear();
         let mut any = false;
         let mut complete = false;
+        let mut direct = false;
+        let encoding = self.encoding;
         loop {
             let (done, used) = {
                 let buf = match self.inner.fill_buf() {
@@ -106,6 +108,12 @@ impl<R: BufRead> LineReader<R> {
                 }
                 any = true;
                 match memchr::memchr(b'\n', buf) {
+                    // The whole line is in the buffer: decode it from there.
+                    Some(i) if self.raw.is_empty() => {
+                        encoding.decode_into(trim_end(&buf[..i.min(MAX_LINE)]), line);
+                        direct = true;
+                        (true, i + 1)
+                    }
                     Some(i) => {
                         keep(&mut self.raw, &buf[..i]);
                         (true, i + 1)
@@ -123,17 +131,25 @@ impl<R: BufRead> LineReader<R> {
                 break;
             }
         }
+        if direct {
+            return Ok(true);
+        }
         if !any || (!complete && !self.keep_partial) {
             line.clear();
             return Ok(false);
         }
-        let mut end = self.raw.len();
-        while end > 0 && matches!(self.raw[end - 1], b'\r' | b'\n') {
-            end -= 1;
-        }
-        self.encoding.decode_into(&self.raw[..end], line);
+        encoding.decode_into(trim_end(&self.raw), line);
         Ok(true)
     }
+}
+
+/// The bytes without trailing `\r` and `\n`.
+fn trim_end(b: &[u8]) -> &[u8] {
+    let mut end = b.len();
+    while end > 0 && matches!(b[end - 1], b'\r' | b'\n') {
+        end -= 1;
+    }
+    &b[..end]
 }
 
 fn keep(raw: &mut Vec<u8>, bytes: &[u8]) {
