@@ -214,3 +214,27 @@ fn a_filter_file_with_several_ignoreregexes() {
     let (ids, _) = ours(&["-o", "id", log, conf.to_str().unwrap()]);
     assert_eq!(ids, "198.51.100.4\n");
 }
+
+#[test]
+fn now_sets_the_year_of_year_less_dates() {
+    let log = "Jan  2 03:04:05 host sshd[1]: Failed password for root from 192.0.2.1 port 22 ssh2";
+    // 2024-06-01 and 2025-06-01, 00:00 UTC.
+    for (now, year_start) in [
+        ("1717200000", 1_704_067_200i64),
+        ("1748736000", 1_735_689_600i64),
+    ] {
+        let (out, _) = ours(&[
+            "--now",
+            now,
+            "--timezone",
+            "UTC",
+            "-o",
+            "<time>",
+            log,
+            REGEX,
+        ]);
+        // Jan 2, 03:04:05 of the year of --now.
+        let want = year_start + 86_400 + 3 * 3600 + 4 * 60 + 5;
+        assert_eq!(out, format!("{want}\n"), "--now {now}");
+    }
+}
