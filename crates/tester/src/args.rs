@@ -104,7 +104,9 @@ pub struct RegexArgs {
     /// Accepted for compatibility.
     #[arg(long = "full-traceback")]
     pub full_traceback: bool,
-    /// One JSON object per result on stdout; the report goes to stderr.
+    /// One JSON object per result on stdout (each failure or NOFAIL match, and each
+    /// line an ignoreregex dropped): line, kind (fail, nofail, ignored), id, time,
+    /// regex (0-based index), fields, matches, pending. The report goes to stderr.
     #[arg(long = "json", conflicts_with = "out")]
     pub json: bool,
     /// Reference time (Unix seconds) for year-less dates instead of the clock.
