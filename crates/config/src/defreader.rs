@@ -3,6 +3,7 @@
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
 
 use crate::omap::OMap;
 use crate::reader::{conditional_base, ConfigSet, GetError, Vars};
@@ -126,8 +127,8 @@ pub const ACTION_RUNTIME_TAGS: &[&str] = &[
 ];
 
 /// One filter or action file read for one caller.
-pub struct DefReader<'a> {
-    pub cfg: &'a ConfigSet,
+pub struct DefReader {
+    pub cfg: Rc<ConfigSet>,
     /// The file's display path (for errors).
     pub file: String,
     pub config_opts: &'static [(&'static str, OptType)],
@@ -138,9 +139,9 @@ pub struct DefReader<'a> {
     def_cache: RefCell<HashMap<String, Option<String>>>,
 }
 
-impl<'a> DefReader<'a> {
+impl DefReader {
     pub fn new(
-        cfg: &'a ConfigSet,
+        cfg: Rc<ConfigSet>,
         file: String,
         config_opts: &'static [(&'static str, OptType)],
         init_opts: OMap<String>,

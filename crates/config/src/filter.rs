@@ -83,7 +83,12 @@ pub(crate) fn resolve(
     args: &[(String, String)],
     backend: &str,
 ) -> Result<FilterDef, ConfigError> {
-    let mut r = DefReader::new(cfg, file.to_string(), FILTER_OPTS, args_map(args));
+    let mut r = DefReader::new(
+        std::rc::Rc::new(cfg.clone()),
+        file.to_string(),
+        FILTER_OPTS,
+        args_map(args),
+    );
     r.apply_auto_options(backend);
     r.get_options(&OMap::new(), false)?;
     let comb = r.combined(&[])?;

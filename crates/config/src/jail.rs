@@ -571,7 +571,8 @@ fn read_jail(
     if !flt.is_empty() {
         let (fname, fargs) = extract_options(&flt).map_err(|e| {
             JailErr::Def(JailDefError(format!(
-                "Invalid filter definition {flt:?}: {e}"
+                "Invalid filter definition {}: {e}",
+                py_repr(&flt)
             )))
         })?;
         let res = format!("filter.d/{fname}");
@@ -589,7 +590,7 @@ fn read_jail(
     let mut filter_reader: Option<(String, String, DefReader)> = None;
     if let Some((fname, res, fcfg, fargs)) = &filter_cfg {
         let mut fr = DefReader::new(
-            fcfg,
+            fcfg.clone(),
             format!("{basedir}/{res}.conf"),
             FILTER_OPTS,
             fargs.clone(),
@@ -613,32 +614,23 @@ fn read_jail(
         .and_then(|v| v.py_str())
         .unwrap_or_else(|| "auto".into());
 
-    // the filter again, with all jail options
-    let mut stream: Vec<Value> = Vec::new();
-    let mut filter_def_out: Option<FilterDef> = None;
-    if let Some((fname, res, fr)) = filter_reader.as_mut() {
+    // the filter again, with all jail options (converted after the actions are read)
+    if let Some((_, _, fr)) = filter_reader.as_mut() {
         fr.get_options(&jvars, false)?;
-        let comb = fr.combined(&[])?;
-        let typed = fr.typed(&comb);
-        fill_stream(&mut stream, &typed, name, res.as_str())?;
-        // the effective filter: jail's filter options replace the filter's
-        let mut eff = comb.clone();
-        for (k, _) in FILTER_OPTS {
-            if let Some(v) = opts.get(k) {
-                eff.insert(*k, v.py_str());
-            }
-        }
-        filter_def_out = Some(filter_def(fname, &eff));
     }
-    let jail_typed: OMap<Option<Val>> = opts
-        .iter()
-        .map(|(k, v)| (k.clone(), Some(v.clone())))
-        .collect();
-    fill_stream(&mut stream, &jail_typed, name, jailfile)?;
 
-    // actions
-    let mut actions: Vec<ActionSpec> = Vec::new();
-    let mut action_streams: Vec<Value> = Vec::new();
+    // actions: read all first (a missing one skips the jail before anything is
+    // converted), then convert
+    enum Pending {
+        Python(ActionSpec, Value),
+        Conf {
+            aname: String,
+            actname: String,
+            args: Vec<(String, String)>,
+            reader: DefReader,
+        },
+    }
+    let mut pending: Vec<Pending> = Vec::new();
     let action_value = opts
         .get("action")
         .and_then(|v| v.py_str())
@@ -650,7 +642,8 @@ fn read_jail(
         }
         let (aname, mut aopts) = extract_options(act).map_err(|e| {
             JailErr::Def(JailDefError(format!(
-                "Invalid action definition {act:?}: {e}"
+                "Invalid action definition {}: {e}",
+                py_repr(act)
             )))
         })?;
         let call_args: Vec<(String, String)> =
@@ -661,17 +654,20 @@ fn read_jail(
                 .unwrap_or_else(|| strip_ext(&aname).to_string());
             let path = path_join(&path_join(&basedir, "action.d"), &aname);
             let js = py_json_dumps(&aopts);
-            action_streams.push(json!(["set", name, "addaction", actname, path, js]));
-            actions.push(ActionSpec {
-                file: aname.clone(),
-                actname,
-                args: call_args,
-                python: Some(path),
-                properties: aopts
-                    .iter()
-                    .map(|(k, v)| (k.clone(), Val::Str(v.clone())))
-                    .collect(),
-            });
+            let cmd = json!(["set", name, "addaction", actname, path, js]);
+            pending.push(Pending::Python(
+                ActionSpec {
+                    file: aname.clone(),
+                    actname,
+                    args: call_args,
+                    python: Some(path),
+                    properties: aopts
+                        .iter()
+                        .map(|(k, v)| (k.clone(), Val::Str(v.clone())))
+                        .collect(),
+                },
+                cmd,
+            ));
             continue;
         }
         // name and actname defaults
@@ -706,14 +702,61 @@ fn read_jail(
                 py_repr(&aname)
             ))));
         };
-        let mut ar = DefReader::new(&acfg, format!("{basedir}/{res}.conf"), ACTION_OPTS, aopts);
-        let wrap = |e: ConfigError| {
-            let mut e = e;
+        let mut ar = DefReader::new(acfg, format!("{basedir}/{res}.conf"), ACTION_OPTS, aopts);
+        ar.get_options(&jvars, false).map_err(|mut e| {
             e.message = format!("Error in action definition {}: {}", py_repr(act), e.message);
             JailErr::Hard(e)
+        })?;
+        pending.push(Pending::Conf {
+            aname,
+            actname,
+            args: call_args,
+            reader: ar,
+        });
+    }
+
+    // convert: the filter, the jail's own filter options
+    let mut stream: Vec<Value> = Vec::new();
+    let mut filter_def_out: Option<FilterDef> = None;
+    if let Some((fname, res, fr)) = filter_reader.as_mut() {
+        let comb = fr.combined(&[])?;
+        let typed = fr.typed(&comb);
+        fill_stream(&mut stream, &typed, name, res.as_str())?;
+        // the effective filter: jail's filter options replace the filter's
+        let mut eff = comb.clone();
+        for (k, _) in FILTER_OPTS {
+            if let Some(v) = opts.get(k) {
+                eff.insert(*k, v.py_str());
+            }
+        }
+        filter_def_out = Some(filter_def(fname, &eff));
+    }
+    let jail_typed: OMap<Option<Val>> = opts
+        .iter()
+        .map(|(k, v)| (k.clone(), Some(v.clone())))
+        .collect();
+    fill_stream(&mut stream, &jail_typed, name, jailfile)?;
+
+    let mut actions: Vec<ActionSpec> = Vec::new();
+    let mut action_streams: Vec<Value> = Vec::new();
+    for p in pending {
+        let (aname, actname, call_args, ar) = match p {
+            Pending::Python(spec, cmd) => {
+                action_streams.push(cmd);
+                actions.push(spec);
+                continue;
+            }
+            Pending::Conf {
+                aname,
+                actname,
+                args,
+                reader,
+            } => (aname, actname, args, reader),
         };
-        ar.get_options(&jvars, false).map_err(wrap)?;
-        let comb = ar.combined(ACTION_RUNTIME_TAGS).map_err(wrap)?;
+        let comb = ar.combined(ACTION_RUNTIME_TAGS).map_err(|mut e| {
+            e.message = format!("Error in action {}: {}", py_repr(&aname), e.message);
+            JailErr::Hard(e)
+        })?;
         let typed = ar.typed(&comb);
         let mut multi: Vec<(String, Val)> = Vec::new();
         for (k, v) in typed.iter() {
