@@ -14,9 +14,11 @@ pub const DEFAULT_CONFIG_DIR: &str = "/etc/fail2ban";
 /// bans of the others. `--jail` picks jails explicitly (also disabled ones).
 ///
 /// Policy changes: each `--set KEY=VALUE` (any jail option, e.g. `maxretry=3`,
-/// `findtime=1h`, `bantime.increment=true`; `JAIL.KEY=VALUE` for one jail) defines a
-/// changed policy; the current and the changed policy are replayed in the same run
-/// and compared.
+/// `findtime=1h`, `bantime.increment=true`, `filter=sshd[mode=aggressive]`) applies to
+/// every replayed jail, `recidive` included; `--set JAIL.KEY=VALUE` to one jail. All
+/// of them together make the changed policy; the current and the changed policy are
+/// replayed in the same run and compared. Values are taken literally (`%` is not
+/// interpolation).
 #[derive(Debug, Clone, clap::Parser)]
 #[command(
     name = "bailiff-replay",

@@ -456,3 +456,34 @@ pub fn fmt_dur(secs: f64) -> String {
     }
     parts.join(" ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        for (s, want) in [
+            (600.0, "10m"),
+            (-1.0, "permanent"),
+            (0.0, "0s"),
+            (90_061.0, "1d 1h 1m 1s"),
+            (604_800.0, "1w"),
+        ] {
+            assert_eq!(fmt_dur(s), want);
+        }
+    }
+
+    #[test]
+    fn networks() {
+        assert_eq!(
+            network_of(&FailId::parse("192.0.2.77")).as_deref(),
+            Some("192.0.2.0/24")
+        );
+        assert_eq!(
+            network_of(&FailId::parse("2001:db8:1:2:3::4")).as_deref(),
+            Some("2001:db8:1:2::/64")
+        );
+        assert_eq!(network_of(&FailId::parse("some-user")), None);
+    }
+}

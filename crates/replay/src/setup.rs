@@ -333,3 +333,43 @@ pub fn plan(
         recidive: is_recidive(spec),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_options() {
+        let jails: BTreeSet<String> = ["sshd".to_string(), "recidive".to_string()].into();
+        let ok = |s: &str| parse_set(s, &jails).expect(s);
+        assert_eq!(ok("maxretry=3").jail, None);
+        assert_eq!(ok("bantime.increment = true").key, "bantime.increment");
+        let j = ok("sshd.bantime.increment=true");
+        assert_eq!(
+            (j.jail.as_deref(), j.key.as_str()),
+            (Some("sshd"), "bantime.increment")
+        );
+        assert_eq!(ok("recidive.BanTime=2w").text(), "recidive.bantime=2w");
+        for bad in [
+            "maxretry",
+            "foo=1",
+            "nginx.maxretry=1",
+            "sshd.foo=1",
+            "enabled=true",
+        ] {
+            assert!(parse_set(bad, &jails).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn overlay_text() {
+        let mut o = Overlay::default();
+        o.set("sshd", "maxretry", "3");
+        o.set("sshd", "maxretry", "4");
+        o.set("sshd", "datepattern", "%Y\nx");
+        assert_eq!(
+            o.render(),
+            "# written by bailiff replay\n\n[sshd]\nmaxretry = 4\ndatepattern = %%Y\n    x\n"
+        );
+    }
+}

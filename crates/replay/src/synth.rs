@@ -383,3 +383,42 @@ pub fn exposed_host(start: f64, duration: f64, attackers: u32, seed: u64) -> Log
         actors,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_agrees_with_jiff() {
+        let mut rng = Rng::new(3);
+        for _ in 0..2000 {
+            let t = (rng.unit() * 4.0e9).floor() + 0.25;
+            let ts = jiff::Timestamp::from_second(t as i64).expect("in range");
+            let want = format!("{}.250000+00:00", ts.strftime("%Y-%m-%dT%H:%M:%S"));
+            assert_eq!(rfc3339(t), want);
+        }
+    }
+
+    #[test]
+    fn same_seed_same_log() {
+        let spec = exposed_host(1.7e9, 86_400.0, 50, 9);
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        let wa = generate(&spec, &mut a).expect("write");
+        let wb = generate(&spec, &mut b).expect("write");
+        assert_eq!(a, b);
+        assert_eq!(wa, wb);
+        assert_eq!(wa.lines as usize, a.split(|&c| c == b'\n').count() - 1);
+    }
+
+    #[test]
+    fn pattern_times() {
+        let p = Pattern::Periodic {
+            start: 10.0,
+            bursts: 2,
+            period: 100.0,
+            per_burst: 3,
+            gap: 5.0,
+        };
+        assert_eq!(p.times(), vec![10.0, 15.0, 20.0, 110.0, 115.0, 120.0]);
+    }
+}
