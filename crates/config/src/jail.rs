@@ -627,7 +627,7 @@ fn read_jail(
             aname: String,
             actname: String,
             args: Vec<(String, String)>,
-            reader: DefReader,
+            reader: Box<DefReader>,
         },
     }
     let mut pending: Vec<Pending> = Vec::new();
@@ -711,7 +711,7 @@ fn read_jail(
             aname,
             actname,
             args: call_args,
-            reader: ar,
+            reader: Box::new(ar),
         });
     }
 
