@@ -37,7 +37,11 @@
 
 mod args;
 mod display;
+mod dns;
+mod lookup;
 pub mod out;
+mod probe;
+mod progress;
 pub mod reader;
 pub mod report;
 mod run;

@@ -1,9 +1,9 @@
 //! The run: resolve arguments into a filter, stream the log through it, report.
 
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, IsTerminal, Write};
+use std::io::{self, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bailiff_config::FilterDef;
 use bailiff_filter::{
@@ -12,7 +12,11 @@ use bailiff_filter::{
 use serde_json::{json, Map, Value};
 
 use crate::args::RegexArgs;
+use crate::dns::Resolver;
+use crate::lookup::{absolute, find_filter};
 use crate::out::OutFormat;
+use crate::probe::Probe;
+use crate::progress::Progress;
 use crate::reader::{is_skipped, Encoding, LineReader};
 use crate::report::{shortstr, DateTemplateRow, LineKind, RegexStat, Report, ReportOptions};
 use crate::Error;
@@ -92,127 +96,6 @@ struct Setup {
     /// One per ignoreregex, when there are several (a single one needs no probe).
     ignore_probes: Vec<Probe>,
     dns: Resolver,
-}
-
-/// Host names captured by `<HOST>` (usedns = yes/warn) become addresses here, as
-/// fail2ban-regex resolves them: one failure per address, none when the name does
-/// not resolve. Answers are cached for the run.
-#[derive(Default)]
-struct Resolver {
-    cache: std::collections::HashMap<String, Vec<String>>,
-}
-
-impl Resolver {
-    const MAX_CACHED: usize = 10_000;
-
-    fn lookup(&mut self, name: &str) -> Vec<String> {
-        if let Some(v) = self.cache.get(name) {
-            return v.clone();
-        }
-        use std::net::ToSocketAddrs;
-        let mut ips: Vec<String> = match (name, 0u16).to_socket_addrs() {
-            Ok(it) => it.map(|a| a.ip().to_string()).collect(),
-            Err(_) => Vec::new(),
-        };
-        ips.sort();
-        ips.dedup();
-        if self.cache.len() >= Self::MAX_CACHED {
-            self.cache.clear();
-        }
-        self.cache.insert(name.to_string(), ips.clone());
-        ips
-    }
-
-    fn resolve_failures(&mut self, failures: &mut Vec<Failure>) {
-        let mut out = Vec::with_capacity(failures.len());
-        for f in failures.drain(..) {
-            if !f.needs_dns {
-                out.push(f);
-                continue;
-            }
-            for ip in self.lookup(&f.fid) {
-                let mut g = f.clone();
-                g.fid = ip;
-                g.needs_dns = false;
-                out.push(g);
-            }
-        }
-        *failures = out;
-    }
-}
-
-/// A regex of the filter run again on the line minus its date (single-line filters
-/// only), for what the summary shows and the filter does not report: how many lines
-/// the prefregex matched (`Prefregex: N total`, `-v` groups) and which ignoreregex
-/// dropped a line. Same expansion and translation as the filter.
-struct Probe {
-    re: pcre2::bytes::Regex,
-    buf: String,
-    locs: pcre2::bytes::CaptureLocations,
-    /// (group index, name) of the named groups, in the regex's order.
-    names: Vec<(usize, String)>,
-}
-
-impl Probe {
-    fn new(prefregex: &str, with_dns: bool) -> Option<Probe> {
-        let expanded = bailiff_filter::tags::expand(prefregex, with_dns);
-        let pattern = format!(
-            "(*LIMIT_MATCH={}){}",
-            bailiff_filter::MATCH_LIMIT,
-            bailiff_filter::translate::python_to_pcre2(&expanded)
-        );
-        let re = pcre2::bytes::RegexBuilder::new()
-            .utf(true)
-            .ucp(true)
-            .jit_if_available(true)
-            .build(&pattern)
-            .ok()?;
-        let names = re
-            .capture_names()
-            .iter()
-            .enumerate()
-            .filter_map(|(i, n)| n.clone().map(|n| (i, n)))
-            .collect();
-        Some(Probe {
-            locs: re.capture_locations(),
-            re,
-            buf: String::with_capacity(256),
-            names,
-        })
-    }
-
-    fn matches(&mut self, line: &str, date: Option<(usize, usize)>) -> bool {
-        self.buf.clear();
-        match date {
-            Some((a, b)) if a <= b && line.is_char_boundary(a) && line.get(b..).is_some() => {
-                self.buf.push_str(&line[..a]);
-                self.buf.push_str(&line[b..]);
-            }
-            _ => self.buf.push_str(line),
-        }
-        self.buf.push('\n');
-        self.re.is_match(self.buf.as_bytes()).unwrap_or(false)
-    }
-
-    /// The named groups of the last matched buffer, as a Python dict (`-v`).
-    fn groups(&mut self) -> Option<String> {
-        let subject = self.buf.as_bytes();
-        self.re.captures_read(&mut self.locs, subject).ok()??;
-        let items: Vec<String> = self
-            .names
-            .iter()
-            .map(|(i, n)| {
-                let v = match self.locs.get(*i) {
-                    Some((a, b)) => {
-                        crate::out::py_repr_str(&String::from_utf8_lossy(&subject[a..b]))
-                    }
-                    None => "None".to_string(),
-                };
-                format!("{}: {}", crate::out::py_repr_str(n), v)
-            })
-            .collect();
-        Some(format!("{{{}}}", items.join(", ")))
-    }
 }
 
 enum Source {
@@ -796,191 +679,6 @@ fn write_json(out: &mut dyn Write, line_no: u64, res: &LineResult) -> io::Result
     Ok(())
 }
 
-/// A progress bar on the terminal's stderr, shown once a file takes over a second.
-struct Progress {
-    total: Option<u64>,
-    started: Instant,
-    shown: bool,
-    enabled: bool,
-}
-
-impl Progress {
-    fn new(total: Option<u64>, started: Instant, streaming: bool) -> Progress {
-        let stdout_tty = io::stdout().is_terminal();
-        Progress {
-            total,
-            started,
-            shown: false,
-            enabled: total.is_some() && io::stderr().is_terminal() && !(streaming && stdout_tty),
-        }
-    }
-
-    fn tick(&mut self, done: u64, lines: u64) {
-        if !self.enabled {
-            return;
-        }
-        let el = self.started.elapsed();
-        if el < Duration::from_secs(1) {
-            return;
-        }
-        let total = self.total.unwrap_or(0).max(1);
-        let frac = (done as f64 / total as f64).min(1.0);
-        let width = 30;
-        let filled = (frac * width as f64) as usize;
-        let bar: String = "#".repeat(filled) + &"-".repeat(width - filled);
-        let rate = lines as f64 / el.as_secs_f64();
-        let mut e = io::stderr();
-        let _ = write!(
-            e,
-            "\r[{bar}] {:5.1}% {lines} lines, {:.0} lines/s",
-            frac * 100.0,
-            rate
-        );
-        let _ = e.flush();
-        self.shown = true;
-    }
-
-    fn finish(&mut self) {
-        if self.shown {
-            let mut e = io::stderr();
-            let _ = write!(e, "\r\x1b[K");
-            let _ = e.flush();
-        }
-    }
-}
-
-/// A REGEX argument found to name a filter.
-struct FoundFilter {
-    header: String,
-    args: Vec<(String, String)>,
-    /// Standard load: (config dir, filter name); foreign file: its path.
-    kind: FilterKind,
-}
-
-enum FilterKind {
-    Named { confdir: PathBuf, name: String },
-    File(PathBuf),
-}
-
-impl FoundFilter {
-    fn load(&self, spec: &str) -> Result<FilterDef, Error> {
-        let r = match &self.kind {
-            FilterKind::Named { confdir, name } => {
-                bailiff_config::read_filter(confdir, name, &self.args)
-            }
-            FilterKind::File(p) => bailiff_config::read_filter_file(p, &self.args),
-        };
-        r.map_err(|source| Error::Config {
-            spec: spec.to_string(),
-            source: Box::new(source),
-        })
-    }
-}
-
-/// Does `value` look like `name` or `name[opts]` (word characters, `/`, `-`, `.`)?
-fn looks_like_filter(value: &str) -> bool {
-    let n = value
-        .char_indices()
-        .find(|(_, c)| !(c.is_alphanumeric() || matches!(c, '_' | '/' | '-' | '.')))
-        .map(|(i, _)| i)
-        .unwrap_or(value.len());
-    if n == 0 {
-        return false;
-    }
-    let rest = &value[n..];
-    rest.is_empty() || (rest.starts_with('[') && rest.ends_with(']'))
-}
-
-/// fail2ban-regex's lookup of a REGEX argument: `NAME`, `NAME.conf`, `NAME.local`
-/// under `CONFIG/filter.d`, or a path. `None`: it is a literal regex.
-fn find_filter(value: &str, config: &Path) -> Result<Option<FoundFilter>, Error> {
-    if !looks_like_filter(value) {
-        return Ok(None);
-    }
-    let (name, opts) = bailiff_config::parse_call(value).map_err(|source| Error::FilterName {
-        spec: value.to_string(),
-        source: Box::new(source),
-    })?;
-    let tail: String = {
-        let chars: Vec<char> = name.chars().collect();
-        chars[chars.len().saturating_sub(6)..].iter().collect()
-    };
-    let has_ext = tail.contains('.');
-    let tries: Vec<String> = if has_ext {
-        vec![name.clone()]
-    } else {
-        vec![
-            name.clone(),
-            format!("{name}.conf"),
-            format!("{name}.local"),
-        ]
-    };
-    let config_is_filterd = config.file_name().is_some_and(|n| n == "filter.d");
-    let mut basedir = config.to_path_buf();
-    let mut found = None;
-    for t in tries {
-        let file = if !t.contains('/') {
-            if config_is_filterd {
-                config.join(&t)
-            } else {
-                config.join("filter.d").join(&t)
-            }
-        } else {
-            basedir = Path::new(&t)
-                .parent()
-                .map(Path::to_path_buf)
-                .unwrap_or_default();
-            PathBuf::from(&t)
-        };
-        if file.is_file() {
-            found = Some(file);
-            break;
-        }
-    }
-    let Some(file) = found else {
-        return Ok(None);
-    };
-    let basedir_is_filterd = basedir.file_name().is_some_and(|n| n == "filter.d");
-    if basedir == config || basedir_is_filterd || (!has_ext && !name.contains('/')) {
-        let confdir = if basedir_is_filterd {
-            basedir.parent().map(Path::to_path_buf).unwrap_or_default()
-        } else {
-            basedir
-        };
-        let stem = Path::new(&name)
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| name.clone());
-        Ok(Some(FoundFilter {
-            header: format!(
-                "Use   failregex filter file : {stem}, basedir: {}",
-                confdir.display()
-            ),
-            args: opts,
-            kind: FilterKind::Named {
-                confdir,
-                name: stem,
-            },
-        }))
-    } else {
-        Ok(Some(FoundFilter {
-            header: format!("Use   failregex file : {name}"),
-            args: opts,
-            kind: FilterKind::File(absolute(&file)),
-        }))
-    }
-}
-
-fn absolute(p: &Path) -> PathBuf {
-    if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        std::env::current_dir()
-            .map(|d| d.join(p))
-            .unwrap_or_else(|_| p.to_path_buf())
-    }
-}
-
 fn parse_usedns(s: &str) -> Result<UseDns, Error> {
     match s.to_ascii_lowercase().as_str() {
         "yes" | "true" | "1" | "on" => Ok(UseDns::Yes),
@@ -1027,17 +725,6 @@ fn year_of(now: f64) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn filter_name_shapes() {
-        assert!(looks_like_filter("sshd"));
-        assert!(looks_like_filter("sshd[mode=aggressive]"));
-        assert!(looks_like_filter("/etc/fail2ban/filter.d/sshd.conf"));
-        assert!(looks_like_filter("./my-filter.local"));
-        assert!(!looks_like_filter("^Failed .* from <HOST>$"));
-        assert!(!looks_like_filter("fail from <HOST>"));
-        assert!(!looks_like_filter(""));
-    }
 
     #[test]
     fn usedns_values() {
