@@ -34,13 +34,13 @@
 
 mod args;
 pub mod engine;
+pub mod input;
 pub mod report;
 pub mod setup;
 pub mod synth;
 
 use std::collections::BTreeSet;
-use std::fs::File;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -98,11 +98,27 @@ pub fn run(
 ) -> Result<i32, Error> {
     let now = args.now.unwrap_or_else(wall_now);
     let mut notes: Vec<String> = Vec::new();
+    // the logs, oldest first
+    let mut first = Vec::with_capacity(args.logs.len());
     for log in &args.logs {
-        File::open(log).map_err(|source| Error::Io {
-            path: log.clone(),
-            source,
-        })?;
+        let year = bailiff_filter::civil_year(now);
+        first.push(
+            input::first_date(log, now, year).map_err(|source| Error::Io {
+                path: log.clone(),
+                source,
+            })?,
+        );
+    }
+    let order = input::order(&first);
+    let logs: Vec<PathBuf> = order.iter().map(|&i| args.logs[i].clone()).collect();
+    if logs != args.logs {
+        notes.push(format!(
+            "logs replayed in time order: {}",
+            logs.iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(" ")
+        ));
     }
 
     // 1. the configuration as it is (journal jails re-read for files, forced jails enabled)
@@ -138,7 +154,7 @@ pub fn run(
     let mut selected: Vec<(String, Vec<usize>)> = Vec::new();
     let reads = |spec: &bailiff_config::JailSpec| -> Result<Vec<usize>, Error> {
         let mut files = Vec::new();
-        for (i, log) in args.logs.iter().enumerate() {
+        for (i, log) in logs.iter().enumerate() {
             if setup::logpath_matches(spec, log)
                 || (!setup::is_recidive(spec) && setup::filter_matches(spec, log, now)?)
             {
@@ -165,8 +181,7 @@ pub fn run(
         if selected.is_empty() {
             return Err(Error::NoJail(format!(
                 "no enabled jail reads {} (give --jail NAME)",
-                args.logs
-                    .iter()
+                logs.iter()
                     .map(|p| p.display().to_string())
                     .collect::<Vec<_>>()
                     .join(", ")
@@ -187,7 +202,7 @@ pub fn run(
                 notes.push(format!(
                     "jail {name}: neither its logpath nor its filter matches the logs; it reads all of them"
                 ));
-                files = (0..args.logs.len()).collect();
+                files = (0..logs.len()).collect();
             }
             if !selected.iter().any(|(n, _)| n == name) {
                 selected.push((name.clone(), files));
@@ -270,7 +285,7 @@ pub fn run(
         plans,
         EngineOptions {
             now,
-            files: args.logs.len(),
+            files: logs.len(),
             purge_age,
             count_while_banned: args.count_while_banned,
         },
@@ -281,7 +296,7 @@ pub fn run(
     })?;
     let started = Instant::now();
     let mut raw = Vec::with_capacity(4096);
-    for (i, log) in args.logs.iter().enumerate() {
+    for (i, log) in logs.iter().enumerate() {
         if !engine.reads(i) {
             notes.push(format!("{}: no replayed jail reads it", log.display()));
             continue;
@@ -290,20 +305,14 @@ pub fn run(
             path: log.clone(),
             source,
         };
-        let mut r = BufReader::with_capacity(1 << 20, File::open(log).map_err(io)?);
-        loop {
-            raw.clear();
-            if r.read_until(b'\n', &mut raw).map_err(io)? == 0 {
-                break;
-            }
-            while matches!(raw.last(), Some(b'\n' | b'\r')) {
-                raw.pop();
-            }
+        let mut r = input::LogReader::open(log).map_err(io)?;
+        while r.next_line(&mut raw).map_err(io)? {
             match std::str::from_utf8(&raw) {
                 Ok(line) => engine.feed(i, line),
                 Err(_) => engine.feed(i, &String::from_utf8_lossy(&raw)),
             }
         }
+        r.finish().map_err(io)?;
     }
     let outcome = engine.finish();
     let seconds = started.elapsed().as_secs_f64();
@@ -315,7 +324,7 @@ pub fn run(
     let report = Report::new(
         policies,
         outcome,
-        args.logs.iter().map(|p| p.display().to_string()).collect(),
+        logs.iter().map(|p| p.display().to_string()).collect(),
         seconds,
         args.top,
         notes,

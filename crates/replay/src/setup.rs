@@ -2,8 +2,6 @@
 //! `--set`), jail selection, and turning [`JailSpec`]s into [`JailPlan`]s.
 
 use std::collections::BTreeSet;
-use std::fs::File;
-use std::io::{BufRead, BufReader};
 use std::net::IpAddr;
 use std::path::Path;
 
@@ -146,29 +144,29 @@ pub fn filter_matches(spec: &JailSpec, log: &Path, now: f64) -> Result<bool, Err
         jail: spec.name.clone(),
         source,
     })?;
-    let f = File::open(log).map_err(|source| Error::Io {
+    let io = |source| Error::Io {
         path: log.to_path_buf(),
         source,
-    })?;
-    let mut r = BufReader::new(f);
+    };
+    let mut r = crate::input::LogReader::open(log).map_err(io)?;
     let mut raw = Vec::new();
+    let mut found = false;
     for _ in 0..SAMPLE_LINES {
-        raw.clear();
-        match r.read_until(b'\n', &mut raw) {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {}
+        if !r.next_line(&mut raw).map_err(io)? {
+            break;
         }
-        let line = String::from_utf8_lossy(&raw);
-        let res = filter.process_line(line.trim_end_matches(['\n', '\r']), now);
+        let res = filter.process_line(&String::from_utf8_lossy(&raw), now);
         if res
             .failures
             .iter()
             .any(|f| f.kind == FailureKind::Fail && !f.pending && !f.fid.is_empty())
         {
-            return Ok(true);
+            found = true;
+            break;
         }
     }
-    Ok(false)
+    r.abandon();
+    Ok(found)
 }
 
 /// Whether `spec` is fail2ban's `recidive` jail (by name or by filter).

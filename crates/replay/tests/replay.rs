@@ -519,3 +519,44 @@ fn text_report_and_bad_options() {
     let e = bailiff_replay::run(&args, &mut Vec::new(), &mut Vec::new());
     assert!(matches!(e, Err(bailiff_replay::Error::NoJail(_))), "{e:?}");
 }
+
+#[test]
+fn rotated_and_gzipped_logs_given_newest_first_replay_like_one_log() {
+    let Some(fx) = fixture(false) else { return };
+    let whole = replay(&fx, &[]);
+    // split at the middle of the day: older half to auth.log.1.gz, newer to auth.log
+    let text = std::fs::read_to_string(&fx.log).expect("log");
+    let lines: Vec<&str> = text.lines().collect();
+    let mid = lines.len() / 2;
+    let dir = fx.log.parent().expect("dir").join("rotated");
+    std::fs::create_dir(&dir).expect("mkdir");
+    let old = dir.join("auth.log.1");
+    std::fs::write(&old, lines[..mid].join("\n") + "\n").expect("old half");
+    std::fs::write(dir.join("auth.log"), lines[mid..].join("\n") + "\n").expect("new half");
+    let st = std::process::Command::new("gzip")
+        .arg(&old)
+        .status()
+        .expect("gzip runs");
+    assert!(st.success());
+    let now = (START + DURATION + 3_600.0).to_string();
+    let args = bailiff_replay::ReplayArgs::try_parse_from([
+        "bailiff-replay".to_string(),
+        "--json".into(),
+        "--now".into(),
+        now,
+        "-c".into(),
+        fx.conf.display().to_string(),
+        dir.join("auth.log").display().to_string(),
+        dir.join("auth.log.1.gz").display().to_string(),
+    ])
+    .expect("args");
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    bailiff_replay::run(&args, &mut out, &mut err).expect("runs");
+    let split: Value = serde_json::from_slice(&out).expect("json");
+    assert_eq!(split["lines"], whole["lines"]);
+    assert_eq!(split["timeline"], whole["timeline"]);
+    assert!(split["files"][0]
+        .as_str()
+        .is_some_and(|f| f.ends_with("auth.log.1.gz")));
+    assert!(String::from_utf8_lossy(&err).contains("time order"));
+}
