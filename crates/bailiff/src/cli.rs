@@ -160,6 +160,17 @@ fn client(a: ClientArgs) -> Result<u8, String> {
     if first == "start" && words.len() == 1 {
         return client_start(&conf, &socket);
     }
+    if first == "restart" && words.len() == 1 {
+        // The server has no `restart`: stop it, wait for it to go, start it again.
+        if let Ok(mut c) = Client::connect(&socket, Some(Duration::from_secs(60))) {
+            c.command(&["stop"]).map_err(|e| e.to_string())?;
+            let deadline = std::time::Instant::now() + Duration::from_secs(60);
+            while socket.exists() && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        return client_start(&conf, &socket);
+    }
     let request: Vec<Value> = if matches!(first, "reload" | "restart") {
         reload_request(&conf, &words)?
     } else {

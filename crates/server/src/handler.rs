@@ -114,8 +114,16 @@ impl Handler for Control {
                 crate::log!(Level::Error, "fail2ban.server", "{msg}");
                 Ok(Value::None)
             }
-            Command::Shutdown | Command::StopAll => {
+            Command::Shutdown => {
                 d.request_quit();
+                Ok(Value::None)
+            }
+            Command::StopAll => {
+                // `stop --all`: every jail stops, the server stays.
+                let names: Vec<String> = lock(&d.jails).keys().cloned().collect();
+                for n in names {
+                    d.stop_jail(&n);
+                }
                 Ok(Value::None)
             }
             Command::Status | Command::ServerStatus => {
