@@ -87,6 +87,17 @@ fn invalid_users() -> (IpAddr, Pattern) {
     )
 }
 const USER: &str = "198.51.100.5";
+/// This host itself (loopback): like `fast`, later in the day.
+fn local() -> (IpAddr, Pattern) {
+    (
+        ip("127.0.0.1"),
+        Pattern::Burst {
+            start: 40_000.0,
+            count: 6,
+            interval: 20.0,
+        },
+    )
+}
 
 fn spec() -> LogSpec {
     let att = |(addr, pattern): (IpAddr, Pattern), kind| Actor::Attacker {
@@ -106,6 +117,7 @@ fn spec() -> LogSpec {
             att(repeat(), AttemptKind::Root),
             att(recidivist(), AttemptKind::Root),
             att(invalid_users(), AttemptKind::InvalidUser),
+            att(local(), AttemptKind::Root),
             Actor::User {
                 addr: ip(USER),
                 name: "alice".into(),
@@ -155,6 +167,11 @@ struct Fixture {
 
 /// A configuration directory using the stock filters, with our own jail.conf.
 fn fixture(recidive_enabled: bool) -> Option<Fixture> {
+    fixture_with(recidive_enabled, "")
+}
+
+/// [`fixture`] with more option lines for `[sshd]`.
+fn fixture_with(recidive_enabled: bool, sshd_extra: &str) -> Option<Fixture> {
     if !Path::new(STOCK).join("filter.d/sshd.conf").is_file() {
         if std::env::var("CI").as_deref() == Ok("true") {
             panic!("{STOCK}/filter.d is needed (fail2ban's stock filters)");
@@ -171,7 +188,7 @@ fn fixture(recidive_enabled: bool) -> Option<Fixture> {
         conf.join("jail.conf"),
         format!(
             "[DEFAULT]\nmode = normal\nfilter = %(__name__)s[mode=%(mode)s]\nmaxretry = {MAXRETRY}\nfindtime = {FINDTIME}\nbantime = {BANTIME}\n\n\
-             [sshd]\nenabled = true\nlogpath = /var/log/auth.log\n\n\
+             [sshd]\nenabled = true\nlogpath = /var/log/auth.log\n{sshd_extra}\n\n\
              [recidive]\nenabled = {recidive_enabled}\nlogpath = /var/log/fail2ban.log\n\
              bantime = 1w\nfindtime = 1d\n"
         ),
@@ -559,4 +576,42 @@ fn rotated_and_gzipped_logs_given_newest_first_replay_like_one_log() {
         .as_str()
         .is_some_and(|f| f.ends_with("auth.log.1.gz")));
     assert!(String::from_utf8_lossy(&err).contains("time order"));
+}
+
+#[test]
+fn ignoreself_is_off_unless_asked() {
+    let Some(fx) = fixture(false) else { return };
+    let (addr, p) = local();
+    let doc = replay(&fx, &[]);
+    assert_eq!(
+        addr_bans(&doc, "sshd", 0, addr),
+        u64::from(expected_bans(&p, 1, MAXRETRY))
+    );
+    assert_eq!(jail(&doc, "sshd", 0)["ignored"].as_u64(), Some(0));
+    let doc = replay(&fx, &["--ignoreself"]);
+    assert_eq!(addr_bans(&doc, "sshd", 0, addr), 0);
+    assert_eq!(
+        jail(&doc, "sshd", 0)["ignored"].as_u64(),
+        Some(p.times().len() as u64)
+    );
+}
+
+#[test]
+fn a_journal_jail_replays_files_as_a_file_jail() {
+    // backend = systemd: the filter is re-read with logtype = file (an overlay sets
+    // backend = auto), and the logpath, unused by the journal, still selects the file
+    let Some(fx) = fixture_with(false, "backend = systemd") else {
+        return;
+    };
+    let doc = replay(&fx, &["--jail", "sshd"]);
+    let total: usize = fx.written.failures.values().map(Vec::len).sum();
+    assert_eq!(
+        jail(&doc, "sshd", 0)["failures"].as_u64(),
+        Some(total as u64)
+    );
+    let (addr, p) = fast();
+    assert_eq!(
+        addr_bans(&doc, "sshd", 0, addr),
+        u64::from(expected_bans(&p, 1, MAXRETRY))
+    );
 }
