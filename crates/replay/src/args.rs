@@ -23,7 +23,8 @@ pub const DEFAULT_CONFIG_DIR: &str = "/etc/fail2ban";
 #[command(
     name = "bailiff-replay",
     about = "Replay historical logs through the configured jails and report the bans",
-    disable_version_flag = true
+    disable_version_flag = true,
+    args_override_self = true
 )]
 pub struct ReplayArgs {
     /// Log files to replay (several: oldest first, e.g. auth.log.1 auth.log).

@@ -110,7 +110,34 @@ pub struct LogSpec {
     pub seed: u64,
     /// Noise lines (cron sessions, logind) per hour.
     pub noise_per_hour: u32,
+    pub format: TimeFormat,
     pub actors: Vec<Actor>,
+}
+
+/// How lines are stamped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TimeFormat {
+    /// `2026-11-01T00:00:01.000000+00:00` (rsyslog's high-precision format, Debian 12).
+    #[default]
+    Rfc3339,
+    /// `Nov  1 00:00:01` in UTC, without a year (rsyslog's traditional format): read it
+    /// with `logtimezone = UTC` and a "now" after the log.
+    Syslog,
+}
+
+/// `Mon DD HH:MM:SS` (day padded with a space), UTC.
+pub fn syslog_time(t: f64) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let full = rfc3339(t);
+    let month: usize = full[5..7].parse().unwrap_or(1);
+    let day: u32 = full[8..10].parse().unwrap_or(1);
+    format!(
+        "{} {day:>2} {}",
+        MONTHS[month.clamp(1, 12) - 1],
+        &full[11..19]
+    )
 }
 
 /// What was written.
@@ -227,7 +254,11 @@ pub fn generate(spec: &LogSpec, out: &mut dyn Write) -> io::Result<Written> {
     let host = &spec.host;
     let mut line = |out: &mut dyn Write, t: f64, text: &str| -> io::Result<()> {
         w.lines += 1;
-        writeln!(out, "{} {host} {text}", rfc3339(t))
+        let stamp = match spec.format {
+            TimeFormat::Rfc3339 => rfc3339(t),
+            TimeFormat::Syslog => syslog_time(t),
+        };
+        writeln!(out, "{stamp} {host} {text}")
     };
     let mut failures: BTreeMap<IpAddr, Vec<f64>> = BTreeMap::new();
     for (t, ev) in events {
@@ -380,6 +411,7 @@ pub fn exposed_host(start: f64, duration: f64, attackers: u32, seed: u64) -> Log
         host: "web1".into(),
         seed,
         noise_per_hour: 120,
+        format: TimeFormat::Rfc3339,
         actors,
     }
 }
@@ -397,6 +429,12 @@ mod tests {
             let want = format!("{}.250000+00:00", ts.strftime("%Y-%m-%dT%H:%M:%S"));
             assert_eq!(rfc3339(t), want);
         }
+    }
+
+    #[test]
+    fn syslog_stamps() {
+        assert_eq!(syslog_time(1_793_491_201.0), "Nov  1 00:00:01");
+        assert_eq!(syslog_time(1_795_435_189.0), "Nov 23 11:59:49");
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use bailiff_replay::synth::{self, Actor, AttemptKind, LogSpec, Pattern, Written};
+use bailiff_replay::synth::{self, Actor, AttemptKind, LogSpec, Pattern, TimeFormat, Written};
 use clap::Parser;
 use serde_json::Value;
 
@@ -111,6 +111,7 @@ fn spec() -> LogSpec {
         host: "web1".into(),
         seed: 42,
         noise_per_hour: 200,
+        format: TimeFormat::Rfc3339,
         actors: vec![
             att(fast(), AttemptKind::Root),
             att(slow(), AttemptKind::Root),
@@ -172,6 +173,11 @@ fn fixture(recidive_enabled: bool) -> Option<Fixture> {
 
 /// [`fixture`] with more option lines for `[sshd]`.
 fn fixture_with(recidive_enabled: bool, sshd_extra: &str) -> Option<Fixture> {
+    fixture_fmt(recidive_enabled, sshd_extra, TimeFormat::Rfc3339)
+}
+
+/// [`fixture_with`], stamping the log in `format`.
+fn fixture_fmt(recidive_enabled: bool, sshd_extra: &str, format: TimeFormat) -> Option<Fixture> {
     if !Path::new(STOCK).join("filter.d/sshd.conf").is_file() {
         if std::env::var("CI").as_deref() == Ok("true") {
             panic!("{STOCK}/filter.d is needed (fail2ban's stock filters)");
@@ -196,7 +202,9 @@ fn fixture_with(recidive_enabled: bool, sshd_extra: &str) -> Option<Fixture> {
     .expect("jail.conf");
     let log = dir.path().join("auth.log");
     let mut f = std::io::BufWriter::new(std::fs::File::create(&log).expect("log"));
-    let written = synth::generate(&spec(), &mut f).expect("generate");
+    let mut spec = spec();
+    spec.format = format;
+    let written = synth::generate(&spec, &mut f).expect("generate");
     std::io::Write::flush(&mut f).expect("flush");
     Some(Fixture {
         _dir: dir,
@@ -614,4 +622,31 @@ fn a_journal_jail_replays_files_as_a_file_jail() {
         addr_bans(&doc, "sshd", 0, addr),
         u64::from(expected_bans(&p, 1, MAXRETRY))
     );
+}
+
+#[test]
+fn year_less_syslog_dates_resolve_against_now() {
+    let Some(iso) = fixture(false) else { return };
+    let Some(fx) = fixture_fmt(false, "logtimezone = UTC", TimeFormat::Syslog) else {
+        return;
+    };
+    let want = replay(&iso, &[]);
+    // replay() passes --now one hour after the log: the same year, the same bans
+    let got = replay(&fx, &[]);
+    assert_eq!(got["timeline"], want["timeline"]);
+    // a year later, "Nov 1" is read as that year's: every ban moves by 365 days
+    let later = (START + 400.0 * 86_400.0).to_string();
+    let moved = replay(&fx, &["--now", &later]);
+    let a = want["timeline"].as_array().expect("timeline");
+    let b = moved["timeline"].as_array().expect("timeline");
+    assert_eq!(a.len(), b.len());
+    for (x, y) in a.iter().zip(b) {
+        assert_eq!(
+            y["time"]
+                .as_f64()
+                .zip(x["time"].as_f64())
+                .map(|(y, x)| y - x),
+            Some(365.0 * 86_400.0)
+        );
+    }
 }
