@@ -9,7 +9,6 @@ use bailiff_config::FilterDef;
 use bailiff_filter::{
     DateDetector, DateOptions, Failure, FailureKind, Filter, FilterConfig, LineResult, UseDns, Zone,
 };
-use serde_json::{json, Map, Value};
 
 use crate::args::RegexArgs;
 use crate::dns::Resolver;
@@ -644,37 +643,45 @@ fn tally(
     r.add_line(line, kind);
 }
 
+/// `--json`: one object per result, written field by field (no intermediate values).
 fn write_json(out: &mut dyn Write, line_no: u64, res: &LineResult) -> io::Result<()> {
+    fn js<T: serde::Serialize + ?Sized>(out: &mut dyn Write, v: &T) -> io::Result<()> {
+        serde_json::to_writer(out, v).map_err(io::Error::from)
+    }
     for f in &res.failures {
-        let fields: Map<String, Value> = f
-            .data
-            .iter()
-            .filter(|(k, _)| k.as_str() != "matches")
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        let obj = json!({
-            "line": line_no,
-            "kind": match f.kind { FailureKind::Fail => "fail", FailureKind::NoFail => "nofail" },
-            "id": f.fid,
-            "time": f.time,
-            "regex": f.regex,
-            "fields": fields,
-            "matches": f.matches,
-            "pending": f.pending,
-        });
-        writeln!(out, "{obj}")?;
+        let kind = match f.kind {
+            FailureKind::Fail => "fail",
+            FailureKind::NoFail => "nofail",
+        };
+        write!(out, "{{\"line\":{line_no},\"kind\":\"{kind}\",\"id\":")?;
+        js(out, &f.fid)?;
+        out.write_all(b",\"time\":")?;
+        js(out, &f.time)?;
+        write!(out, ",\"regex\":{},\"fields\":{{", f.regex)?;
+        let mut first = true;
+        for (k, v) in f.data.iter().filter(|(k, _)| k.as_str() != "matches") {
+            if !first {
+                out.write_all(b",")?;
+            }
+            first = false;
+            js(out, k)?;
+            out.write_all(b":")?;
+            js(out, v)?;
+        }
+        out.write_all(b"},\"matches\":")?;
+        js(out, &f.matches)?;
+        writeln!(out, ",\"pending\":{}}}", f.pending)?;
     }
     if res.ignored && res.failures.is_empty() {
-        let obj = json!({
-            "line": line_no,
-            "kind": "ignored",
-            "id": Value::Null,
-            "time": res.date.as_ref().map(|d| d.time),
-            "regex": Value::Null,
-            "fields": {},
-            "matches": [],
-        });
-        writeln!(out, "{obj}")?;
+        write!(
+            out,
+            "{{\"line\":{line_no},\"kind\":\"ignored\",\"id\":null,\"time\":"
+        )?;
+        js(out, &res.date.as_ref().map(|d| d.time))?;
+        writeln!(
+            out,
+            ",\"regex\":null,\"fields\":{{}},\"matches\":[],\"pending\":false}}"
+        )?;
     }
     Ok(())
 }
