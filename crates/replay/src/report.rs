@@ -1,5 +1,24 @@
 //! The replay's findings: per-jail totals, top addresses and networks, the policy
 //! comparison, as text or as one JSON document.
+//!
+//! The JSON document (`--json`) has these keys:
+//!
+//! - `files` (in replay order), `lines`, `seconds`, `lines_per_second`;
+//! - `policies`: `[{policy, name, set}]`, policy 0 the current one, 1 the changed one;
+//! - `jails`: one object per jail and policy: `jail`, `policy`, `recidive`, the
+//!   settings (`maxretry`, `findtime`, `bantime` in seconds, `increment`), the
+//!   counters (`lines`, `matched`, `failures`, `ignored`, `while_banned`, `bans`,
+//!   `already_banned`, `unbans`, `regex_errors`, `distinct_addresses`,
+//!   `banned_addresses`) and `addresses`: `{address: {failures, bans}}`;
+//! - `timeline`: every ban, by time: `time` (Unix), `time_text` (UTC), `policy`,
+//!   `jail`, `id`, `ban_count`, `ban_time` (seconds, negative: permanent),
+//!   `failures`, `increased`;
+//! - `top_addresses`, `top_networks` (/24, /64): `[{key, failures, bans, addresses}]`
+//!   for policy 0;
+//! - `comparison` (with `--set` only): `bans_before`, `bans_after`, `bans_added`, and
+//!   per jail the same plus `newly_banned` and `no_longer_banned` (address lists);
+//! - `notes`: what the replay could not do as the daemon would (skipped jails,
+//!   `ignorecommand`, host names in `ignoreip`, ...).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Write;
@@ -255,9 +274,6 @@ impl Report {
             self.seconds,
             self.lines_per_second()
         )?;
-        for n in &self.notes {
-            writeln!(out, "note: {n}")?;
-        }
         for (pi, p) in self.policies.iter().enumerate() {
             writeln!(out)?;
             if p.set.is_empty() {
@@ -363,6 +379,12 @@ impl Report {
                     .map(|p| p.set.join(" --set "))
                     .unwrap_or_default()
             )?;
+            if self.diffs.len() > 1 {
+                let before: u64 = self.diffs.iter().map(|d| d.bans_before).sum();
+                let after: u64 = self.diffs.iter().map(|d| d.bans_after).sum();
+                let delta = after as i64 - before as i64;
+                writeln!(out, "  all jails: {before} -> {after} ban(s) ({delta:+})")?;
+            }
             for d in &self.diffs {
                 let delta = d.bans_after as i64 - d.bans_before as i64;
                 writeln!(

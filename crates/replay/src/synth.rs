@@ -357,8 +357,13 @@ pub fn exposed_host(start: f64, duration: f64, attackers: u32, seed: u64) -> Log
         if rng.below(5) == 0 {
             IpAddr::from([45, 155, 205, 1 + rng.below(250) as u8])
         } else {
+            // public-looking: no 10/8, 127/8 (a replay's ignoreip often covers them)
+            let mut first = 1 + rng.below(222) as u8;
+            if first == 10 || first == 127 {
+                first += 1;
+            }
             IpAddr::from([
-                1 + rng.below(222) as u8,
+                first,
                 rng.below(256) as u8,
                 rng.below(256) as u8,
                 1 + rng.below(254) as u8,
