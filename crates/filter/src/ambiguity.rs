@@ -21,7 +21,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use pcre2::bytes::{Regex, RegexBuilder};
+use pcre2::bytes::{CaptureLocations, Regex, RegexBuilder};
 
 /// A line with more distinct address-like tokens than this is ambiguous without
 /// probing each (bounds the work a hostile line can cause).
@@ -509,16 +509,24 @@ fn find_group(chars: &[char], name: &str) -> Option<(usize, usize, usize)> {
     None
 }
 
+/// The probe's group around the failregexes: where the failregex part of a reading is.
+const FR_GROUP: &str = "zzbailifffr";
+
 /// One regex for "can the filter read this buffer with the sentinel as its host?": the
 /// failregexes as one alternation, joined with the prefregex the way the filter runs
 /// them (the prefregex must match; with `<F-CONTENT>`, the failregexes are searched in
 /// the content, wherever the prefregex can put it).
 fn pipeline_pattern(pref: Option<&str>, fail: &[&str], multi_line: bool) -> String {
     let alt = |strip: bool| {
-        fail.iter()
+        let branches = fail
+            .iter()
             .map(|f| {
                 let anchored = f.starts_with('^');
-                let body = if strip { strip_carets(f) } else { f.to_string() };
+                let body = if strip {
+                    strip_carets(f)
+                } else {
+                    f.to_string()
+                };
                 if strip && !anchored {
                     format!("(?:.*?(?:{body}))")
                 } else {
@@ -526,7 +534,8 @@ fn pipeline_pattern(pref: Option<&str>, fail: &[&str], multi_line: bool) -> Stri
                 }
             })
             .collect::<Vec<_>>()
-            .join("|")
+            .join("|");
+        format!("(?P<{FR_GROUP}>{branches})")
     };
     let Some(pref) = pref.filter(|_| !multi_line) else {
         return alt(false);
@@ -537,21 +546,18 @@ fn pipeline_pattern(pref: Option<&str>, fail: &[&str], multi_line: bool) -> Stri
             let before: String = chars[..open].iter().collect();
             let inner: String = chars[body..close].iter().collect();
             let after: String = chars[close + 1..].iter().collect();
-            format!(
-                "{before}(?P<content>(?=(?:{}))(?:{inner})){after}",
-                alt(true)
-            )
+            format!("{before}(?P<content>(?={})(?:{inner})){after}", alt(true))
         }
-        None => format!(
-            r"\A(?=[\s\S]*?(?:{pref}))[\s\S]*?(?:{})",
-            alt(false)
-        ),
+        None => format!(r"\A(?=[\s\S]*?(?:{pref}))[\s\S]*?(?:{})", alt(false)),
     }
 }
 
 /// The compiled probe: the filter's pipeline with sentinel host groups.
 pub(crate) struct Probe {
     re: Regex,
+    locs: CaptureLocations,
+    /// Capture index of [`FR_GROUP`].
+    fr: usize,
     /// Token kinds its host groups accept (bits of [`TokenKind::bit`]).
     kinds: u8,
 }
@@ -559,7 +565,12 @@ pub(crate) struct Probe {
 impl Probe {
     /// The probe for tag-expanded (Python syntax) regexes; None when no regex has a
     /// host group (`ip4`, `ip6`, `dns`).
-    pub fn new(pref: Option<&str>, fail: &[&str], multi_line: bool) -> Result<Option<Probe>, String> {
+    pub fn new(
+        pref: Option<&str>,
+        fail: &[&str],
+        multi_line: bool,
+        limit: u32,
+    ) -> Result<Option<Probe>, String> {
         if fail.is_empty() {
             return Ok(None);
         }
@@ -570,8 +581,7 @@ impl Probe {
         }
         // Group names repeat across the joined regexes: allow duplicates.
         let pattern = format!(
-            "(*LIMIT_MATCH={})(?J){}",
-            crate::regex::MATCH_LIMIT,
+            "(*LIMIT_MATCH={limit})(?J){}",
             crate::translate::python_to_pcre2(&text)
         );
         let re = RegexBuilder::new()
@@ -582,53 +592,118 @@ impl Probe {
             .max_jit_stack_size(Some(1 << 20))
             .build(&pattern)
             .map_err(|e| format!("ambiguity probe: {e}"))?;
-        Ok(Some(Probe { re, kinds }))
+        let fr = re
+            .capture_names()
+            .iter()
+            .position(|n| n.as_deref() == Some(FR_GROUP))
+            .ok_or("ambiguity probe: no failregex group")?;
+        let locs = re.capture_locations();
+        Ok(Some(Probe {
+            re,
+            locs,
+            fr,
+            kinds,
+        }))
     }
 
     fn accepts(&self, kind: TokenKind) -> bool {
         self.kinds & kind.bit() != 0
     }
 
-    /// Does the pipeline match `buf` with the token as its host? A regex error (match
-    /// limit) counts as yes: a line we cannot read fully is not trusted.
-    fn reads(&self, buf: &str, tok: &AddressToken, scratch: &mut String) -> bool {
+    /// Does the pipeline match `buf` with the token as its host? Returns the span (in
+    /// `buf`) of the failregex part of that reading, or the regex error (match limit).
+    fn reads(
+        &mut self,
+        buf: &str,
+        tok: &AddressToken,
+        scratch: &mut String,
+    ) -> Result<Option<(usize, usize)>, ()> {
         let text = &buf[tok.start..tok.end];
         let (Some(first), Some(last)) = (text.chars().next(), text.chars().next_back()) else {
-            return false;
+            return Ok(None);
         };
         scratch.clear();
         scratch.push_str(&buf[..tok.start]);
         scratch.push(first);
         scratch.push(tok.kind.sentinel());
         scratch.push(last);
+        let sent_end = scratch.len();
         scratch.push_str(&buf[tok.end..]);
-        self.re.is_match(scratch.as_bytes()).unwrap_or(true)
+        match self.re.captures_read(&mut self.locs, scratch.as_bytes()) {
+            Ok(Some(_)) => {
+                let Some((s, e)) = self.locs.get(self.fr) else {
+                    return Ok(None);
+                };
+                // Back to `buf` offsets: the sentinel stands for the token.
+                let back = |p: usize, is_end: bool| {
+                    if p <= tok.start {
+                        p
+                    } else if p >= sent_end {
+                        p - sent_end + tok.end
+                    } else if is_end {
+                        tok.end
+                    } else {
+                        tok.start
+                    }
+                };
+                Ok(Some((back(s, false), back(e, true))))
+            }
+            Ok(None) => Ok(None),
+            Err(_) => Err(()),
+        }
     }
+}
+
+/// Why a match is not trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AmbiguityKind {
+    /// The line can be read with more than one address as the host.
+    Readings,
+    /// After the match, the line repeats the wording around the host with another
+    /// address: a second record, most likely written into an attacker's field.
+    TrailingRecord,
+    /// More than [`MAX_PROBED_TOKENS`] distinct address-like tokens.
+    TooManyAddresses,
+    /// The host is a number (`3405803842`, `0xcb007142`) a resolver would turn into
+    /// an address.
+    NumericHost,
 }
 
 /// The addresses one match can be read with.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Readings {
-    /// The captured address first, then every other address a probe accepted.
+    /// The captured address first, then every other address the line can be read
+    /// with.
     pub candidates: Vec<String>,
-    /// More than [`MAX_PROBED_TOKENS`] distinct address-like tokens: not probed, and
-    /// ambiguous by itself.
-    pub too_many: bool,
+    /// Why it is ambiguous; None: the captured address is trusted.
+    pub kind: Option<AmbiguityKind>,
 }
 
 impl Readings {
-    /// More than one address, or too many to tell.
     pub fn ambiguous(&self) -> bool {
-        self.too_many || self.candidates.len() > 1
+        self.kind.is_some()
     }
 }
 
+/// Bytes of wording before the host that a repeated record must share (see
+/// [`AmbiguityKind::TrailingRecord`]).
+const CONTEXT: usize = 16;
+
 /// The ambiguity check of one filter.
 pub(crate) struct Checker {
+    /// The whole pipeline (prefregex joined with the failregexes).
     probe: Option<Probe>,
+    /// The failregexes alone, run on the content the prefregex chose, when the whole
+    /// pipeline gives up (nested quantifiers in a prefix can explode once the content
+    /// part fails); None without a prefregex.
+    fallback: Option<Probe>,
     names: bool,
     scratch: String,
+    sub: String,
 }
+
+/// Match limit of the whole-pipeline probe (the fallback has the filter's own).
+const PROBE_LIMIT: u32 = 200_000;
 
 impl Checker {
     /// `pref`, `fail`: the tag-expanded regexes; `names`: `<HOST>` accepts host names;
@@ -640,48 +715,140 @@ impl Checker {
         names: bool,
         multi_line: bool,
     ) -> Result<Checker, String> {
+        let joined = pref.is_some() && !multi_line;
         Ok(Checker {
-            probe: Probe::new(pref, fail, multi_line)?,
+            probe: Probe::new(pref, fail, multi_line, PROBE_LIMIT)?,
+            fallback: if joined {
+                Probe::new(None, fail, false, crate::regex::MATCH_LIMIT)?
+            } else {
+                None
+            },
             names,
             scratch: String::new(),
+            sub: String::new(),
         })
     }
 
-    /// The addresses `buf` can be read with, given the captured token's span in `buf`
-    /// and its address. `buf` is the whole buffer (single-line mode) or the buffer the
+    /// The addresses `buf` can be read with. `captured`: the span of the captured host
+    /// token, `captured_addr` its address, `matched`: the span of the failregex match,
+    /// all in `buf`, which is the whole buffer (single-line mode) or the buffer the
     /// failregexes saw (multi-line mode).
-    pub fn readings(&mut self, buf: &str, captured: (usize, usize), captured_addr: &str) -> Readings {
+    ///
+    /// Ambiguous when another address reads, except in one case: the chosen reading
+    /// covers every other candidate, and every other reading ends before the chosen
+    /// host (the regex's own greed placed the host after the text it skipped, as
+    /// fail2ban's filters intend for fields written before the address).
+    pub fn readings(
+        &mut self,
+        buf: &str,
+        captured: (usize, usize),
+        captured_addr: &str,
+        matched: (usize, usize),
+        content: Option<(usize, usize)>,
+    ) -> Readings {
         let mut r = Readings {
             candidates: vec![captured_addr.to_string()],
-            too_many: false,
+            kind: None,
         };
-        let Some(probe) = &self.probe else {
+        let Some(probe) = self.probe.as_mut() else {
             return r;
         };
         let mut seen = vec![key_of(captured_addr)];
         let mut probed = 0usize;
+        // (token span, reading span) of every other address that reads.
+        let mut others: Vec<((usize, usize), (usize, usize))> = Vec::new();
+        let ctx_len = CONTEXT.min(captured.0);
+        let ctx = buf.as_bytes().get(captured.0 - ctx_len..captured.0);
+        let mut trailing = Vec::new();
         for tok in address_tokens(buf, self.names) {
             if tok.start < captured.1 && captured.0 < tok.end {
                 continue;
             }
-            if !probe.accepts(tok.kind) {
+            // A number never gets banned (see `AmbiguityKind::NumericHost`), so a
+            // reading with a number as host competes with nothing.
+            if tok.kind == TokenKind::Numeric || !probe.accepts(tok.kind) {
                 continue;
             }
             let k = tok.key();
             if seen.contains(&k) {
                 continue;
             }
+            if tok.start >= matched.1 && ctx_len == CONTEXT {
+                let before = buf
+                    .as_bytes()
+                    .get(tok.start.saturating_sub(ctx_len)..tok.start);
+                if before == ctx {
+                    trailing.push(tok.address.clone());
+                }
+            }
             probed += 1;
             if probed > MAX_PROBED_TOKENS {
-                r.too_many = true;
-                break;
+                r.kind = Some(AmbiguityKind::TooManyAddresses);
+                return r;
             }
-            if probe.reads(buf, &tok, &mut self.scratch) {
+            let read = match probe.reads(buf, &tok, &mut self.scratch) {
+                Ok(x) => x,
+                Err(()) => fallback_reads(
+                    self.fallback.as_mut(),
+                    buf,
+                    content,
+                    &tok,
+                    &mut self.sub,
+                    &mut self.scratch,
+                ),
+            };
+            if let Some(span) = read {
                 seen.push(k);
+                others.push(((tok.start, tok.end), span));
                 r.candidates.push(tok.address);
             }
         }
+        let chosen_wins = others
+            .iter()
+            .all(|&((ts, te), (_, re))| matched.0 <= ts && te <= matched.1 && re <= captured.0);
+        if !chosen_wins {
+            r.kind = Some(AmbiguityKind::Readings);
+        } else {
+            // The others only read by stopping short of the chosen host.
+            r.candidates.truncate(1);
+            if !trailing.is_empty() {
+                r.candidates.extend(trailing);
+                r.kind = Some(AmbiguityKind::TrailingRecord);
+            }
+        }
         r
+    }
+}
+
+/// The failregexes alone on the prefregex's content, for a token inside it. A token
+/// outside the content, no fallback, or a second regex error: a reading of the whole
+/// buffer (a line we cannot read fully is not trusted).
+fn fallback_reads(
+    fallback: Option<&mut Probe>,
+    buf: &str,
+    content: Option<(usize, usize)>,
+    tok: &AddressToken,
+    sub: &mut String,
+    scratch: &mut String,
+) -> Option<(usize, usize)> {
+    let whole = Some((0, buf.len()));
+    let (Some(fb), Some((cs, ce))) = (fallback, content) else {
+        return whole;
+    };
+    if tok.start < cs || tok.end > ce {
+        return None;
+    }
+    sub.clear();
+    sub.push_str(buf.get(cs..ce)?);
+    sub.push('\n');
+    let t = AddressToken {
+        start: tok.start - cs,
+        end: tok.end - cs,
+        ..tok.clone()
+    };
+    match fb.reads(sub, &t, scratch) {
+        Ok(x) => x.map(|(s, e)| (s + cs, e + cs)),
+        Err(()) => whole,
     }
 }
 
@@ -691,11 +858,20 @@ mod tests {
 
     #[test]
     fn numbers_a_resolver_reads_as_addresses() {
-        assert_eq!(inet_aton("3405803842"), Some(Ipv4Addr::new(203, 0, 113, 66)));
-        assert_eq!(inet_aton("0xcb007142"), Some(Ipv4Addr::new(203, 0, 113, 66)));
+        assert_eq!(
+            inet_aton("3405803842"),
+            Some(Ipv4Addr::new(203, 0, 113, 66))
+        );
+        assert_eq!(
+            inet_aton("0xcb007142"),
+            Some(Ipv4Addr::new(203, 0, 113, 66))
+        );
         assert_eq!(inet_aton("0313.0.0.1"), Some(Ipv4Addr::new(203, 0, 0, 1)));
         assert_eq!(inet_aton("127.1"), Some(Ipv4Addr::new(127, 0, 0, 1)));
-        assert_eq!(inet_aton("203.0.29250"), Some(Ipv4Addr::new(203, 0, 114, 66)));
+        assert_eq!(
+            inet_aton("203.0.29250"),
+            Some(Ipv4Addr::new(203, 0, 114, 66))
+        );
         assert_eq!(inet_aton("4294967296"), None);
         assert_eq!(inet_aton("1.2.3.4.5"), None);
         assert_eq!(inet_aton("08"), None);
@@ -756,7 +932,7 @@ mod tests {
         let buf = "Invalid user x from 203.0.113.9 from 198.51.100.7 port 22\n";
         // The lazy user group captures the first address.
         let s = buf.find("203.").unwrap();
-        let r = c.readings(buf, (s, s + 11), "203.0.113.9");
+        let r = c.readings(buf, (s, s + 11), "203.0.113.9", (0, buf.len() - 1), None);
         assert_eq!(r.candidates, vec!["203.0.113.9", "198.51.100.7"]);
         assert!(r.ambiguous());
         // An end-anchored regex reads only the last address.
@@ -767,7 +943,7 @@ mod tests {
         let mut c = Checker::new(None, &[&expanded], true, false).unwrap();
         let buf = "Failed password for x from 203.0.113.9 port 1 from 198.51.100.7 port 22 ssh2\n";
         let s = buf.find("198.").unwrap();
-        let r = c.readings(buf, (s, s + 12), "198.51.100.7");
+        let r = c.readings(buf, (s, s + 12), "198.51.100.7", (0, buf.len() - 1), None);
         assert_eq!(r.candidates, vec!["198.51.100.7"]);
         assert!(!r.ambiguous());
     }
@@ -775,7 +951,10 @@ mod tests {
     #[test]
     fn prefregex_content_can_start_elsewhere() {
         // An optional prefix group lets attacker text move where the content starts.
-        let pref = crate::tags::expand(r"^NOTICE [^:]+:\d*(?:(?: in)? [^:]+:)? <F-CONTENT>.+</F-CONTENT>$", true);
+        let pref = crate::tags::expand(
+            r"^NOTICE [^:]+:\d*(?:(?: in)? [^:]+:)? <F-CONTENT>.+</F-CONTENT>$",
+            true,
+        );
         let f1 = crate::tags::expand(
             r"^Registration from '[^']*' failed for '<HOST>(:\d+)?' - Wrong password$",
             true,
@@ -784,12 +963,12 @@ mod tests {
         let mut c = Checker::new(Some(&pref), &[&f1, &f2], true, false).unwrap();
         let buf = "NOTICE chan_sip.c: Registration from '\"x: 203.0.113.5 failed to authenticate\" <sip:1@a>' failed for '198.51.100.2' - Wrong password\n";
         let s = buf.find("203.").unwrap();
-        let r = c.readings(buf, (s, s + 11), "203.0.113.5");
+        let r = c.readings(buf, (s, s + 11), "203.0.113.5", (0, buf.len() - 1), None);
         assert_eq!(r.candidates, vec!["203.0.113.5", "198.51.100.2"]);
         // Without the display-name trick only the real address reads.
         let buf = "NOTICE chan_sip.c: Registration from '<sip:1@a>' failed for '198.51.100.2' - Wrong password\n";
         let s = buf.find("198.").unwrap();
-        let r = c.readings(buf, (s, s + 12), "198.51.100.2");
+        let r = c.readings(buf, (s, s + 12), "198.51.100.2", (0, buf.len() - 1), None);
         assert!(!r.ambiguous(), "{r:?}");
     }
 

@@ -42,6 +42,7 @@ use std::sync::Arc;
 pub use bailiff_date::{DateDetector, DateHit, DateOptions, Zone};
 
 mod addr;
+pub mod ambiguity;
 mod mlfid;
 mod prefilter;
 mod regex;
@@ -51,6 +52,7 @@ pub mod translate;
 use addr::Family;
 use regex::{lock, shared, Compiled, Fail, Shared, Val};
 
+pub use ambiguity::{is_resolvable_name, AmbiguityKind};
 pub use regex::MATCH_LIMIT;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -165,6 +167,26 @@ pub struct LineResult {
     pub ignored: bool,
     /// Regexes that gave up on this line (match limit, JIT stack): "regex: message".
     pub errors: Vec<String>,
+    /// Matches whose address attacker-written text could have supplied: nobody is
+    /// banned for them (they are not in `failures`); the caller should log them.
+    pub ambiguous: Vec<Ambiguity>,
+}
+
+/// A failregex match the filter does not trust (module [`ambiguity`]): the line can be
+/// read with more than one address, or its host is a number a resolver would turn
+/// into an arbitrary address. fail2ban would have reported `candidates[0]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ambiguity {
+    pub kind: AmbiguityKind,
+    /// Index of the failregex that matched.
+    pub regex: usize,
+    /// The captured address first (fail2ban's pick), then every other address the
+    /// line can be read with.
+    pub candidates: Vec<String>,
+    /// Unix time of the match.
+    pub time: f64,
+    /// The matched line(s).
+    pub matches: Vec<String>,
 }
 
 /// One buffered line: its text and the byte span of the date cut out of it.
@@ -256,6 +278,10 @@ pub struct Filter {
     mlf: mlfid::MlfCache,
     find_time: Option<f64>,
     in_operation: bool,
+    /// The ambiguity check (None: no regex has a host group).
+    checker: ambiguity::Checker,
+    /// Ambiguous matches so far.
+    ambiguous_total: u64,
 }
 
 impl std::fmt::Debug for Filter {
@@ -328,6 +354,14 @@ impl Filter {
         let pref_has_groups = pref
             .as_ref()
             .is_some_and(|p| p.group_names().any(|n| n != "content"));
+        let fail_expanded: Vec<&str> = fail.iter().map(|c| c.expanded()).collect();
+        let checker = ambiguity::Checker::new(
+            pref.as_ref().map(|p| p.expanded()),
+            &fail_expanded,
+            with_dns,
+            maxlines > 1,
+        )
+        .map_err(FilterError::Other)?;
         Ok(Filter {
             dates,
             zone,
@@ -347,7 +381,15 @@ impl Filter {
             mlf: mlfid::MlfCache::default(),
             find_time: cfg.find_time,
             in_operation: true,
+            checker,
+            ambiguous_total: 0,
         })
+    }
+
+    /// How many matches were ambiguous (reported in [`LineResult::ambiguous`], nobody
+    /// banned) since the filter was built.
+    pub fn ambiguous_total(&self) -> u64 {
+        self.ambiguous_total
     }
 
     /// The failregexes after tag expansion (Python syntax), as fail2ban lists them.
@@ -662,9 +704,33 @@ impl Filter {
                 // A match without any date while checking times: skipped.
                 continue;
             }
+            // Could attacker-written text have supplied the host? (module `ambiguity`)
+            let content_off = match &*cur {
+                LineBuf::Content(s, _) if use_w => *s,
+                _ => 0,
+            };
+            let verdict = self.host_verdict(idx, buf, pbuf, content_off, span);
             if !self.check_all || multi {
                 *cur = LineBuf::Owned(unmatched);
                 valid = false;
+            }
+            if let Some(r) = verdict {
+                let mut time = date.unwrap_or(now);
+                if self.find_time.is_some() && time > now {
+                    time = now;
+                }
+                self.ambiguous_total += 1;
+                res.ambiguous.push(Ambiguity {
+                    kind: r.kind.unwrap_or(AmbiguityKind::Readings),
+                    regex: idx,
+                    candidates: r.candidates,
+                    time,
+                    matches: matched.iter().map(|l| l.text.clone()).collect(),
+                });
+                if !self.check_all {
+                    break;
+                }
+                continue;
             }
             let mut fail = if self.pref_has_groups {
                 let p = pre.take().unwrap_or_else(|| {
@@ -787,6 +853,84 @@ impl Filter {
             if !self.check_all {
                 break;
             }
+        }
+    }
+
+    /// The ambiguity verdict on the last match of failregex `idx` (on `buf`, which is
+    /// `pbuf` or the prefregex content at `content_off` of it): None when the host
+    /// it captured (if any) is trusted.
+    fn host_verdict(
+        &mut self,
+        idx: usize,
+        buf: &str,
+        pbuf: &str,
+        content_off: usize,
+        span: (usize, usize),
+    ) -> Option<ambiguity::Readings> {
+        const HOST: [&str; 3] = ["ip4", "ip6", "dns"];
+        let multi = self.maxlines > 1;
+        let fr = &self.fail[idx];
+        // The captured host: the failregex's, else the prefregex's.
+        let (group, tok, off, whole) =
+            match HOST.iter().find_map(|g| fr.group_span(g).map(|s| (*g, s))) {
+                Some((g, s)) if multi => (g, s, 0, buf),
+                Some((g, s)) => (g, s, content_off, pbuf),
+                None if multi => return None,
+                None => {
+                    let p = self.pref.as_ref()?;
+                    let (g, s) = HOST.iter().find_map(|g| p.group_span(g).map(|s| (*g, s)))?;
+                    // Positions are already in pbuf.
+                    let text = pbuf.get(s.0..s.1)?;
+                    let addr = self.captured_address(g, text)?;
+                    let content = self.content_span(content_off, buf);
+                    let r = self.checker.readings(
+                        pbuf,
+                        s,
+                        &addr,
+                        (span.0 + content_off, span.1 + content_off),
+                        content,
+                    );
+                    return r.ambiguous().then_some(r);
+                }
+            };
+        let text = buf.get(tok.0..tok.1)?;
+        if group == "dns" && addr::search_ip(text).is_none() {
+            if let Some(a) = ambiguity::inet_aton(text) {
+                // A number: getaddrinfo would make any address of it.
+                return Some(ambiguity::Readings {
+                    candidates: vec![a.to_string()],
+                    kind: Some(AmbiguityKind::NumericHost),
+                });
+            }
+        }
+        let addr = self.captured_address(group, text)?;
+        let tok = (tok.0 + off, tok.1 + off);
+        let matched = (span.0 + off, span.1 + off);
+        let content = if multi {
+            None
+        } else {
+            self.content_span(content_off, buf)
+        };
+        let r = self.checker.readings(whole, tok, &addr, matched, content);
+        r.ambiguous().then_some(r)
+    }
+
+    /// The prefregex content's span in pbuf, when the failregexes ran on it.
+    fn content_span(&self, content_off: usize, buf: &str) -> Option<(usize, usize)> {
+        self.pref
+            .as_ref()
+            .and_then(|p| p.group_span("content"))
+            .filter(|&(s, e)| s == content_off && e > s && buf.len() == e - s + 1)
+    }
+
+    /// The address a host capture stands for (None: a name that is no address).
+    fn captured_address(&self, group: &str, text: &str) -> Option<String> {
+        match group {
+            "dns" => match addr::search_ip(text) {
+                Some(a) => Some(addr::canonical_any(a)),
+                None => Some(text.to_ascii_lowercase()),
+            },
+            _ => Some(addr::canonical_any(text)),
         }
     }
 

@@ -107,6 +107,11 @@ fn fail2ban_sample_logs() {
         suite.line_checks,
         suite.checks - suite.line_checks
     );
+    println!(
+        "compat: {} sample lines reported ambiguous (listed in KNOWN_AMBIGUOUS): {:?}",
+        suite.ambiguous.len(),
+        suite.ambiguous
+    );
     assert_eq!(
         failed, 0,
         "{failed} compat checks failed (see output above)"
