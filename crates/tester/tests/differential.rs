@@ -118,6 +118,35 @@ fn reference(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// The reference's output for each argument list, several processes at a time
+/// (its start-up dominates on small logs).
+fn references(jobs: &[Vec<String>]) -> Vec<String> {
+    let mut outs = Vec::with_capacity(jobs.len());
+    for chunk in jobs.chunks(4) {
+        let children: Vec<_> = chunk
+            .iter()
+            .map(|args| {
+                Command::new("fail2ban-regex")
+                    .args(args)
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .expect("running fail2ban-regex")
+            })
+            .collect();
+        for (child, args) in children.into_iter().zip(chunk) {
+            let out = child.wait_with_output().expect("fail2ban-regex output");
+            assert!(
+                out.status.success(),
+                "fail2ban-regex {args:?} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            outs.push(String::from_utf8_lossy(&out.stdout).into_owned());
+        }
+    }
+    outs
+}
+
 fn ours(args: &[&str]) -> String {
     let mut argv = vec!["bailiff-regex"];
     argv.extend_from_slice(args);
@@ -383,8 +412,7 @@ fn sample_log_reports_match_fail2ban_regex() {
         "expected the stock sample logs, found {}",
         names.len()
     );
-    let mut runs = 0;
-    let mut failures = Vec::new();
+    let mut jobs: Vec<(String, Vec<String>)> = Vec::new();
     for name in &names {
         let log = format!("{SAMPLE_LOGS}/{name}");
         let mut variants: Vec<Vec<&str>> = vec![vec![]];
@@ -405,28 +433,33 @@ fn sample_log_reports_match_fail2ban_regex() {
             ]);
         }
         for extra in variants {
-            let mut args = extra.clone();
-            args.extend([log.as_str(), name.as_str()]);
-            let want = without_timing(&reference(&args));
-            let got = without_timing(&ours(&args));
-            runs += 1;
-            if want != got {
-                let what = format!("{name} {extra:?}");
-                let w: Vec<&str> = want.lines().collect();
-                let g: Vec<&str> = got.lines().collect();
-                let i = w
-                    .iter()
-                    .zip(&g)
-                    .position(|(a, b)| a != b)
-                    .unwrap_or(w.len().min(g.len()));
-                eprintln!(
-                    "report differs for {what} at line {}:\n  fail2ban-regex: {:?}\n  bailiff regex:  {:?}",
-                    i + 1,
-                    w.get(i),
-                    g.get(i)
-                );
-                failures.push(what);
-            }
+            let mut args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+            args.extend([log.clone(), name.clone()]);
+            jobs.push((format!("{name} {extra:?}"), args));
+        }
+    }
+    let wants = references(&jobs.iter().map(|(_, a)| a.clone()).collect::<Vec<_>>());
+    let runs = jobs.len();
+    let mut failures = Vec::new();
+    for ((what, args), want) in jobs.iter().zip(&wants) {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let want = without_timing(want);
+        let got = without_timing(&ours(&args));
+        if want != got {
+            let w: Vec<&str> = want.lines().collect();
+            let g: Vec<&str> = got.lines().collect();
+            let i = w
+                .iter()
+                .zip(&g)
+                .position(|(a, b)| a != b)
+                .unwrap_or(w.len().min(g.len()));
+            eprintln!(
+                "report differs for {what} at line {}:\n  fail2ban-regex: {:?}\n  bailiff regex:  {:?}",
+                i + 1,
+                w.get(i),
+                g.get(i)
+            );
+            failures.push(what.clone());
         }
     }
     eprintln!("{} of {runs} reports identical", runs - failures.len());
@@ -454,12 +487,22 @@ fn sample_log_out_lines_match_fail2ban_regex() {
         .collect();
     names.sort();
     let fmt = "<time> <ip> <F-USER> <fid>";
+    let jobs: Vec<Vec<String>> = names
+        .iter()
+        .map(|n| {
+            vec![
+                "-o".into(),
+                fmt.into(),
+                format!("{SAMPLE_LOGS}/{n}"),
+                n.clone(),
+            ]
+        })
+        .collect();
+    let wants = references(&jobs);
     let mut failures = Vec::new();
     let mut total = 0;
-    for name in &names {
-        let log = format!("{SAMPLE_LOGS}/{name}");
-        let args = ["-o", fmt, log.as_str(), name.as_str()];
-        let want = reference(&args);
+    for ((name, args), want) in names.iter().zip(&jobs).zip(&wants) {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let got = ours(&args);
         let now = now();
         let near_now = |t: &str| t.parse::<f64>().is_ok_and(|t| (t - now).abs() < 600.0);
