@@ -35,7 +35,9 @@ pub fn run(args: &RegexArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> 
     } else {
         run_plain(args, &mut out, stderr)
     };
-    let code = code.and_then(|c| out.flush().map(|_| c).map_err(Error::Output));
+    // Flush what was written even when the run failed (the header so far).
+    let flushed = out.flush().map_err(Error::Output);
+    let code = code.and_then(|c| flushed.map(|_| c));
     match code {
         // The reader of the output went away (`| head`): stop quietly.
         Err(Error::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => Ok(0),
@@ -50,12 +52,15 @@ fn run_plain(args: &RegexArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resu
     if !quiet {
         write_all(out, "\nRunning tests\n=============\n\n")?;
     }
-    let mut setup = Setup::new(args)?;
+    let mut header = Vec::new();
+    let setup = Setup::new(args, &mut header);
+    // The header so far is shown even when the setup fails, as the reference does.
     if !quiet {
-        for h in &setup.header {
+        for h in &header {
             writeln!(out, "{h}").map_err(Error::Output)?;
         }
     }
+    let mut setup = setup?;
     process(args, &mut setup, out, err, false)?;
     if !quiet {
         setup.report.write(out).map_err(Error::Output)?;
@@ -66,10 +71,12 @@ fn run_plain(args: &RegexArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resu
 /// `--json`: results on `out`, header and report on `err`.
 fn run_json(args: &RegexArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<i32, Error> {
     write_all(err, "\nRunning tests\n=============\n\n")?;
-    let mut setup = Setup::new(args)?;
-    for h in &setup.header {
+    let mut header = Vec::new();
+    let setup = Setup::new(args, &mut header);
+    for h in &header {
         writeln!(err, "{h}").map_err(Error::Output)?;
     }
+    let mut setup = setup?;
     process(args, &mut setup, out, err, true)?;
     out.flush().map_err(Error::Output)?;
     setup.report.write(err).map_err(Error::Output)?;
@@ -82,7 +89,6 @@ fn write_all(w: &mut dyn Write, s: &str) -> Result<(), Error> {
 
 /// Everything resolved before the first line is read.
 struct Setup {
-    header: Vec<String>,
     filter: Filter,
     report: Report,
     source: Source,
@@ -160,7 +166,9 @@ impl Source {
 impl Setup {
     // The filter crate's config grows fields; keep the `..Default` even when all are set.
     #[allow(clippy::needless_update)]
-    fn new(args: &RegexArgs) -> Result<Setup, Error> {
+    /// Resolve everything; the header lines fail2ban-regex prints go to `header`
+    /// as they are known.
+    fn new(args: &RegexArgs, header: &mut Vec<String>) -> Result<Setup, Error> {
         // Options are checked before any file is read.
         let usedns = if args.raw {
             UseDns::Raw
@@ -177,7 +185,6 @@ impl Setup {
                 message: format!("unsupported encoding {e:?} (utf-8 and latin-1 are)"),
             })?,
         };
-        let mut header = Vec::new();
         let now = args.now.unwrap_or_else(|| {
             SystemTime::now()
                 .duration_since(UNIX_EPOCH)
@@ -424,7 +431,6 @@ impl Setup {
         header.push(String::new());
 
         Ok(Setup {
-            header,
             filter,
             report,
             source,
