@@ -24,7 +24,8 @@
 //! `Prefregex: N total` count is estimated from the lines that reached a
 //! failregex; `--no-check-all` without `-o` misses pending multi-line failures
 //! (the filter drops them whenever it stops at the first failregex);
-//! `-vv` prints fewer "Real filter options"; `-D` prints no debuggex links.
+//! `-vv` prints fewer "Real filter options"; `-l LEVEL` adds no log messages;
+//! `-D` prints no debuggex links.
 //!
 //! ```no_run
 //! use clap::Parser;
