@@ -147,3 +147,532 @@ fn library_is_complete() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// The action library (config/action.d): every file loads through bailiff-config as a jail
+// action, every hook is valid shell, and the actions run for real where that is safe:
+// hostsdeny on a scratch file, sendmail into a fake sendmail, webhook against a local
+// listener, iptables/ipset/route inside a fresh network namespace (root only).
+
+/// A confdir with fail2ban's stock files, our filters and actions over them, and a
+/// `jail.conf` that enables one jail per `(jail, action call)`.
+fn action_confdir(root: &Path, jails: &[(String, String)]) -> PathBuf {
+    let conf = root.join("conf");
+    for sub in ["filter.d", "action.d"] {
+        common::copy_dir(&Path::new("/etc/fail2ban").join(sub), &conf.join(sub));
+        for e in std::fs::read_dir(repo_dir("config").join(sub))
+            .expect("config dir")
+            .flatten()
+        {
+            std::fs::copy(e.path(), conf.join(sub).join(e.file_name())).expect("copy");
+        }
+    }
+    let log = root.join("auth.log");
+    std::fs::write(&log, "").expect("log");
+    let mut jail = String::from("[DEFAULT]\nbackend = polling\nbanaction = iptables\n\n");
+    for (name, call) in jails {
+        jail.push_str(&format!(
+            "[{name}]\nenabled = true\nfilter = sshd\nlogpath = {}\naction = {call}\n\n",
+            log.display()
+        ));
+    }
+    std::fs::write(conf.join("jail.conf"), jail).expect("jail.conf");
+    std::fs::write(
+        conf.join("fail2ban.conf"),
+        "[Definition]\nloglevel = INFO\n",
+    )
+    .expect("f2b");
+    conf
+}
+
+fn library_actions() -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(repo_dir("config/action.d"))
+        .expect("config/action.d")
+        .flatten()
+        .filter_map(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            n.strip_suffix(".conf").map(str::to_string)
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// An action's properties as strings (the `multi-set ... action` pairs).
+fn props_of(spec: &bailiff_config::ActionSpec) -> Vec<(String, String)> {
+    spec.properties
+        .iter()
+        .map(|(k, v)| (k.clone(), v.py_str().unwrap_or_default()))
+        .collect()
+}
+
+/// Test-side tag substitution: the ticket's values, then the action's properties (the
+/// `?family=inet6` variant first for IPv6), innermost tag first, until nothing changes.
+/// (The real runner, bailiff-action, also passes log-derived values through the
+/// environment; the values used here are plain.)
+fn render(props: &[(String, String)], text: &str, ip: &str) -> String {
+    let v6 = ip.contains(':');
+    let dynamic = [
+        ("ip", ip.to_string()),
+        ("failures", "5".to_string()),
+        ("bantime", "600".to_string()),
+        ("time", "1700000000".to_string()),
+        (
+            "matches",
+            "Failed password for root from ADDR port 22 ssh2".to_string(),
+        ),
+        ("fq-hostname", "host.example.org".to_string()),
+        ("sh-hostname", "host".to_string()),
+        ("br", "\n".to_string()),
+        ("sp", " ".to_string()),
+    ];
+    let lookup = |tag: &str| -> Option<String> {
+        if let Some((_, v)) = dynamic.iter().find(|(k, _)| *k == tag) {
+            return Some(v.clone());
+        }
+        let fam = format!("{tag}?family=inet6");
+        if v6 {
+            if let Some((_, v)) = props.iter().find(|(k, _)| *k == fam) {
+                return Some(v.clone());
+            }
+        }
+        props.iter().find(|(k, _)| k == tag).map(|(_, v)| v.clone())
+    };
+    let mut s = text.to_string();
+    for _ in 0..64 {
+        let mut out = String::with_capacity(s.len());
+        let mut changed = false;
+        let mut rest = s.as_str();
+        while let Some(open) = rest.find('<') {
+            out.push_str(&rest[..open]);
+            let after = &rest[open + 1..];
+            let end = after.find(|c: char| c == '>' || c == '<' || c.is_whitespace());
+            match end {
+                Some(e) if after.as_bytes()[e] == b'>' && e > 0 => {
+                    let tag = &after[..e];
+                    match lookup(tag) {
+                        Some(v) => {
+                            out.push_str(&v);
+                            changed = true;
+                        }
+                        None => out.push_str(&rest[open..open + e + 2]),
+                    }
+                    rest = &after[e + 1..];
+                }
+                _ => {
+                    out.push('<');
+                    rest = after;
+                }
+            }
+        }
+        out.push_str(rest);
+        s = out;
+        if !changed {
+            break;
+        }
+    }
+    s
+}
+
+const HOOKS: [&str; 6] = [
+    "actionstart",
+    "actionstop",
+    "actioncheck",
+    "actionflush",
+    "actionban",
+    "actionunban",
+];
+
+fn sh(script: &str) -> std::process::Output {
+    std::process::Command::new("/bin/sh")
+        .arg("-c")
+        .arg(script)
+        .output()
+        .expect("run /bin/sh")
+}
+
+fn load_actions(tmp: &Path, jails: &[(String, String)]) -> bailiff_config::Config {
+    let conf = action_confdir(tmp, jails);
+    let cfg = bailiff_config::load(&conf).expect("configuration with our actions loads");
+    assert!(
+        cfg.skipped.is_empty(),
+        "jails skipped (action or filter not loadable): {:?}",
+        cfg.skipped
+    );
+    cfg
+}
+
+fn action_props(cfg: &bailiff_config::Config, jail: &str) -> Vec<(String, String)> {
+    let j = cfg
+        .jail(jail)
+        .unwrap_or_else(|| panic!("jail {jail} loaded"));
+    assert_eq!(j.actions.len(), 1, "{jail}: one action");
+    props_of(&j.actions[0])
+}
+
+#[test]
+fn library_actions_load_and_are_valid_shell() {
+    if !Path::new("/etc/fail2ban/action.d").is_dir() {
+        eprintln!(
+            "SKIPPED: /etc/fail2ban (stock action.d for fail2ban's helpers) is not installed"
+        );
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "needed under CI"
+        );
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let names = library_actions();
+    assert!(!names.is_empty());
+    let jails: Vec<(String, String)> = names
+        .iter()
+        .map(|n| (format!("t-{n}"), n.clone()))
+        .collect();
+    let cfg = load_actions(tmp.path(), &jails);
+    for n in &names {
+        let props = action_props(&cfg, &format!("t-{n}"));
+        let mut hooks = 0;
+        for hook in HOOKS {
+            let Some((_, text)) = props.iter().find(|(k, _)| k == hook) else {
+                continue;
+            };
+            hooks += 1;
+            for ip in ["192.0.2.1", "2001:db8::1"] {
+                let script = render(&props, text, ip);
+                assert!(
+                    !script.contains("<_") && !script.contains("<ip>"),
+                    "{n} {hook}: tag left unresolved: {script}"
+                );
+                let out = std::process::Command::new("/bin/sh")
+                    .arg("-n")
+                    .arg("-c")
+                    .arg(&script)
+                    .output()
+                    .expect("sh -n");
+                assert!(
+                    out.status.success(),
+                    "{n} {hook} ({ip}): not valid shell: {}\n{script}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+        }
+        assert!(
+            props.iter().any(|(k, _)| k == "actionban"),
+            "{n}: no actionban"
+        );
+        println!("action {n}: {hooks} hooks load and parse");
+    }
+}
+
+#[test]
+fn hostsdeny_bans_and_unbans_lines() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let file = tmp.path().join("hosts.deny");
+    let before = "# local rules\nsshd: 198.51.100.9\n";
+    std::fs::write(&file, before).expect("write");
+    let call = format!(
+        "hostsdeny[file=\"{}\", daemon_list=\"sshd, vsftpd\"]",
+        file.display()
+    );
+    let cfg = load_actions(tmp.path(), &[("t-hd".to_string(), call)]);
+    let props = action_props(&cfg, "t-hd");
+    let get = |k: &str| {
+        props
+            .iter()
+            .find(|(p, _)| p == k)
+            .map(|(_, v)| v.clone())
+            .expect(k)
+    };
+    for ip in ["192.0.2.1", "2001:db8::1"] {
+        let out = sh(&render(&props, &get("actionban"), ip));
+        assert!(out.status.success(), "ban {ip}: {:?}", out);
+    }
+    let banned = std::fs::read_to_string(&file).expect("read");
+    assert_eq!(
+        banned,
+        format!("{before}sshd, vsftpd: 192.0.2.1\nsshd, vsftpd: [2001:db8::1]\n")
+    );
+    for ip in ["192.0.2.1", "2001:db8::1"] {
+        let out = sh(&render(&props, &get("actionunban"), ip));
+        assert!(out.status.success(), "unban {ip}: {:?}", out);
+    }
+    assert_eq!(std::fs::read_to_string(&file).expect("read"), before);
+    // No scratch file left behind.
+    let left: Vec<_> = std::fs::read_dir(tmp.path())
+        .expect("dir")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("hosts.deny."))
+        .collect();
+    assert!(left.is_empty(), "temporary files left: {left:?}");
+}
+
+#[test]
+fn sendmail_pipes_a_report_to_the_mailer() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let out_file = tmp.path().join("mail.out");
+    let fake = tmp.path().join("fake-sendmail");
+    std::fs::write(
+        &fake,
+        format!(
+            "#!/bin/sh\nprintf 'ARGS:%s\\n' \"$*\" > '{0}'\ncat >> '{0}'\n",
+            out_file.display()
+        ),
+    )
+    .expect("write fake");
+    std::process::Command::new("chmod")
+        .arg("755")
+        .arg(&fake)
+        .status()
+        .expect("chmod");
+    let call = format!(
+        "sendmail[mailcmd=\"{}\", dest=\"admin@example.org\", sender=\"bailiff@example.org\"]",
+        fake.display()
+    );
+    let cfg = load_actions(tmp.path(), &[("t-mail".to_string(), call)]);
+    let props = action_props(&cfg, "t-mail");
+    let ban = props
+        .iter()
+        .find(|(k, _)| k == "actionban")
+        .expect("actionban")
+        .1
+        .clone();
+    assert!(
+        props
+            .iter()
+            .any(|(k, v)| k == "norestored" && v.eq_ignore_ascii_case("true")),
+        "restored bans are not mailed"
+    );
+    let out = sh(&render(&props, &ban, "192.0.2.7"));
+    assert!(out.status.success(), "{out:?}");
+    let mail = std::fs::read_to_string(&out_file).expect("mail written");
+    assert!(
+        mail.starts_with("ARGS:-f bailiff@example.org admin@example.org\n"),
+        "{mail}"
+    );
+    assert!(
+        mail.contains("\nSubject: [bailiff] t-mail: banned 192.0.2.7 on host.example.org\n"),
+        "{mail}"
+    );
+    assert!(mail.contains("\nTo: admin@example.org\n\n"), "{mail}");
+    assert!(mail.contains("after 5 failures"), "{mail}");
+    assert!(
+        mail.contains("Failed password for root from ADDR port 22 ssh2"),
+        "{mail}"
+    );
+}
+
+#[test]
+fn webhook_posts_json_to_a_listener() {
+    if sh("command -v curl || command -v wget").stdout.is_empty() {
+        eprintln!("SKIPPED: neither curl nor wget installed");
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "needed under CI"
+        );
+        return;
+    }
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let server = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let (mut c, _) = listener.accept().expect("accept");
+        c.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .ok();
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            let n = c.read(&mut chunk).unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+            let text = String::from_utf8_lossy(&buf).to_string();
+            if let Some(h) = text.find("\r\n\r\n") {
+                let len = text[..h]
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                    })
+                    .unwrap_or(0);
+                if buf.len() >= h + 4 + len {
+                    break;
+                }
+            }
+        }
+        c.write_all(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
+            .ok();
+        String::from_utf8_lossy(&buf).to_string()
+    });
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let call = format!("webhook[url=\"http://127.0.0.1:{port}/hook\"]");
+    let cfg = load_actions(tmp.path(), &[("t-hook".to_string(), call)]);
+    let props = action_props(&cfg, "t-hook");
+    let ban = props
+        .iter()
+        .find(|(k, _)| k == "actionban")
+        .expect("actionban")
+        .1
+        .clone();
+    let out = sh(&render(&props, &ban, "2001:db8::5"));
+    assert!(out.status.success(), "{out:?}");
+    let req = server.join().expect("server");
+    assert!(req.starts_with("POST /hook HTTP/1."), "{req}");
+    let body = &req[req.find("\r\n\r\n").expect("body") + 4..];
+    let json: serde_json::Value = serde_json::from_str(body).expect("JSON body");
+    assert_eq!(json["event"], "ban");
+    assert_eq!(json["ip"], "2001:db8::5");
+    assert_eq!(json["jail"], "t-hook");
+    assert_eq!(json["failures"], "5");
+}
+
+/// iptables, ipset and route actions, for real, in a new network namespace.
+#[test]
+fn firewall_actions_in_a_network_namespace() {
+    let ok = sh("unshare -n true").status.success()
+        && !sh("command -v iptables && command -v ipset && command -v ip")
+            .stdout
+            .is_empty();
+    if !ok {
+        eprintln!("SKIPPED: needs root (unshare -n), iptables, ipset and ip");
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "needed under CI"
+        );
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let jails: Vec<(String, String)> = [
+        ("t-ipt", "iptables[port=22]"),
+        (
+            "t-iptm",
+            "iptables-multiport[port=\"80,443\", protocol=\"tcp,udp\"]",
+        ),
+        ("t-ipta", "iptables-allports"),
+        (
+            "t-ipset",
+            "iptables-ipset[type=multiport, port=\"22,2222\"]",
+        ),
+        ("t-route", "route[blocktype=blackhole]"),
+    ]
+    .iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    let cfg = load_actions(tmp.path(), &jails);
+    // One script per family, run inside one namespace: start, ban, show, unban, show, stop.
+    for ip in ["192.0.2.1", "2001:db8::1"] {
+        let v6 = ip.contains(':');
+        let mut script = String::from("set -e\nip link set lo up\n");
+        for (jail, _) in &jails {
+            let props = action_props(&cfg, jail);
+            let hook = |h: &str| {
+                props
+                    .iter()
+                    .find(|(k, _)| k == h)
+                    .map(|(_, v)| render(&props, v, ip))
+                    .unwrap_or_default()
+            };
+            let show = if jail == "t-route" {
+                if v6 {
+                    "ip -6 route show type blackhole"
+                } else {
+                    "ip route show type blackhole"
+                }
+                .to_string()
+            } else if jail == "t-ipset" {
+                format!(
+                    "ipset list -o save; {} -S",
+                    if v6 { "ip6tables" } else { "iptables" }
+                )
+            } else {
+                format!("{} -S", if v6 { "ip6tables" } else { "iptables" })
+            };
+            script.push_str(&format!(
+                "echo '== {jail} start'\n{start}\necho '== {jail} ban'\n{ban}\n{show}\necho '== {jail} check'\n{check}\necho '== {jail} unban'\n{unban}\n{show}\necho '== {jail} stop'\n{stop}\n{show}\necho '== {jail} end'\n",
+                start = hook("actionstart"),
+                ban = hook("actionban"),
+                check = if hook("actioncheck").is_empty() { ":".to_string() } else { hook("actioncheck") },
+                unban = hook("actionunban"),
+                stop = hook("actionstop"),
+            ));
+        }
+        let out = std::process::Command::new("unshare")
+            .arg("-n")
+            .arg("/bin/sh")
+            .arg("-c")
+            .arg(&script)
+            .output()
+            .expect("unshare");
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            out.status.success(),
+            "{ip}: script failed: {}\n{text}\n--- script:\n{script}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let section = |jail: &str, from: &str, to: &str| -> String {
+            let a = text
+                .find(&format!("== {jail} {from}\n"))
+                .expect("section start");
+            let b = text
+                .find(&format!("== {jail} {to}\n"))
+                .expect("section end");
+            text[a..b].to_string()
+        };
+        for jail in ["t-ipt", "t-iptm", "t-ipta"] {
+            let banned = section(jail, "ban", "check");
+            assert!(
+                banned.contains(&format!("-N f2b-{jail}")),
+                "{jail} {ip}: chain\n{banned}"
+            );
+            assert!(
+                banned.contains(ip) && banned.contains("-j REJECT"),
+                "{jail} {ip}: ban rule\n{banned}"
+            );
+            assert!(
+                banned.contains(&format!("-j f2b-{jail}")),
+                "{jail} {ip}: jump\n{banned}"
+            );
+            let unbanned = section(jail, "unban", "stop");
+            assert!(
+                !unbanned.contains(ip),
+                "{jail} {ip}: still banned\n{unbanned}"
+            );
+            let stopped = section(jail, "stop", "end");
+            assert!(
+                !stopped.contains(&format!("f2b-{jail}")),
+                "{jail} {ip}: chain left\n{stopped}"
+            );
+        }
+        let banned = section("t-iptm", "ban", "check");
+        assert!(
+            banned.contains("-p udp -m multiport --dports 80,443"),
+            "multiport udp\n{banned}"
+        );
+        let banned = section("t-ipset", "ban", "check");
+        let set = if v6 { "f2b-t-ipset-v6" } else { "f2b-t-ipset" };
+        assert!(
+            banned.contains(&format!("add {set} {ip}")),
+            "ipset member\n{banned}"
+        );
+        assert!(
+            banned.contains(&format!("--match-set {set} src")),
+            "ipset rule\n{banned}"
+        );
+        assert!(!section("t-ipset", "unban", "stop").contains(&format!("add {set} {ip}")));
+        assert!(
+            !section("t-ipset", "stop", "end").contains(set),
+            "set left after stop"
+        );
+        assert!(section("t-route", "ban", "check").contains(ip), "route ban");
+        assert!(
+            !section("t-route", "unban", "stop").contains(ip),
+            "route unban"
+        );
+        println!("firewall actions ({ip}): iptables, multiport, allports, ipset, route ok");
+    }
+}
