@@ -137,6 +137,8 @@ struct Slot {
     consumers: Vec<usize>,
     /// Fed the bans of this policy (recidive).
     synthetic: Option<usize>,
+    /// Lines processed (fail2ban's `procLines`).
+    lines: u64,
 }
 
 struct Group {
@@ -282,6 +284,7 @@ impl Engine {
                         group,
                         consumers: Vec::new(),
                         synthetic: plan.recidive.then_some(plan.policy),
+                        lines: 0,
                     });
                     slot_keys.insert(key, slots.len() - 1);
                     slots.len() - 1
@@ -374,6 +377,7 @@ impl Engine {
             dispatch(
                 slot,
                 res,
+                now,
                 &mut self.runs,
                 &mut self.history,
                 &mut self.timeline,
@@ -414,6 +418,7 @@ impl Engine {
                 dispatch(
                     slot,
                     res,
+                    e.time,
                     &mut self.runs,
                     &mut self.history,
                     &mut self.timeline,
@@ -438,17 +443,20 @@ impl Engine {
 fn dispatch(
     slot: &mut Slot,
     res: bailiff_filter::LineResult,
+    now: f64,
     runs: &mut [Run],
     history: &mut [History],
     timeline: &mut Vec<BanEvent>,
     opts: &EngineOptions,
 ) {
     let mut matched = false;
+    slot.lines += 1;
     for &c in &slot.consumers {
         let r = &mut runs[c].res;
         r.lines += 1;
         r.regex_errors += res.errors.len() as u64;
     }
+    let svc = slot.lines.is_multiple_of(100);
     for f in res.failures {
         if f.kind != FailureKind::Fail || f.pending || f.fid.is_empty() {
             continue;
@@ -465,6 +473,11 @@ fn dispatch(
             runs[c].res.matched += 1;
         }
     }
+    if svc {
+        for &c in &slot.consumers {
+            service(&mut runs[c], now);
+        }
+    }
 }
 
 fn feed_jail(
@@ -479,12 +492,7 @@ fn feed_jail(
     let res = &mut run.res;
     res.failures += 1;
     res.addresses.entry(ticket.id.clone()).or_default().failures += 1;
-    res.unbans += run.jail.unban_due(t, usize::MAX).len() as u64;
-    if t >= run.next_svc {
-        // ids whose last failure is older than findtime are forgotten
-        run.jail.service(t);
-        run.next_svc = t + 5.0;
-    }
+    res.unbans += run.jail.unban_due(clock(t), usize::MAX).len() as u64;
     if !opts.count_while_banned && run.jail.ban_manager().get(&ticket.id).is_some() {
         res.while_banned += 1;
         return;
@@ -546,5 +554,27 @@ fn feed_jail(
             BanOutcome::AlreadyBanned { .. } => res.already_banned += 1,
             BanOutcome::Expired | BanOutcome::Ignored(_) => {}
         }
+        let c = clock(t);
+        if c >= run.next_svc {
+            run.jail.service(c);
+            run.next_svc = c + 5.0;
+        }
+    }
+}
+
+/// The daemon's clock when it handles a line stamped `t` (whole seconds: dates carry no
+/// fractions): some time within that second, after it began. So a ban that ends at `t`
+/// is over, and an id whose last failure is exactly `findtime` old is forgotten.
+fn clock(t: f64) -> f64 {
+    t + 0.5
+}
+
+/// fail2ban's `performSvc`: forget ids whose last failure is older than findtime, at
+/// most every 5 s; run after a ban and every 100 lines of the filter.
+fn service(run: &mut Run, t: f64) {
+    let c = clock(t);
+    if c >= run.next_svc {
+        run.jail.service(c);
+        run.next_svc = c + 5.0;
     }
 }
