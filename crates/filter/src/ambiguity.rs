@@ -284,7 +284,9 @@ fn scan_v6(buf: &str, out: &mut Vec<AddressToken>) {
         // A hex run glued to a word is part of a word (`sshd2:`), not an address;
         // but let it through: the colon count below does the filtering.
         let run = &b[start..i.min(start + 64)];
-        if run.iter().filter(|&&c| c == b':').count() < 2 {
+        // A run that goes on with `.` holds an embedded dotted quad
+        // (`::ffff:192.0.2.1`): the IPv4 scan reads that one.
+        if run.iter().filter(|&&c| c == b':').count() < 2 || b.get(i) == Some(&b'.') {
             continue;
         }
         let n = run.len();
@@ -659,9 +661,11 @@ impl Probe {
 pub enum AmbiguityKind {
     /// The line can be read with more than one address as the host.
     Readings,
-    /// After the match, the line repeats the wording around the host with another
-    /// address: a second record, most likely written into an attacker's field.
-    TrailingRecord,
+    /// The line repeats the regex's own wording right before the host (at least
+    /// [`MIN_LEAD_IN`] characters, like `FAIL LOGIN: Client "`) in front of another
+    /// address: a second record, most likely written into an attacker's field (the
+    /// regex may be unable to read the daemon's own record at all).
+    RepeatedRecord,
     /// More than [`MAX_PROBED_TOKENS`] distinct address-like tokens.
     TooManyAddresses,
     /// The host is a number (`3405803842`, `0xcb007142`) a resolver would turn into
@@ -685,9 +689,93 @@ impl Readings {
     }
 }
 
-/// Bytes of wording before the host that a repeated record must share (see
-/// [`AmbiguityKind::TrailingRecord`]).
-const CONTEXT: usize = 16;
+/// Shortest lead-in (literal text right before a host group) that counts for
+/// [`AmbiguityKind::RepeatedRecord`]; longer ones are cut to [`MAX_LEAD_IN`].
+pub const MIN_LEAD_IN: usize = 8;
+const MAX_LEAD_IN: usize = 24;
+
+/// `head` without an IPv4-mapped prefix or opening bracket at its end (what `<HOST>`
+/// accepts before the address itself).
+fn strip_host_prefix(mut head: &str) -> &str {
+    loop {
+        let l = head.len();
+        if l >= 7 && head.is_char_boundary(l - 7) && head[l - 7..].eq_ignore_ascii_case("::ffff:") {
+            head = &head[..l - 7];
+        } else if let Some(h) = head.strip_suffix('[') {
+            head = h;
+        } else {
+            return head;
+        }
+    }
+}
+
+/// The literal text each `<HOST>`/`<ADDR>` of a tag-expanded regex requires right
+/// before it (`FAIL LOGIN: Client "`), when at least [`MIN_LEAD_IN`] characters long.
+fn lead_ins(expanded: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for (p, _) in expanded.match_indices("(?P<ip4>") {
+        let mut head = &expanded[..p];
+        for wrap in [r"(?:::f{4,6}:)?", r"(?:", r"\[?", r"(?:"] {
+            head = head.strip_suffix(wrap).unwrap_or(head);
+        }
+        // Literal characters at the end of `head`: tokenize forward, keep the tail.
+        let chars: Vec<char> = head.chars().collect();
+        let mut lit: Vec<char> = Vec::new();
+        let mut i = 0;
+        while i < chars.len() {
+            let c = chars[i];
+            match c {
+                '\\' if i + 1 < chars.len() => {
+                    let n = chars[i + 1];
+                    if n.is_alphanumeric() {
+                        lit.clear();
+                    } else {
+                        lit.push(n);
+                    }
+                    i += 2;
+                    continue;
+                }
+                '[' => {
+                    lit.clear();
+                    if let Some(e) = group_end_class(&chars, i) {
+                        i = e + 1;
+                        continue;
+                    }
+                }
+                '.' | '^' | '$' | '*' | '+' | '?' | '(' | ')' | ']' | '{' | '}' | '|' | '\\' => {
+                    lit.clear()
+                }
+                _ => lit.push(c),
+            }
+            i += 1;
+        }
+        if lit.len() >= MIN_LEAD_IN {
+            let keep = lit.len().min(MAX_LEAD_IN);
+            out.push(lit[lit.len() - keep..].iter().collect());
+        }
+    }
+    out
+}
+
+/// Index of the `]` closing the character class opened at `open`.
+fn group_end_class(chars: &[char], open: usize) -> Option<usize> {
+    let mut i = open + 1;
+    if chars.get(i) == Some(&'^') {
+        i += 1;
+    }
+    if chars.get(i) == Some(&']') {
+        i += 1;
+    }
+    while i < chars.len() {
+        match chars[i] {
+            '\\' => i += 1,
+            ']' => return Some(i),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
 
 /// The ambiguity check of one filter.
 pub(crate) struct Checker {
@@ -698,6 +786,9 @@ pub(crate) struct Checker {
     /// part fails); None without a prefregex.
     fallback: Option<Probe>,
     names: bool,
+    /// The literal text right before each host group of the regexes (see
+    /// [`lead_ins`]).
+    lead_ins: Vec<String>,
     scratch: String,
     sub: String,
 }
@@ -716,7 +807,15 @@ impl Checker {
         multi_line: bool,
     ) -> Result<Checker, String> {
         let joined = pref.is_some() && !multi_line;
+        let mut leads: Vec<String> = pref
+            .iter()
+            .chain(fail.iter())
+            .flat_map(|r| lead_ins(r))
+            .collect();
+        leads.sort_by_key(|l| std::cmp::Reverse(l.len()));
+        leads.dedup();
         Ok(Checker {
+            lead_ins: leads,
             probe: Probe::new(pref, fail, multi_line, PROBE_LIMIT)?,
             fallback: if joined {
                 Probe::new(None, fail, false, crate::regex::MATCH_LIMIT)?
@@ -757,9 +856,14 @@ impl Checker {
         let mut probed = 0usize;
         // (token span, reading span) of every other address that reads.
         let mut others: Vec<((usize, usize), (usize, usize))> = Vec::new();
-        let ctx_len = CONTEXT.min(captured.0);
-        let ctx = buf.as_bytes().get(captured.0 - ctx_len..captured.0);
-        let mut trailing = Vec::new();
+        let head = |p: usize| strip_host_prefix(buf.get(..p).unwrap_or(""));
+        let lead = self
+            .lead_ins
+            .iter()
+            .find(|l| head(captured.0).ends_with(l.as_str()));
+        let line_of = |p: usize| buf[..p].matches('\n').count();
+        let own_line = line_of(captured.0);
+        let mut repeated = Vec::new();
         for tok in address_tokens(buf, self.names) {
             if tok.start < captured.1 && captured.0 < tok.end {
                 continue;
@@ -773,13 +877,15 @@ impl Checker {
             if seen.contains(&k) {
                 continue;
             }
-            if tok.start >= matched.1 && ctx_len == CONTEXT {
-                let before = buf
-                    .as_bytes()
-                    .get(tok.start.saturating_sub(ctx_len)..tok.start);
-                if before == ctx {
-                    trailing.push(tok.address.clone());
-                }
+            // Only copies after the captured host: one before it sits in a field the
+            // regex skipped on its way to the host it chose.
+            if matches!(tok.kind, TokenKind::V4 | TokenKind::V6)
+                && tok.start >= captured.1
+                && lead.is_some_and(|l| head(tok.start).ends_with(l.as_str()))
+                && line_of(tok.start) == own_line
+                && !repeated.contains(&tok.address)
+            {
+                repeated.push(tok.address.clone());
             }
             probed += 1;
             if probed > MAX_PROBED_TOKENS {
@@ -811,9 +917,9 @@ impl Checker {
         } else {
             // The others only read by stopping short of the chosen host.
             r.candidates.truncate(1);
-            if !trailing.is_empty() {
-                r.candidates.extend(trailing);
-                r.kind = Some(AmbiguityKind::TrailingRecord);
+            if !repeated.is_empty() {
+                r.candidates.extend(repeated);
+                r.kind = Some(AmbiguityKind::RepeatedRecord);
             }
         }
         r

@@ -1,0 +1,664 @@
+//! A line-level literal prefilter: the words a line must contain to be worth matching.
+//!
+//! From each failregex (tag-expanded, Python syntax) [`required`] derives a set of
+//! literals of which at least one occurs in every text the regex can match: `^Failed
+//! <cmnfailed> for ...` needs `failed `, `^[iI](?:llegal|nvalid) user` needs one of
+//! `illegal user`, `invalid user`. [`LineLiterals`] puts the literals of all the
+//! failregexes (and of the ignoreregexes when they run before the failregexes) into
+//! one Aho-Corasick automaton, matched ASCII-case-insensitively over the raw line. A
+//! line with none of them cannot produce anything and is dropped before any regex
+//! runs; for the others, only the failregexes whose literals occur are searched.
+//!
+//! The analysis is conservative: a construct it does not model (backreferences,
+//! conditionals, `(?x)`, unusual escapes, large classes) contributes "no literal", and
+//! a regex without any required literal disables the line-level drop for its filter.
+//! Under `(?i)` (PCRE2 folds Unicode: `K` KELVIN SIGN matches `k`, LONG S `ſ` matches
+//! `s`) the letters `k`/`s` and non-ASCII characters are not literals. A literal never
+//! contains a newline (the buffer's final `\n` is not in the raw line).
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+
+/// Largest cross product kept for a run of exact pieces (`(a|b)(c|d)...`).
+const MAX_CROSS: usize = 16;
+/// Largest set of alternatives kept for one regex.
+const MAX_SET: usize = 64;
+
+/// What the analysis knows about the texts a piece of regex matches.
+#[derive(Debug, Clone, PartialEq)]
+enum Info {
+    /// Exactly one of these strings (lowercase ASCII; `""` for zero-width pieces).
+    Exact(Vec<String>),
+    /// Some string of the set is a substring of every match (None: nothing known).
+    Req(Option<Vec<String>>),
+}
+
+struct Parser<'a> {
+    p: &'a [u8],
+    i: usize,
+}
+
+/// Sorted, deduplicated.
+fn norm(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// The better of two required sets: the longer shortest literal, then fewer literals.
+fn better(a: Option<Vec<String>>, b: Option<Vec<String>>) -> Option<Vec<String>> {
+    let score = |s: &Vec<String>| {
+        let min = s.iter().map(String::len).min().unwrap_or(0);
+        (min, usize::MAX - s.len())
+    };
+    match (a, b) {
+        (Some(a), Some(b)) => Some(if score(&b) > score(&a) { b } else { a }),
+        (a, None) => a,
+        (None, b) => b,
+    }
+}
+
+/// A usable required set: non-empty, no empty string, not too large. A member that
+/// contains another member is dropped (the shorter one occurs wherever it does).
+fn usable(v: Vec<String>) -> Option<Vec<String>> {
+    let v = norm(v);
+    if v.is_empty() || v.len() > MAX_SET || v.iter().any(String::is_empty) {
+        return None;
+    }
+    let keep: Vec<String> = v
+        .iter()
+        .filter(|a| !v.iter().any(|b| b != *a && a.contains(b.as_str())))
+        .cloned()
+        .collect();
+    Some(keep)
+}
+
+fn concat(items: Vec<Info>) -> Info {
+    let mut run: Vec<String> = vec![String::new()];
+    let mut best: Option<Vec<String>> = None;
+    let mut exact = true;
+    for it in items {
+        match it {
+            Info::Exact(s) => {
+                if run.len() * s.len() > MAX_CROSS {
+                    exact = false;
+                    best = better(best, usable(std::mem::take(&mut run)));
+                    run = s;
+                } else {
+                    run = run
+                        .iter()
+                        .flat_map(|a| s.iter().map(move |b| format!("{a}{b}")))
+                        .collect();
+                }
+            }
+            Info::Req(r) => {
+                exact = false;
+                best = better(best, usable(std::mem::replace(&mut run, vec![String::new()])));
+                best = better(best, r);
+            }
+        }
+    }
+    if exact {
+        return Info::Exact(norm(run));
+    }
+    Info::Req(better(best, usable(run)))
+}
+
+fn alternation(branches: Vec<Info>) -> Info {
+    if branches.iter().all(|b| matches!(b, Info::Exact(_))) {
+        let all: Vec<String> = branches
+            .into_iter()
+            .flat_map(|b| match b {
+                Info::Exact(s) => s,
+                Info::Req(_) => Vec::new(),
+            })
+            .collect();
+        let all = norm(all);
+        return if all.len() <= MAX_SET {
+            Info::Exact(all)
+        } else {
+            Info::Req(None)
+        };
+    }
+    let mut all = Vec::new();
+    for b in branches {
+        match b {
+            Info::Exact(s) => all.extend(s),
+            Info::Req(Some(r)) => all.extend(r),
+            Info::Req(None) => return Info::Req(None),
+        }
+    }
+    Info::Req(usable(all))
+}
+
+/// A required set for `{min,max}` repetitions of `a`.
+fn repeat(a: Info, min: u32, max: Option<u32>) -> Info {
+    match (a, min, max) {
+        (a, 1, Some(1)) => a,
+        (Info::Exact(mut s), 0, Some(1)) if s.len() < MAX_SET => {
+            s.push(String::new());
+            Info::Exact(norm(s))
+        }
+        (_, 0, _) => Info::Req(None),
+        (Info::Exact(s), _, _) => Info::Req(usable(s)),
+        (r, _, _) => r,
+    }
+}
+
+/// One literal character (`c` as UTF-8 text) under the case-insensitivity flag.
+fn literal(c: &str, ci: bool) -> Info {
+    let b = c.as_bytes();
+    if b == b"\n" {
+        return Info::Req(None);
+    }
+    if b.len() == 1 && b[0].is_ascii() {
+        let l = b[0].to_ascii_lowercase();
+        if ci && (l == b'k' || l == b's') {
+            return Info::Req(None);
+        }
+        return Info::Exact(vec![(l as char).to_string()]);
+    }
+    if ci {
+        return Info::Req(None);
+    }
+    Info::Exact(vec![c.to_string()])
+}
+
+/// Gave up on the whole regex (a construct whose extent we cannot be sure of).
+struct GiveUp;
+
+impl Parser<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.p.get(self.i).copied()
+    }
+
+    fn alt(&mut self, ci: bool) -> Result<Info, GiveUp> {
+        let mut branches = vec![self.concat(ci)?];
+        while self.peek() == Some(b'|') {
+            self.i += 1;
+            branches.push(self.concat(ci)?);
+        }
+        Ok(alternation(branches))
+    }
+
+    fn concat(&mut self, ci: bool) -> Result<Info, GiveUp> {
+        let mut items = Vec::new();
+        while let Some(c) = self.peek() {
+            if c == b'|' || c == b')' {
+                break;
+            }
+            let atom = self.atom(ci)?;
+            let (min, max) = self.quantifier()?;
+            items.push(repeat(atom, min, max));
+        }
+        Ok(concat(items))
+    }
+
+    /// `?`, `*`, `+`, `{m,n}` (with a lazy `?` or possessive `+`); (1, 1) if none.
+    fn quantifier(&mut self) -> Result<(u32, Option<u32>), GiveUp> {
+        let q = match self.peek() {
+            Some(b'?') => (0, Some(1)),
+            Some(b'*') => (0, None),
+            Some(b'+') => (1, None),
+            Some(b'{') => {
+                let rest = &self.p[self.i + 1..];
+                let close = rest.iter().position(|&b| b == b'}').ok_or(GiveUp)?;
+                let body = std::str::from_utf8(&rest[..close]).map_err(|_| GiveUp)?;
+                let num = |s: &str| -> Result<Option<u32>, GiveUp> {
+                    if s.is_empty() {
+                        Ok(None)
+                    } else if s.bytes().all(|b| b.is_ascii_digit()) {
+                        s.parse().map(Some).map_err(|_| GiveUp)
+                    } else {
+                        Err(GiveUp)
+                    }
+                };
+                let (min, max) = match body.split_once(',') {
+                    Some((a, b)) => (num(a)?.unwrap_or(0), num(b)?),
+                    None => {
+                        let n = num(body)?.ok_or(GiveUp)?;
+                        (n, Some(n))
+                    }
+                };
+                self.i += close + 1;
+                (min, max)
+            }
+            _ => return Ok((1, Some(1))),
+        };
+        self.i += 1;
+        if matches!(self.peek(), Some(b'?') | Some(b'+')) {
+            self.i += 1;
+        }
+        if matches!(self.peek(), Some(b'?' | b'*' | b'+' | b'{')) {
+            return Err(GiveUp);
+        }
+        Ok(q)
+    }
+
+    /// The group at `self.i` (just past its `(`... prefix) up to and past its `)`.
+    fn group_body(&mut self, ci: bool) -> Result<Info, GiveUp> {
+        let inner = self.alt(ci)?;
+        if self.peek() != Some(b')') {
+            return Err(GiveUp);
+        }
+        self.i += 1;
+        Ok(inner)
+    }
+
+    fn atom(&mut self, ci: bool) -> Result<Info, GiveUp> {
+        let p = self.p;
+        let c = self.peek().ok_or(GiveUp)?;
+        match c {
+            b'(' => {
+                let rest = &p[self.i + 1..];
+                if !rest.starts_with(b"?") {
+                    self.i += 1;
+                    return self.group_body(ci);
+                }
+                if rest.starts_with(b"?:") {
+                    self.i += 3;
+                    return self.group_body(ci);
+                }
+                if rest.starts_with(b"?P<") {
+                    let end = rest.iter().position(|&b| b == b'>').ok_or(GiveUp)?;
+                    self.i += 1 + end + 1;
+                    return self.group_body(ci);
+                }
+                for look in [&b"?="[..], b"?!", b"?<=", b"?<!"] {
+                    if rest.starts_with(look) {
+                        self.i += 1 + look.len();
+                        self.group_body(ci)?;
+                        return Ok(Info::Exact(vec![String::new()]));
+                    }
+                }
+                // Inline flags: `(?i)` (handled for the whole regex by the caller) or
+                // `(?i:...)`, `(?-i:...)`.
+                let flags: Vec<u8> = rest[1..]
+                    .iter()
+                    .copied()
+                    .take_while(|b| b.is_ascii_alphabetic() || *b == b'-')
+                    .collect();
+                if !flags.is_empty() {
+                    if flags.contains(&b'x') {
+                        return Err(GiveUp);
+                    }
+                    let after = 1 + 1 + flags.len();
+                    match rest.get(after - 1) {
+                        Some(b')') => {
+                            self.i += after + 1;
+                            return Ok(Info::Exact(vec![String::new()]));
+                        }
+                        Some(b':') => {
+                            self.i += after + 1;
+                            return self.group_body(ci || flags.contains(&b'i'));
+                        }
+                        _ => return Err(GiveUp),
+                    }
+                }
+                // Backreferences, conditionals, comments...: not modelled.
+                Err(GiveUp)
+            }
+            b'[' => {
+                let close = class_end(p, self.i).ok_or(GiveUp)?;
+                let body = &p[self.i + 1..close];
+                self.i = close + 1;
+                Ok(class(body, ci))
+            }
+            b'.' => {
+                self.i += 1;
+                Ok(Info::Req(None))
+            }
+            b'^' | b'$' => {
+                self.i += 1;
+                Ok(Info::Exact(vec![String::new()]))
+            }
+            b'\\' => {
+                let e = *p.get(self.i + 1).ok_or(GiveUp)?;
+                self.i += 2;
+                match e {
+                    b'A' | b'Z' | b'b' | b'B' => Ok(Info::Exact(vec![String::new()])),
+                    b'd' | b'D' | b's' | b'S' | b'w' | b'W' | b'n' => Ok(Info::Req(None)),
+                    b't' => Ok(literal("\t", ci)),
+                    b'r' => Ok(literal("\r", ci)),
+                    b'f' => Ok(literal("\x0c", ci)),
+                    b'v' => Ok(literal("\x0b", ci)),
+                    b'a' => Ok(literal("\x07", ci)),
+                    _ if e.is_ascii_alphanumeric() => Err(GiveUp),
+                    _ if e.is_ascii() => Ok(literal(&(e as char).to_string(), ci)),
+                    _ => {
+                        self.i -= 1;
+                        self.char_literal(ci)
+                    }
+                }
+            }
+            b'*' | b'+' | b'?' | b'{' | b'|' | b')' => Err(GiveUp),
+            _ => self.char_literal(ci),
+        }
+    }
+
+    /// One (UTF-8) character at `self.i` as a literal.
+    fn char_literal(&mut self, ci: bool) -> Result<Info, GiveUp> {
+        let rest = std::str::from_utf8(&self.p[self.i..]).map_err(|_| GiveUp)?;
+        let ch = rest.chars().next().ok_or(GiveUp)?;
+        self.i += ch.len_utf8();
+        Ok(literal(ch.encode_utf8(&mut [0; 4]), ci))
+    }
+}
+
+/// A class body (between `[` and `]`): a few plain ASCII characters become a set of
+/// one-character literals; anything else (ranges, escapes, negation) is "no literal".
+fn class(body: &[u8], ci: bool) -> Info {
+    if body.first() == Some(&b'^') || body.len() > 8 {
+        return Info::Req(None);
+    }
+    let mut set = Vec::new();
+    for (j, &b) in body.iter().enumerate() {
+        let range = b == b'-' && j > 0 && j + 1 < body.len();
+        if b == b'\\' || b == b'[' || range || !b.is_ascii() || b == b'\n' {
+            return Info::Req(None);
+        }
+        match literal(&(b as char).to_string(), ci) {
+            Info::Exact(s) => set.extend(s),
+            Info::Req(_) => return Info::Req(None),
+        }
+    }
+    if set.is_empty() {
+        return Info::Req(None);
+    }
+    Info::Exact(norm(set))
+}
+
+/// Index of the `]` closing the class opened at `i` (Python: a `]` right after `[` or
+/// `[^` is a member).
+fn class_end(p: &[u8], i: usize) -> Option<usize> {
+    let mut j = i + 1;
+    if p.get(j) == Some(&b'^') {
+        j += 1;
+    }
+    if p.get(j) == Some(&b']') {
+        j += 1;
+    }
+    while j < p.len() {
+        match p[j] {
+            b'\\' => j += 2,
+            b']' => return Some(j),
+            _ => j += 1,
+        }
+    }
+    None
+}
+
+/// Literals (lowercase ASCII, for ASCII-case-insensitive search) of which at least one
+/// occurs in any text `re` (tag-expanded, Python syntax) matches; None when the
+/// analysis finds none it can vouch for.
+pub(crate) fn required(re: &str) -> Option<Vec<String>> {
+    let p = re.as_bytes();
+    // A standalone `(?i)` anywhere makes the whole regex case-insensitive (Python
+    // applies such flags globally); `(?x)` changes what spaces mean: give up.
+    let mut ci = false;
+    let mut k = 0;
+    while let Some(off) = p[k..].windows(2).position(|w| w == b"(?") {
+        let s = k + off + 2;
+        let e = s + p[s..]
+            .iter()
+            .take_while(|b| b.is_ascii_alphabetic() || **b == b'-')
+            .count();
+        let fl = &p[s..e];
+        if e > s && matches!(p.get(e), Some(b')') | Some(b':')) && !fl.starts_with(b"P") {
+            if fl.contains(&b'x') {
+                return None;
+            }
+            if p.get(e) == Some(&b')') && fl.contains(&b'i') {
+                ci = true;
+            }
+        }
+        k = s;
+    }
+    let mut parser = Parser { p, i: 0 };
+    let info = parser.alt(ci).ok()?;
+    if parser.i != p.len() {
+        return None;
+    }
+    match info {
+        Info::Exact(s) => usable(s),
+        Info::Req(r) => r.and_then(usable),
+    }
+}
+
+/// The literal automaton of a filter: which failregexes a line may match, and whether
+/// an (early) ignoreregex may match it.
+pub(crate) struct LineLiterals {
+    ac: AhoCorasick,
+    /// Per literal: the failregexes (bits 0..63) and early ignoreregexes (bit 63)
+    /// that require it.
+    masks: Vec<u64>,
+    /// Failregexes searched whatever the line holds (no literal found for them).
+    always: u64,
+    /// Every failregex (and early ignoreregex) has literals: a line with none of them
+    /// needs no regex at all.
+    pub drop_lines: bool,
+    /// Longest literal, bytes.
+    max_len: usize,
+}
+
+/// Bit of the early ignoreregexes in a line mask.
+pub(crate) const IGNORE_BIT: u64 = 1 << 63;
+
+impl LineLiterals {
+    /// `fail`, `ignore`: tag-expanded regexes; `ignore` only when the ignoreregexes run
+    /// on every line (fail2ban's early ignore). None when nothing can be skipped.
+    pub fn new(fail: &[&str], ignore: &[&str]) -> Option<LineLiterals> {
+        if fail.len() >= 63 {
+            return None;
+        }
+        let mut pats: Vec<String> = Vec::new();
+        let mut masks: Vec<u64> = Vec::new();
+        let mut always = 0u64;
+        let mut drop_lines = true;
+        let mut add = |lits: Vec<String>, bit: u64| {
+            for l in lits {
+                match pats.iter().position(|p| *p == l) {
+                    Some(i) => masks[i] |= bit,
+                    None => {
+                        pats.push(l);
+                        masks.push(bit);
+                    }
+                }
+            }
+        };
+        for (i, re) in fail.iter().enumerate() {
+            match required(&crate::translate::scope_inline_flags(re)) {
+                Some(l) => add(l, 1 << i),
+                None => {
+                    always |= 1 << i;
+                    drop_lines = false;
+                }
+            }
+        }
+        for re in ignore {
+            match required(&crate::translate::scope_inline_flags(re)) {
+                Some(l) => add(l, IGNORE_BIT),
+                None => drop_lines = false,
+            }
+        }
+        if pats.is_empty() {
+            return None;
+        }
+        let max_len = pats.iter().map(String::len).max().unwrap_or(0);
+        let ac = AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .kind(Some(AhoCorasickKind::DFA))
+            .build(&pats)
+            .or_else(|_| {
+                AhoCorasickBuilder::new()
+                    .ascii_case_insensitive(true)
+                    .match_kind(MatchKind::Standard)
+                    .build(&pats)
+            })
+            .ok()?;
+        Some(LineLiterals {
+            ac,
+            masks,
+            always,
+            drop_lines,
+            max_len,
+        })
+    }
+
+    /// Which failregexes (bits) may match `line` once the date text at `cut` is cut
+    /// out of it, plus [`IGNORE_BIT`] when an early ignoreregex may.
+    pub fn scan(&self, line: &str, cut: (usize, usize)) -> u64 {
+        let mut m = self.always;
+        for hit in self.ac.find_overlapping_iter(line) {
+            m |= self.masks[hit.pattern().as_usize()];
+        }
+        let b = line.as_bytes();
+        let (s, e) = cut;
+        if s > 0 && e > s && e < b.len() && self.max_len > 1 {
+            // Cutting the date out joins its two sides: a literal may straddle the joint.
+            let w = self.max_len - 1;
+            let left = &b[s.saturating_sub(w)..s];
+            let right = &b[e..(e + w).min(b.len())];
+            let mut joined = [0u8; 128];
+            let mut v = Vec::new();
+            let buf: &mut [u8] = if left.len() + right.len() <= joined.len() {
+                &mut joined[..left.len() + right.len()]
+            } else {
+                v.resize(left.len() + right.len(), 0);
+                &mut v
+            };
+            buf[..left.len()].copy_from_slice(left);
+            buf[left.len()..].copy_from_slice(right);
+            for hit in self.ac.find_overlapping_iter(&*buf) {
+                if hit.start() < left.len() && hit.end() > left.len() {
+                    m |= self.masks[hit.pattern().as_usize()];
+                }
+            }
+        }
+        m
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(re: &str) -> Option<Vec<String>> {
+        required(re)
+    }
+
+    fn v(s: &[&str]) -> Option<Vec<String>> {
+        Some(s.iter().map(|x| x.to_string()).collect())
+    }
+
+    #[test]
+    fn literals_of_common_shapes() {
+        assert_eq!(req(r"^Failed \S+ for"), v(&["failed "]));
+        assert_eq!(
+            req(r"^[iI](?:llegal|nvalid) user (?P<user>.*?) from"),
+            v(&["illegal user ", "invalid user "])
+        );
+        assert_eq!(
+            req(r"^(?P<nofail>(?P<mlfforget>(Connection (?:closed|reset)|Disconnected))) (?:by|from)"),
+            v(&[
+                "connection closed by",
+                "connection closed from",
+                "connection reset by",
+                "connection reset from",
+                "disconnected by",
+                "disconnected from"
+            ])
+        );
+        assert_eq!(req(r"^x\.y"), v(&["x.y"]));
+        assert_eq!(req(r"ab(?: cd)?"), v(&["ab"]));
+    }
+
+    #[test]
+    fn nothing_when_unsure() {
+        for re in [
+            r"^\S+ from",       // " from" is required, but...
+            r"(?x)^Failed",     // verbose mode
+            r"^(a|)b",          // fine: "b" required
+            r"^(?P<x>a)(?P=x)", // backreference: not modelled
+            r".*",
+            r"^\d+$",
+            r"(?:abc)*",
+            r"a|.*",
+            r"\x41bc",
+            r"(?(x)a|b)",
+        ] {
+            let r = req(re);
+            match re {
+                r"^\S+ from" => assert_eq!(r, v(&[" from"])),
+                r"^(a|)b" => assert_eq!(r, v(&["b"])),
+                _ => assert_eq!(r, None, "{re}"),
+            }
+        }
+    }
+
+    #[test]
+    fn case_insensitive_letters_that_fold_beyond_ascii() {
+        // `k`/`s` match KELVIN SIGN / LONG S under (?i) with Unicode folding.
+        assert_eq!(req(r"(?i)desk top"), v(&[" top"]));
+        assert_eq!(req(r"^(?i:fail)ed"), v(&["failed"]));
+        assert_eq!(req(r"^(?i:ks)"), None);
+    }
+
+    /// Soundness against PCRE2 itself: whenever the compiled regex matches a line, one
+    /// of the literals occurs in it (ignoring ASCII case).
+    #[test]
+    fn literals_agree_with_pcre2() {
+        let regexes = [
+            r"^Failed \S+ for (?P<user>\S+) from (?P<ip>\S+)",
+            r"^[iI](?:llegal|nvalid) user (?P<user>.*?) from",
+            r"^(?P<x>(Connection (?:closed|reset)|Disconnected)) (?:by|from)",
+            r"(?i)user unknown",
+            r"^(?i:fAiL)ed",
+            r"ab(?: cd)?e{2,3}",
+            r"x[yY]z",
+        ];
+        let lines = [
+            "Failed password for root from 1.2.3.4",
+            "failed password for root from 1.2.3.4",
+            "Illegal user x from y",
+            "invalid user x from y",
+            "Connection reset by 1.2.3.4",
+            "Disconnected from 1.2.3.4",
+            "USER UNKNOWN",
+            "FAILed",
+            "abee",
+            "ab cdeee",
+            "xYz",
+            "nothing",
+        ];
+        for re in regexes {
+            let lits = required(&crate::translate::scope_inline_flags(re)).unwrap();
+            let pc = pcre2::bytes::RegexBuilder::new()
+                .utf(true)
+                .ucp(true)
+                .build(&crate::translate::python_to_pcre2(re))
+                .unwrap();
+            for l in lines {
+                if pc.is_match(l.as_bytes()).unwrap() {
+                    let low = l.to_ascii_lowercase();
+                    assert!(
+                        lits.iter().any(|x| low.contains(x.as_str())),
+                        "{re} matches {l:?} but none of {lits:?} occurs"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn literal_across_the_date_cut() {
+        let ll = LineLiterals::new(&["^Failed "], &[]).unwrap();
+        assert!(ll.drop_lines);
+        assert_eq!(ll.scan("Failed x", (0, 0)), 1);
+        assert_eq!(ll.scan("nothing here", (0, 0)), 0);
+        // "Fai" + date + "led " becomes "Failed " once the date is cut out.
+        let line = "Fai2024-01-01 10:00:00led x";
+        assert_eq!(ll.scan(line, (3, 22)), 1);
+        assert_eq!(ll.scan("Fa 2024-01-01 10:00:00led x", (3, 22)), 0);
+    }
+}
