@@ -636,6 +636,13 @@ impl JailRt {
                     );
                     let mut data = f.data;
                     data.remove("matches");
+                    // The id already is the address: no copy of it per counted id
+                    // (a one-entry map costs a whole B-tree node, ~650 bytes per id).
+                    for k in ["ip", "ip4", "ip6"] {
+                        if data.get(k).and_then(|v| v.as_str()) == Some(f.fid.as_str()) {
+                            data.remove(k);
+                        }
+                    }
                     let ids = if f.needs_dns {
                         resolve(&self.name, &f.fid)
                     } else {
