@@ -50,6 +50,14 @@ fn value() -> impl Strategy<Value = String> {
         1 => Just("\n    more".to_string()),
         1 => Just("\"q, r\"".to_string()),
         1 => Just(",".to_string()),
+        1 => Just("systemd".to_string()),
+        1 => Just("LOG".to_string()),
+        1 => Just("\n    LOGDIR/*.log tail".to_string()),
+        1 => Just("LOGDIR/nothing*.log".to_string()),
+        1 => Just("true".to_string()),
+        1 => Just("7".to_string()),
+        1 => Just("a0[p1=\"x\n     y\"]".to_string()),
+        1 => Just("s.py[k=v, actname=pa]".to_string()),
     ];
     proptest::collection::vec(tok, 0..4).prop_map(|v| v.join(" "))
 }
@@ -190,7 +198,10 @@ proptest! {
         for (p, text) in &t.files {
             let path = conf.join(p);
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, text.replace("LOG", log.to_str().unwrap())).unwrap();
+            let text = text
+                .replace("LOGDIR", tmp.path().to_str().unwrap())
+                .replace("LOG", log.to_str().unwrap());
+            std::fs::write(path, text).unwrap();
         }
         let lines: Vec<Value> = common::run_oracle(&["dump", conf.to_str().unwrap()])
             .lines()
