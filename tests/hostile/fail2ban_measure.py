@@ -77,10 +77,16 @@ def main():
     counts = defaultdict(int)
     by_filter = defaultdict(int)
     for (filt, opts), idx in groups.items():
-        found = run_group(filt, json.loads(opts), [recs[i]["line"] for i in idx])
+        lines = []
+        for i in idx:
+            lines.extend(recs[i].get("before", []))
+            lines.append(recs[i]["line"])
+        found = run_group(filt, json.loads(opts), lines)
         for i in idx:
             r = recs[i]
-            got = found.get(r["line"], set())
+            got = set()
+            for l in r.get("before", []) + [r["line"]]:
+                got |= found.get(l, set())
             bys = {canon(b) for b in r["bystanders"]}
             if got & bys:
                 cls = "bystander"

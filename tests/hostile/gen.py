@@ -10,6 +10,7 @@ One JSON record per line:
               (numbers are listed both as text and as the IPv4 address they denote)
   vector      how the address got in
   field       which attacker-controlled field carries it
+  before      (optional) earlier lines of the same connection, read first
 
 Run it from anywhere: `python3 tests/hostile/gen.py` rewrites the file beside it.
 The records are deterministic (no randomness), so the file only changes when this
@@ -113,6 +114,17 @@ def p_long(a):
     return "A" * 3000 + f" from {b} port 22", [b], "very long field"
 
 
+def p_on(a):
+    # sshd's optional ` on HOST` suffix swallows the daemon's address after the user.
+    b = by4()
+    return f"x {b} on", [b], "ADDR on (suffix swallows the real address)"
+
+
+def p_on_v6(a):
+    b = f"2001:db8:beef::{nxt():x}"
+    return f"x {b} on", [b], "IPv6 on (suffix swallows the real address)"
+
+
 def p_many(a):
     bs = [by4() for _ in range(40)]
     return " ".join(f"from {b}" for b in bs), bs, "many addresses"
@@ -131,13 +143,14 @@ def syslog(n):
 records = []
 
 
-def add(filt, opts, line, a, bys, vector, field):
+def add(filt, opts, line, a, bys, vector, field, before=None):
     # One log line: an attacker's newline is written as a space here (a daemon that
     # writes it raw gives two lines, each read on its own).
     line = line.replace("\n", " ")
     records.append({
         "filter": filt, "opts": opts, "line": line, "attacker": a,
         "bystanders": sorted(set(bys)), "vector": vector, "field": field,
+        **({"before": before} if before else {}),
     })
 
 
@@ -189,6 +202,21 @@ for mode in SSHD_MODES:
     if mode in ("extra", "aggressive"):
         each("sshd", o, "user", lambda a, u: sshd(
             f"Disconnected from invalid user {u} {a} port 5022 [preauth]"), [p_from_port, p_port])
+    for msg in ["Connection closed by authenticating user {u} {a} port 5022 [preauth]",
+                "Connection closed by invalid user {u} {a} port 5022 [preauth]",
+                "Disconnected from invalid user {u} {a} port 5022 [preauth]",
+                "Connection reset by authenticating user {u} {a} port 5022 [preauth]"]:
+        each("sshd", o, "user", lambda a, u, msg=msg: sshd(msg.format(u=u, a=a)), [p_on, p_on_v6])
+    # A failure without an address (pending on the connection id), then a line of the
+    # same connection whose address the attacker's user name decides.
+    for msg in ["Connection closed by invalid user {u} {a} port 5022 [preauth]",
+                "Disconnected from authenticating user {u} {a} port 5022 [preauth]"]:
+        a = attacker()
+        t, bys, vec = p_on(a)
+        pid[0] += 1
+        pre = f"{syslog(pid[0])} sshd[{pid[0]}]: Disconnecting: Too many authentication failures for root [preauth]"
+        add("sshd", o, f"{syslog(pid[0])} sshd[{pid[0]}]: " + msg.format(u=t, a=a), a, bys,
+            vec + ", after a pending failure", "user", before=[pre])
     fake("sshd", o, "user", lambda a, u: sshd(f"Failed password for invalid user {u} from {a} port 5022 ssh2"),
          lambda b, a: f"x from {a} port 1 ssh2: Failed password for invalid user y from {b} port 22 ssh2 x")
 
