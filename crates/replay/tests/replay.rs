@@ -650,3 +650,42 @@ fn year_less_syslog_dates_resolve_against_now() {
         );
     }
 }
+
+#[test]
+fn a_filter_change_is_replayed_with_its_own_filter() {
+    let Some(fx) = fixture(false) else { return };
+    let doc = replay(&fx, &["--set", "filter=sshd[mode=aggressive]"]);
+    // policy 0 still uses the normal mode
+    let total: usize = fx.written.failures.values().map(Vec::len).sum();
+    assert_eq!(
+        jail(&doc, "sshd", 0)["failures"].as_u64(),
+        Some(total as u64)
+    );
+    // policy 1, against the oracle: fail2ban-regex with the same filter, one id per
+    // failure
+    let out = std::process::Command::new("/usr/bin/fail2ban-regex")
+        .args(["-o", "id"])
+        .arg(&fx.log)
+        .arg("sshd[mode=aggressive]")
+        .output();
+    let Ok(out) = out.map_err(|e| eprintln!("SKIPPED: fail2ban-regex: {e}")) else {
+        return;
+    };
+    assert!(out.status.success());
+    let mut want: BTreeMap<String, u64> = BTreeMap::new();
+    for l in String::from_utf8_lossy(&out.stdout).lines() {
+        *want.entry(l.trim().to_string()).or_default() += 1;
+    }
+    let agg = jail(&doc, "sshd", 1);
+    let got: BTreeMap<String, u64> = agg["addresses"]
+        .as_object()
+        .expect("addresses")
+        .iter()
+        .map(|(k, v)| (k.clone(), v["failures"].as_u64().unwrap_or(0)))
+        .collect();
+    assert_eq!(got, want);
+    assert!(
+        agg["failures"].as_u64() > Some(total as u64),
+        "aggressive counts more"
+    );
+}
