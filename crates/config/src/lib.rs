@@ -51,7 +51,12 @@ pub mod tags;
 pub mod time;
 
 pub use check::{check, CheckSummary};
-pub use jail::{dump_stream, load, ActionSpec, Config, JailSpec, LogPath, ServerOptions};
+pub use defreader::Val;
+pub use filter::{read_filter_file_with, read_filter_with};
+pub use jail::{
+    dump_stream, load, ActionSpec, BantimeIncrement, Config, JailSpec, LogPath, ServerOptions,
+    JAIL_OPTS,
+};
 pub use time::{parse_time, TimeError};
 
 /// The fail2ban version whose behaviour this crate follows (`%(fail2ban_version)s`).
