@@ -100,11 +100,19 @@ fn ban_and_expire(lab: &Lab, d: &mut Daemon, banaction: &str, pair: [&str; 2], b
         "{banaction}: {other} (not banned) is blocked too\n{}",
         lab.firewall()
     );
-    assert!(
-        lab.connects(banned, OTHER_PORT),
-        "{banaction}: the ban must cover only the jail's port {PORT}\n{}",
-        lab.firewall()
-    );
+    if banaction.ends_with("allports") {
+        assert!(
+            !lab.connects(banned, OTHER_PORT),
+            "{banaction}: the ban must cover every port, {OTHER_PORT} too\n{}",
+            lab.firewall()
+        );
+    } else {
+        assert!(
+            lab.connects(banned, OTHER_PORT),
+            "{banaction}: the ban must cover only the jail's port {PORT}\n{}",
+            lab.firewall()
+        );
+    }
     assert!(
         lab.wait_connects(banned, true, Duration::from_secs(bantime + 6)),
         "{banaction}: {banned} still blocked {} s after a {bantime} s ban\n{}\n--- bailiff log\n{}",
@@ -172,6 +180,12 @@ fn nftables_multiport_bans_and_expires_ipv4_and_ipv6() {
     full_cycle("nftables-multiport");
 }
 
+/// `banaction = nftables-allports`: the stock file, applied natively; every port.
+#[test]
+fn nftables_allports_bans_every_port() {
+    full_cycle("nftables-allports");
+}
+
 /// `banaction = iptables-multiport`: the stock file through the action.d runner
 /// (`/bin/sh`, iptables and ip6tables).
 #[test]
@@ -214,6 +228,14 @@ fn ban_survives_kill9_and_restart_and_unban_lifts_it() {
         );
     }
     assert!(lab.connects(ATK4[1], PORT), "{} blocked", ATK4[1]);
+    let chain = lab
+        .nft(&["list", "chain", "inet", "f2b-table", "f2b-chain"])
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        chain.matches("@addr-set-sshd ").count(),
+        1,
+        "the restart over the old ruleset must not duplicate the rule:\n{chain}"
+    );
     // Crash again and lose the ruleset (as a reboot would): the restart restores
     // both bans from the database.
     d.kill9();
