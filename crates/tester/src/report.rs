@@ -68,6 +68,11 @@ pub struct Report {
     pub matched_lines: Vec<String>,
     pub missed_lines: Vec<String>,
     pub ignored_lines: Vec<String>,
+    /// Lines (counted as missed) whose only matches the filter declined because
+    /// their host could be another address: bailiff bans nobody for them,
+    /// fail2ban would. Listed after the missed lines, with their addresses.
+    pub ambiguous: u64,
+    pub ambiguous_lines: Vec<(String, String)>,
     /// The last missed lines, to move to "matched" when a later multi-line match
     /// consumes them (only kept when maxlines > 1).
     recent_missed: VecDeque<String>,
@@ -123,6 +128,17 @@ impl Report {
                     }
                 }
             }
+        }
+    }
+
+    /// `line`, already counted as missed, had matches the filter declined as
+    /// ambiguous; `detail` says how (addresses, reason).
+    pub fn add_ambiguous(&mut self, line: &str, detail: String) {
+        self.ambiguous += 1;
+        if !self.opts.print_no_missed
+            && (self.opts.print_all_missed || self.ambiguous <= self.opts.list_cap as u64 + 1)
+        {
+            self.ambiguous_lines.push((line.to_string(), detail));
         }
     }
 
@@ -206,8 +222,32 @@ impl Report {
                 &self.missed_lines,
                 self.opts.print_all_missed,
             )?;
+            self.write_ambiguous(w)?;
         }
         Ok(())
+    }
+
+    /// Only when there are any, so that reports are otherwise the reference's.
+    fn write_ambiguous(&self, w: &mut dyn Write) -> io::Result<()> {
+        if self.ambiguous == 0 {
+            return Ok(());
+        }
+        let header = "Ambiguous line(s), missed because their host could be another address \
+                      (fail2ban would ban the first):";
+        if self.ambiguous < self.opts.list_cap as u64 || self.opts.print_all_missed {
+            let mut items = Vec::new();
+            for (line, detail) in &self.ambiguous_lines {
+                items.push(line.trim_end().to_string());
+                items.push(format!("    {detail}"));
+            }
+            list(w, Some(header), &items)
+        } else {
+            writeln!(
+                w,
+                "{header} too many to print.  Use --print-all-missed to print all {} lines",
+                self.ambiguous
+            )
+        }
     }
 
     fn write_regexes(&self, w: &mut dyn Write, title: &str, stats: &[RegexStat]) -> io::Result<()> {
@@ -390,6 +430,30 @@ mod tests {
         });
         none.add_line("m", LineKind::Missed);
         assert!(!render(&none).contains("Missed line"));
+    }
+
+    #[test]
+    fn ambiguous_lines_are_listed_only_when_present() {
+        let mut r = Report::new(opts(20));
+        r.add_line("plain miss", LineKind::Missed);
+        assert!(!render(&r).contains("Ambiguous"));
+        r.add_line("x rhost=192.0.2.2 user=rhost=192.0.2.9", LineKind::Missed);
+        r.add_ambiguous(
+            "x rhost=192.0.2.2 user=rhost=192.0.2.9",
+            "addresses: 192.0.2.2, 192.0.2.9 (readings)".into(),
+        );
+        let s = render(&r);
+        assert!(
+            s.contains("\nLines: 2 lines, 0 ignored, 0 matched, 2 missed\n"),
+            "{s}"
+        );
+        assert!(
+            s.ends_with(
+                "(fail2ban would ban the first):\n|  x rhost=192.0.2.2 user=rhost=192.0.2.9\n\
+                 |      addresses: 192.0.2.2, 192.0.2.9 (readings)\n`-\n"
+            ),
+            "{s}"
+        );
     }
 
     #[test]

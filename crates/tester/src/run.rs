@@ -465,6 +465,7 @@ fn process(
     let mut line = String::new();
     let mut line_no: u64 = 0;
     let mut regex_errors: u64 = 0;
+    let mut ambiguous: u64 = 0;
     loop {
         let next = s.source.next_line(&mut line).map_err(|e| match e {
             Error::Io { source, .. } => Error::Io {
@@ -492,6 +493,17 @@ fn process(
         };
         if res.failures.iter().any(|f| f.needs_dns) {
             s.dns.resolve_failures(&mut res.failures);
+        }
+        if !res.ambiguous.is_empty() && outfmt.is_some() {
+            ambiguous += 1;
+            if ambiguous <= MAX_ERRORS_SHOWN {
+                writeln!(
+                    err,
+                    "WARNING: line {line_no}: not a failure, the host could be another address ({})",
+                    ambiguity_detail(&res.ambiguous)
+                )
+                .map_err(Error::Output)?;
+            }
         }
         for e in &res.errors {
             regex_errors += 1;
@@ -572,6 +584,13 @@ fn process(
             regex: t.regex,
         })
         .collect();
+    if ambiguous > MAX_ERRORS_SHOWN {
+        writeln!(
+            err,
+            "WARNING: {ambiguous} lines with an ambiguous host in all (first {MAX_ERRORS_SHOWN} shown)"
+        )
+        .map_err(Error::Output)?;
+    }
     if regex_errors > MAX_ERRORS_SHOWN {
         writeln!(
             err,
@@ -647,6 +666,34 @@ fn tally(
         LineKind::Missed
     };
     r.add_line(line, kind);
+    if kind == LineKind::Missed && !res.ambiguous.is_empty() {
+        r.add_ambiguous(line, ambiguity_detail(&res.ambiguous));
+    }
+}
+
+/// `addresses: a, b (readings)` for the report and warnings.
+fn ambiguity_detail(list: &[bailiff_filter::Ambiguity]) -> String {
+    let parts: Vec<String> = list
+        .iter()
+        .map(|a| {
+            format!(
+                "addresses: {} ({})",
+                a.candidates.join(", "),
+                ambiguity_kind(a.kind)
+            )
+        })
+        .collect();
+    parts.join("; ")
+}
+
+fn ambiguity_kind(k: bailiff_filter::AmbiguityKind) -> &'static str {
+    use bailiff_filter::AmbiguityKind as K;
+    match k {
+        K::Readings => "readings",
+        K::TrailingRecord => "trailing-record",
+        K::TooManyAddresses => "too-many-addresses",
+        K::NumericHost => "numeric-host",
+    }
 }
 
 /// `--json`: one object per result, written field by field (no intermediate values).
@@ -677,6 +724,23 @@ fn write_json(out: &mut dyn Write, line_no: u64, res: &LineResult) -> io::Result
         out.write_all(b"},\"matches\":")?;
         js(out, &f.matches)?;
         writeln!(out, ",\"pending\":{}}}", f.pending)?;
+    }
+    for a in &res.ambiguous {
+        write!(
+            out,
+            "{{\"line\":{line_no},\"kind\":\"ambiguous\",\"id\":null,\"time\":"
+        )?;
+        js(out, &a.time)?;
+        write!(
+            out,
+            ",\"regex\":{},\"reason\":\"{}\",\"candidates\":",
+            a.regex,
+            ambiguity_kind(a.kind)
+        )?;
+        js(out, &a.candidates)?;
+        out.write_all(b",\"fields\":{},\"matches\":")?;
+        js(out, &a.matches)?;
+        out.write_all(b",\"pending\":false}\n")?;
     }
     if res.ignored && res.failures.is_empty() {
         write!(

@@ -380,6 +380,52 @@ fn without_timing(report: &str) -> String {
         .join("\n")
 }
 
+/// The lines of `log` the filter declines as ambiguous (a host that could be
+/// another address; bailiff bans nobody for them, fail2ban does): taken from our
+/// `--json` output. When there are any, returns a copy of the log without them,
+/// on which both tools must agree, after checking that the reference does count
+/// each of them as matched. Otherwise the log itself.
+fn without_ambiguous(dir: &Path, log: &str, filter: &str) -> String {
+    let json = ours(&["--json", log, filter]);
+    let ambiguous: std::collections::BTreeSet<String> = json
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|o| o["kind"] == "ambiguous")
+        .flat_map(|o| {
+            o["matches"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|m| m.as_str().map(str::to_string))
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default()
+        })
+        .collect();
+    if ambiguous.is_empty() {
+        return log.to_string();
+    }
+    let matched = reference(&["--print-all-matched", log, filter]);
+    for a in &ambiguous {
+        assert!(
+            matched
+                .lines()
+                .any(|l| l.strip_prefix("|  ") == Some(a.trim_end())),
+            "{filter}: declined as ambiguous but not matched by the reference either: {a}"
+        );
+    }
+    let text = std::fs::read(log).unwrap();
+    let text = String::from_utf8_lossy(&text);
+    let kept: Vec<&str> = text.lines().filter(|l| !ambiguous.contains(*l)).collect();
+    eprintln!(
+        "{filter}: {} ambiguous line(s) left out of the comparison",
+        ambiguous.len()
+    );
+    let path = dir.join(format!("{filter}.without-ambiguous"));
+    std::fs::write(&path, kept.join("\n") + "\n").unwrap();
+    path.to_string_lossy().into_owned()
+}
+
 /// Every stock filter on its sample log (fail2ban's own test data): the complete
 /// summary, header to missed lines, equals the reference's, in the plain run and
 /// with the options that change its content.
@@ -412,9 +458,10 @@ fn sample_log_reports_match_fail2ban_regex() {
         "expected the stock sample logs, found {}",
         names.len()
     );
+    let dir = tempfile::tempdir().unwrap();
     let mut jobs: Vec<(String, Vec<String>)> = Vec::new();
     for name in &names {
-        let log = format!("{SAMPLE_LOGS}/{name}");
+        let log = without_ambiguous(dir.path(), &format!("{SAMPLE_LOGS}/{name}"), name);
         let mut variants: Vec<Vec<&str>> = vec![vec![]];
         if [
             "sshd",
@@ -487,15 +534,12 @@ fn sample_log_out_lines_match_fail2ban_regex() {
         .collect();
     names.sort();
     let fmt = "<time> <ip> <F-USER> <fid>";
+    let dir = tempfile::tempdir().unwrap();
     let jobs: Vec<Vec<String>> = names
         .iter()
         .map(|n| {
-            vec![
-                "-o".into(),
-                fmt.into(),
-                format!("{SAMPLE_LOGS}/{n}"),
-                n.clone(),
-            ]
+            let log = without_ambiguous(dir.path(), &format!("{SAMPLE_LOGS}/{n}"), n);
+            vec!["-o".into(), fmt.into(), log, n.clone()]
         })
         .collect();
     let wants = references(&jobs);

@@ -238,3 +238,33 @@ fn now_sets_the_year_of_year_less_dates() {
         assert_eq!(out, format!("{want}\n"), "--now {now}");
     }
 }
+
+/// A line that can be read with either of two addresses as the host (an attacker
+/// can write `rhost=...` into a field) is no failure for bailiff: `-o` prints
+/// nothing for it, the report counts it missed and lists it with its addresses,
+/// `--json` reports it as `ambiguous`.
+#[test]
+fn ambiguous_hosts_are_shown_not_banned() {
+    let log =
+        "2024-01-02 03:04:05 auth failure; user=x rhost=192.0.2.2 user=test rhost=192.0.2.152\n\
+               2024-01-02 03:04:06 auth failure; user=y rhost=192.0.2.7";
+    let regex = "rhost=<HOST>";
+    let (ids, _) = ours(&["-o", "id", log, regex]);
+    assert_eq!(ids, "192.0.2.7\n");
+    let (report, _) = ours(&[log, regex]);
+    assert!(
+        report.contains("\nLines: 2 lines, 0 ignored, 1 matched, 1 missed\n"),
+        "{report}"
+    );
+    assert!(
+        report.contains("\n|      addresses: 192.0.2.2, 192.0.2.152 (readings)\n`-\n"),
+        "{report}"
+    );
+    let (json, _) = ours(&["--json", log, regex]);
+    let first: Value = serde_json::from_str(json.lines().next().unwrap()).unwrap();
+    assert_eq!(first["kind"], "ambiguous");
+    assert_eq!(
+        first["candidates"],
+        serde_json::json!(["192.0.2.2", "192.0.2.152"])
+    );
+}
