@@ -74,12 +74,17 @@ impl Loader {
                 Vec::new()
             };
         }
+        // Python's glob is not recursive: `**` is just `*`
+        let mut pattern = pattern.to_string();
+        while pattern.contains("**") {
+            pattern = pattern.replace("**", "*");
+        }
         let opts = glob::MatchOptions {
             case_sensitive: true,
             require_literal_separator: true,
             require_literal_leading_dot: true,
         };
-        let mut out: Vec<String> = match glob::glob_with(pattern, opts) {
+        let mut out: Vec<String> = match glob::glob_with(&pattern, opts) {
             Ok(paths) => paths
                 .filter_map(|p| p.ok())
                 .filter_map(|p| p.to_str().map(str::to_string))
@@ -94,5 +99,36 @@ impl Loader {
     pub fn glob_in(&self, dir: &str, suffix_pattern: &str) -> Vec<String> {
         let pat = format!("{}/{}", glob::Pattern::escape(dir), suffix_pattern);
         self.glob(&pat)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glob_like_python() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path().to_str().unwrap();
+        for p in ["a/x.log", "a/b/x.log", ".h/x.log", "a/.x.log"] {
+            let f = tmp.path().join(p);
+            std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+            std::fs::write(f, "").unwrap();
+        }
+        let l = Loader::new();
+        // not recursive, no hidden entries for `*`
+        assert_eq!(
+            l.glob(&format!("{d}/**/x.log")),
+            vec![format!("{d}/a/x.log")]
+        );
+        assert_eq!(
+            l.glob(&format!("{d}/a/*.log")),
+            vec![format!("{d}/a/x.log")]
+        );
+        assert_eq!(
+            l.glob(&format!("{d}/a/.x.log")),
+            vec![format!("{d}/a/.x.log")]
+        );
+        assert!(l.glob(&format!("{d}/nope/*.log")).is_empty());
     }
 }

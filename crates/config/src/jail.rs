@@ -84,6 +84,13 @@ pub struct ServerOptions {
     pub stacksize: Option<i64>,
 }
 
+impl ServerOptions {
+    /// `dbpurgeage` in seconds.
+    pub fn dbpurgeage_secs(&self) -> Result<f64, crate::TimeError> {
+        crate::parse_time(&self.dbpurgeage)
+    }
+}
+
 /// One `logpath` line: the glob, `head` or `tail`, and the files it matched now.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogPath {
