@@ -84,13 +84,18 @@ impl Loader {
             require_literal_separator: true,
             require_literal_leading_dot: true,
         };
-        let mut out: Vec<String> = match glob::glob_with(&pattern, opts) {
-            Ok(paths) => paths
-                .filter_map(|p| p.ok())
-                .filter_map(|p| p.to_str().map(str::to_string))
-                .collect(),
-            Err(_) => Vec::new(),
+        let run = |pat: &str| -> Option<Vec<String>> {
+            glob::glob_with(pat, opts).ok().map(|paths| {
+                paths
+                    .filter_map(|p| p.ok())
+                    .filter_map(|p| p.to_str().map(str::to_string))
+                    .collect()
+            })
         };
+        // an unbalanced `[` is a literal character for Python's fnmatch
+        let mut out = run(&pattern)
+            .or_else(|| run(&pattern.replace('[', "[[]")))
+            .unwrap_or_default();
         out.sort();
         out
     }
@@ -130,5 +135,10 @@ mod tests {
             vec![format!("{d}/a/.x.log")]
         );
         assert!(l.glob(&format!("{d}/nope/*.log")).is_empty());
+        std::fs::write(tmp.path().join("a/y[.log"), "").unwrap();
+        assert_eq!(
+            l.glob(&format!("{d}/a/y[.l*")),
+            vec![format!("{d}/a/y[.log")]
+        );
     }
 }
