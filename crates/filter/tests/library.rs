@@ -683,3 +683,149 @@ fn firewall_actions_in_a_network_namespace() {
         println!("firewall actions ({ip}): iptables, multiport, allports, ipset, route ok");
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// The hostile corpus (tests/hostile/corpus.jsonl, shared with the filter crate's own
+// test): lines whose attacker-written fields carry other addresses. Through our filters no
+// bystander may come out, and we count how many lines our regexes read one way (the
+// attacker is banned) against the stock filters on the same lines.
+
+const HOSTILE_NOW: f64 = 1_795_428_000.0; // 2026-11-23, the corpus dates
+
+#[derive(Default, Debug, PartialEq)]
+struct HostileTally {
+    attacker: usize,
+    ambiguous: usize,
+    none: usize,
+    bystanders: Vec<String>,
+}
+
+fn canon_addr(text: &str) -> String {
+    let t = text.trim_matches(|c| c == '[' || c == ']');
+    match t.parse::<std::net::IpAddr>() {
+        Ok(a) => a.to_canonical().to_string(),
+        Err(_) => t.to_ascii_lowercase(),
+    }
+}
+
+/// `verbose` lists the lines that did not end in the attacker's ban.
+fn hostile_run(confdir: &Path, records: &[serde_json::Value], verbose: bool) -> HostileTally {
+    use bailiff_filter::{FailureKind, Filter, FilterConfig, UseDns, Zone};
+    let mut t = HostileTally::default();
+    for (i, r) in records.iter().enumerate() {
+        let name = r["filter"].as_str().unwrap_or_default();
+        let opts: Vec<(String, String)> = r["opts"]
+            .as_object()
+            .map(|o| {
+                o.iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let def = bailiff_config::read_filter(confdir, name, &opts)
+            .unwrap_or_else(|e| panic!("corpus record {}: {name}: {e}", i + 1));
+        let cfg = FilterConfig {
+            prefregex: def.prefregex,
+            failregex: def.failregex,
+            ignoreregex: def.ignoreregex,
+            maxlines: def.maxlines.unwrap_or(1),
+            datepattern: def.datepattern,
+            usedns: UseDns::Warn,
+            ..FilterConfig::default()
+        };
+        let mut f = Filter::new(&cfg, Zone::utc(), HOSTILE_NOW)
+            .unwrap_or_else(|e| panic!("corpus record {}: {name}: {e}", i + 1));
+        for b in r["before"].as_array().into_iter().flatten() {
+            f.process_line(b.as_str().unwrap_or_default(), HOSTILE_NOW);
+        }
+        let line = r["line"].as_str().unwrap_or_default();
+        let res = f.process_line(line, HOSTILE_NOW);
+        let fails: Vec<String> = res
+            .failures
+            .iter()
+            .filter(|x| x.kind == FailureKind::Fail && !x.fid.is_empty())
+            .map(|x| canon_addr(&x.fid))
+            .collect();
+        let bystanders: Vec<String> = r["bystanders"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|b| b.as_str().map(canon_addr))
+            .collect();
+        let attacker = canon_addr(r["attacker"].as_str().unwrap_or_default());
+        if let Some(b) = fails.iter().find(|x| bystanders.contains(x)) {
+            t.bystanders.push(format!(
+                "record {} ({name} {opts:?}): banned {b}: {line}",
+                i + 1
+            ));
+        } else if fails.contains(&attacker) {
+            t.attacker += 1;
+        } else if !res.ambiguous.is_empty() {
+            t.ambiguous += 1;
+            if verbose {
+                println!("  ambiguous: record {} ({name} {opts:?}): {line}", i + 1);
+            }
+        } else {
+            t.none += 1;
+            if verbose {
+                println!("  no failure: record {} ({name} {opts:?}): {line}", i + 1);
+            }
+        }
+    }
+    t
+}
+
+#[test]
+fn hostile_corpus_through_our_filters() {
+    if !Path::new(FILTER_D).is_dir() {
+        let msg =
+            "SKIPPED: fail2ban's filter.d (the stock side of the comparison) is not installed";
+        assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "{msg}");
+        eprintln!("{msg}");
+        return;
+    }
+    let text = std::fs::read_to_string(repo_dir("tests/hostile/corpus.jsonl")).expect("corpus");
+    let ours = library_filters(&repo_dir("config/filter.d"));
+    let records: Vec<serde_json::Value> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).expect("corpus line is JSON"))
+        .filter(|r: &serde_json::Value| {
+            ours.iter()
+                .any(|n| Some(n.as_str()) == r["filter"].as_str())
+        })
+        .collect();
+    assert!(
+        records.len() >= 100,
+        "{} corpus records for our filters",
+        records.len()
+    );
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let stock_dir = build_confdir(&tmp.path().join("stock"), None);
+    let ours_dir = build_confdir(&tmp.path().join("ours"), Some(&repo_dir("config/filter.d")));
+    let verbose = std::env::var("LIBRARY_HOSTILE_VERBOSE").is_ok();
+    let stock = hostile_run(&stock_dir, &records, false);
+    let mine = hostile_run(&ours_dir, &records, verbose);
+    for (who, t) in [("stock filters", &stock), ("our filters", &mine)] {
+        println!(
+            "hostile corpus, {who}: {} lines: {} ban the attacker, {} ambiguous, {} no failure, {} ban a bystander",
+            records.len(),
+            t.attacker,
+            t.ambiguous,
+            t.none,
+            t.bystanders.len()
+        );
+    }
+    for b in &mine.bystanders {
+        println!("  {b}");
+    }
+    assert!(mine.bystanders.is_empty(), "our filters banned bystanders");
+    // Ours are written so that the daemon's address is the only reading: at least as many
+    // lines end in the attacker's ban as with the stock filters.
+    assert!(
+        mine.attacker >= stock.attacker,
+        "our filters ban the attacker on fewer lines ({}) than the stock ones ({})",
+        mine.attacker,
+        stock.attacker
+    );
+}
