@@ -202,3 +202,45 @@ fn duplicate_option_in_one_file_is_an_error() {
     assert_eq!(e.option, "bantime");
     assert!(e.file.ends_with("jail.conf"));
 }
+
+/// A typical administrator's `jail.local` on top of the stock files.
+#[test]
+fn typical_admin_jail_local_on_stock_files() {
+    if !Path::new("/etc/fail2ban/jail.conf").exists() {
+        eprintln!("SKIPPED: /etc/fail2ban not installed");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("conf");
+    common::copy_tree(Path::new("/etc/fail2ban"), &root);
+    let log = tmp.path().join("auth.log");
+    std::fs::write(&log, "").unwrap();
+    let local = format!(
+        "[DEFAULT]\nignoreip = 127.0.0.1/8 ::1 192.0.2.0/24\nbantime = 1h\nbantime.increment = true\nbantime.factor = 2\nbantime.maxtime = 1w\nfindtime = 30m\nmaxretry = 4\nbanaction = nftables-multiport\nbanaction_allports = nftables-allports\naction = %(action_mwl)s\ndestemail = admin@example.org\n\n[sshd]\nenabled = true\nmode = aggressive\nport = ssh,2222\nlogpath = {0}\n\n[recidive]\nenabled = true\nlogpath = {0}\nbantime = -1\n",
+        log.display()
+    );
+    write_tree(
+        &root,
+        &[
+            ("jail.local", &local),
+            (
+                "fail2ban.local",
+                "[Definition]\nloglevel = DEBUG\ndbpurgeage = 7d\n",
+            ),
+        ],
+    );
+    assert_same_as_fail2ban(&root);
+    let cfg = bailiff_config::load(&root).unwrap();
+    assert_eq!(cfg.server.loglevel, "DEBUG");
+    assert_eq!(cfg.server.dbpurgeage_secs().unwrap(), 7.0 * 86400.0);
+    let sshd = cfg.jail("sshd").unwrap();
+    assert_eq!(sshd.maxretry, 4);
+    assert!(sshd.bantime_increment.increment);
+    assert_eq!(sshd.bantime_increment.maxtime.as_deref(), Some("1w"));
+    assert_eq!(sshd.findtime_secs().unwrap(), 1800.0);
+    let files: Vec<&str> = sshd.actions.iter().map(|a| a.file.as_str()).collect();
+    assert_eq!(files, vec!["nftables-multiport", "sendmail-whois-lines"]);
+    let recidive = cfg.jail("recidive").unwrap();
+    assert_eq!(recidive.bantime_secs().unwrap(), -1.0);
+    assert_eq!(recidive.actions[0].file, "nftables-allports");
+}
