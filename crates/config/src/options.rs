@@ -136,7 +136,7 @@ pub fn split_with_options(s: &str) -> Vec<String> {
                 m += 1;
             }
             let accept = |e: usize| e == n || c[e].is_whitespace();
-            let mut budget = 10_000usize;
+            let mut budget = 2_000usize;
             end = group_end(&c, m, &accept, &mut budget);
             if end.is_none() && accept(m) {
                 end = Some(m);
@@ -286,5 +286,21 @@ mod tests {
                 "a[x=1]b"
             ]
         );
+    }
+}
+
+#[cfg(test)]
+mod limits {
+    use super::*;
+
+    #[test]
+    fn long_argument_lists_stay_bounded() {
+        let many: Vec<String> = (0..5000).map(|i| format!("k{i}=v")).collect();
+        let s = format!("act[{}]x other", many.join(","));
+        let items = split_with_options(&s);
+        assert_eq!(items.len(), 2);
+        let ok = format!("act[{}]", many[..100].join(", "));
+        assert_eq!(split_with_options(&ok), vec![ok.clone()]);
+        assert_eq!(extract_options(&ok).unwrap().1.len(), 100);
     }
 }
