@@ -326,6 +326,10 @@ each("courier-auth", {}, "user", lambda a, u: CRR.format(d=syslog(13), u=u, a=a)
      [p_ipbracket, p_bracket, p_decimal, p_mapped, p_v6_bracket])
 fake("courier-auth", {}, "user", lambda a, u: CRR.format(d=syslog(14), u=u, a=a),
      lambda b, a: f"x, ip=[::ffff:{b}]")
+fake("courier-auth", {}, "user", lambda a, u: CRR.format(d=syslog(14), u=u, a=a),
+     lambda b, a: f", ip=[[{b}]:22")
+_a, _b = attacker(), f"2001:db8:beef::{nxt():x}"
+add("courier-auth", {}, CRR.format(d=syslog(14), u=f", ip=[[{_b}]", a=_a), _a, [_b], "appended fake record", "user")
 fake("courier-auth", {}, "user", lambda a, u: f"{syslog(15)} mail pop3d-ssl: LOGIN FAILED, user={u}, ip=[::ffff:{a}]",
      lambda b, a: f"x, ip=[{b}], port=[1]")
 

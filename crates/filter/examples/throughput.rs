@@ -134,6 +134,12 @@ fn main() {
         "prefiltered failregexes: {:?}",
         filter.failregex_prefiltered()
     );
+    println!("line prefilter: {}", filter.line_prefilter());
+    if std::env::var_os("BENCH_LITERALS").is_some() {
+        for (i, l) in filter.failregex_literals().iter().enumerate() {
+            println!("  failregex #{i}: {l:?}");
+        }
+    }
     let bytes: usize = lines.iter().map(|l| l.len() + 1).sum();
     {
         // Date detection alone, for comparison.

@@ -661,8 +661,9 @@ impl Probe {
 pub enum AmbiguityKind {
     /// The line can be read with more than one address as the host.
     Readings,
-    /// The line repeats the regex's own wording right before the host (at least
-    /// [`MIN_LEAD_IN`] characters, like `FAIL LOGIN: Client "`) in front of another
+    /// After the host, the line repeats the regex's own wording right before the host
+    /// (at least [`MIN_LEAD_IN`] characters like `FAIL LOGIN: Client "`, or
+    /// [`MIN_TAIL_LEAD_IN`] like `ip=[` past the end of the match) in front of another
     /// address: a second record, most likely written into an attacker's field (the
     /// regex may be unable to read the daemon's own record at all).
     RepeatedRecord,
@@ -692,25 +693,31 @@ impl Readings {
 /// Shortest lead-in (literal text right before a host group) that counts for
 /// [`AmbiguityKind::RepeatedRecord`]; longer ones are cut to [`MAX_LEAD_IN`].
 pub const MIN_LEAD_IN: usize = 8;
+/// The same for a copy after the end of the match (text the regex did not read at
+/// all, where a short lead-in naming a field, like `ip=[`, already marks a second
+/// record; one of plain words, like ` from `, does not).
+pub const MIN_TAIL_LEAD_IN: usize = 3;
 const MAX_LEAD_IN: usize = 24;
 
-/// `head` without an IPv4-mapped prefix or opening bracket at its end (what `<HOST>`
-/// accepts before the address itself).
-fn strip_host_prefix(mut head: &str) -> &str {
-    loop {
-        let l = head.len();
-        if l >= 7 && head.is_char_boundary(l - 7) && head[l - 7..].eq_ignore_ascii_case("::ffff:") {
-            head = &head[..l - 7];
-        } else if let Some(h) = head.strip_suffix('[') {
-            head = h;
-        } else {
-            return head;
+/// Does the text before an address token end with `lead`, directly or before what
+/// `<HOST>` accepts ahead of the address (an opening bracket, an IPv4-mapped prefix)?
+fn led_by(head: &str, lead: &str) -> bool {
+    let mut heads = vec![head];
+    let l = head.len();
+    if l >= 7 && head.is_char_boundary(l - 7) && head[l - 7..].eq_ignore_ascii_case("::ffff:") {
+        heads.push(&head[..l - 7]);
+    }
+    for h in heads.clone() {
+        if let Some(x) = h.strip_suffix('[') {
+            heads.push(x);
         }
     }
+    heads.iter().any(|h| h.ends_with(lead))
 }
 
 /// The literal text each `<HOST>`/`<ADDR>` of a tag-expanded regex requires right
-/// before it (`FAIL LOGIN: Client "`), when at least [`MIN_LEAD_IN`] characters long.
+/// before it (`FAIL LOGIN: Client "`), when at least [`MIN_TAIL_LEAD_IN`] characters
+/// long.
 fn lead_ins(expanded: &str) -> Vec<String> {
     let mut out = Vec::new();
     for (p, _) in expanded.match_indices("(?P<ip4>") {
@@ -749,7 +756,7 @@ fn lead_ins(expanded: &str) -> Vec<String> {
             }
             i += 1;
         }
-        if lit.len() >= MIN_LEAD_IN {
+        if lit.len() >= MIN_TAIL_LEAD_IN {
             let keep = lit.len().min(MAX_LEAD_IN);
             out.push(lit[lit.len() - keep..].iter().collect());
         }
@@ -856,11 +863,8 @@ impl Checker {
         let mut probed = 0usize;
         // (token span, reading span) of every other address that reads.
         let mut others: Vec<((usize, usize), (usize, usize))> = Vec::new();
-        let head = |p: usize| strip_host_prefix(buf.get(..p).unwrap_or(""));
-        let lead = self
-            .lead_ins
-            .iter()
-            .find(|l| head(captured.0).ends_with(l.as_str()));
+        let head = |p: usize| buf.get(..p).unwrap_or("");
+        let lead = self.lead_ins.iter().find(|l| led_by(head(captured.0), l));
         let line_of = |p: usize| buf[..p].matches('\n').count();
         let own_line = line_of(captured.0);
         let mut repeated = Vec::new();
@@ -881,7 +885,18 @@ impl Checker {
             // regex skipped on its way to the host it chose.
             if matches!(tok.kind, TokenKind::V4 | TokenKind::V6)
                 && tok.start >= captured.1
-                && lead.is_some_and(|l| head(tok.start).ends_with(l.as_str()))
+                && lead.is_some_and(|l| {
+                    // Past the match, a short lead-in counts when it names a field
+                    // (`ip=[`, `rip=`): prose like ` from ` recurs in free text.
+                    let ok = if tok.start >= matched.1 {
+                        l.chars().count() >= MIN_TAIL_LEAD_IN
+                            && (l.chars().count() >= MIN_LEAD_IN
+                                || l.contains(['=', '[', '(', ':', '"', '\'']))
+                    } else {
+                        l.chars().count() >= MIN_LEAD_IN
+                    };
+                    ok && led_by(head(tok.start), l)
+                })
                 && line_of(tok.start) == own_line
                 && !repeated.contains(&tok.address)
             {

@@ -43,6 +43,7 @@ pub use bailiff_date::{DateDetector, DateHit, DateOptions, Zone};
 
 mod addr;
 pub mod ambiguity;
+mod literals;
 mod mlfid;
 mod prefilter;
 mod regex;
@@ -278,6 +279,10 @@ pub struct Filter {
     mlf: mlfid::MlfCache,
     find_time: Option<f64>,
     in_operation: bool,
+    /// Single-line filters: the literals a line needs to reach the regexes.
+    lits: Option<literals::LineLiterals>,
+    /// Whether the ignoreregexes run on every line before the failregexes.
+    early_ignore: bool,
     /// The ambiguity check (None: no regex has a host group).
     checker: ambiguity::Checker,
     /// Ambiguous matches so far.
@@ -351,6 +356,20 @@ impl Filter {
         };
         let dates = DateDetector::new(cfg.datepattern.as_deref(), &opts)
             .map_err(|e| FilterError::Date(e.to_string()))?;
+        // fail2ban runs the ignoreregexes before the failregexes when there are few of
+        // them for many failregexes.
+        let early_ignore = !ignore.is_empty() && ignore.len() + 2 < fail.len();
+        let lits = if maxlines == 1 {
+            let f: Vec<&str> = fail.iter().map(|c| c.expanded()).collect();
+            let i: Vec<&str> = if early_ignore {
+                ignore.iter().map(|c| c.expanded()).collect()
+            } else {
+                Vec::new()
+            };
+            literals::LineLiterals::new(&f, &i)
+        } else {
+            None
+        };
         let pref_has_groups = pref
             .as_ref()
             .is_some_and(|p| p.group_names().any(|n| n != "content"));
@@ -383,6 +402,8 @@ impl Filter {
             in_operation: true,
             checker,
             ambiguous_total: 0,
+            lits,
+            early_ignore,
         })
     }
 
@@ -400,6 +421,22 @@ impl Filter {
     /// Which failregexes have a literal prefilter (diagnostics, benchmarks).
     pub fn failregex_prefiltered(&self) -> Vec<bool> {
         self.fail.iter().map(|c| c.has_prefilter()).collect()
+    }
+
+    /// Per failregex: the literals one of which any line it matches contains (None:
+    /// none found). Diagnostics; see [`Filter::line_prefilter`].
+    pub fn failregex_literals(&self) -> Vec<Option<Vec<String>>> {
+        self.fail
+            .iter()
+            .map(|c| literals::required(&translate::scope_inline_flags(c.expanded())))
+            .collect()
+    }
+
+    /// Whether lines without any failregex literal are dropped before the regexes
+    /// run (single-line filters whose every failregex, and early ignoreregex, has
+    /// literals).
+    pub fn line_prefilter(&self) -> bool {
+        self.lits.is_some()
     }
 
     /// The ignoreregexes after tag expansion.
@@ -557,6 +594,10 @@ impl Filter {
         now: f64,
         res: &mut LineResult,
     ) {
+        if self.lits.as_ref().is_some_and(|l| !l.may_match(line, cut)) {
+            // No literal of any regex: nothing can match (module `literals`).
+            return;
+        }
         self.push_line(line, cut);
         let org = std::mem::take(&mut self.lines);
         let mut pbuf = std::mem::take(&mut self.pbuf);
@@ -626,10 +667,7 @@ impl Filter {
     ) {
         let multi = self.maxlines > 1;
         // Early ignore, when there are few ignoreregexes for many failregexes.
-        if !self.ignore.is_empty()
-            && self.ignore.len() + 2 < self.fail.len()
-            && self.ignore_hit(pbuf, res).is_some()
-        {
+        if self.early_ignore && self.ignore_hit(pbuf, res).is_some() {
             return;
         }
         // Which buffer the failregexes see: pbuf, or wbuf (content / rebuilt).

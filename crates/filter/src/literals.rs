@@ -7,11 +7,11 @@
 //! failregexes (and of the ignoreregexes when they run before the failregexes) into
 //! one Aho-Corasick automaton, matched ASCII-case-insensitively over the raw line. A
 //! line with none of them cannot produce anything and is dropped before any regex
-//! runs; for the others, only the failregexes whose literals occur are searched.
+//! runs.
 //!
 //! The analysis is conservative: a construct it does not model (backreferences,
 //! conditionals, `(?x)`, unusual escapes, large classes) contributes "no literal", and
-//! a regex without any required literal disables the line-level drop for its filter.
+//! a regex without any required literal disables the prefilter for its filter.
 //! Under `(?i)` (PCRE2 folds Unicode: `K` KELVIN SIGN matches `k`, LONG S `ſ` matches
 //! `s`) the letters `k`/`s` and non-ASCII characters are not literals. A literal never
 //! contains a newline (the buffer's final `\n` is not in the raw line).
@@ -92,7 +92,10 @@ fn concat(items: Vec<Info>) -> Info {
             }
             Info::Req(r) => {
                 exact = false;
-                best = better(best, usable(std::mem::replace(&mut run, vec![String::new()])));
+                best = better(
+                    best,
+                    usable(std::mem::replace(&mut run, vec![String::new()])),
+                );
                 best = better(best, r);
             }
         }
@@ -424,118 +427,65 @@ pub(crate) fn required(re: &str) -> Option<Vec<String>> {
     }
 }
 
-/// The literal automaton of a filter: which failregexes a line may match, and whether
-/// an (early) ignoreregex may match it.
+/// The literal automaton of a filter: whether a line may match any failregex (or an
+/// ignoreregex that runs on every line).
 pub(crate) struct LineLiterals {
     ac: AhoCorasick,
-    /// Per literal: the failregexes (bits 0..63) and early ignoreregexes (bit 63)
-    /// that require it.
-    masks: Vec<u64>,
-    /// Failregexes searched whatever the line holds (no literal found for them).
-    always: u64,
-    /// Every failregex (and early ignoreregex) has literals: a line with none of them
-    /// needs no regex at all.
-    pub drop_lines: bool,
     /// Longest literal, bytes.
     max_len: usize,
 }
 
-/// Bit of the early ignoreregexes in a line mask.
-pub(crate) const IGNORE_BIT: u64 = 1 << 63;
-
 impl LineLiterals {
     /// `fail`, `ignore`: tag-expanded regexes; `ignore` only when the ignoreregexes run
-    /// on every line (fail2ban's early ignore). None when nothing can be skipped.
+    /// on every line (fail2ban's early ignore). None when some regex has no literal
+    /// (then no line can be skipped).
     pub fn new(fail: &[&str], ignore: &[&str]) -> Option<LineLiterals> {
-        if fail.len() >= 63 {
-            return None;
-        }
         let mut pats: Vec<String> = Vec::new();
-        let mut masks: Vec<u64> = Vec::new();
-        let mut always = 0u64;
-        let mut drop_lines = true;
-        let mut add = |lits: Vec<String>, bit: u64| {
-            for l in lits {
-                match pats.iter().position(|p| *p == l) {
-                    Some(i) => masks[i] |= bit,
-                    None => {
-                        pats.push(l);
-                        masks.push(bit);
-                    }
-                }
-            }
-        };
-        for (i, re) in fail.iter().enumerate() {
-            match required(&crate::translate::scope_inline_flags(re)) {
-                Some(l) => add(l, 1 << i),
-                None => {
-                    always |= 1 << i;
-                    drop_lines = false;
-                }
-            }
+        for re in fail.iter().chain(ignore) {
+            pats.extend(required(&crate::translate::scope_inline_flags(re))?);
         }
-        for re in ignore {
-            match required(&crate::translate::scope_inline_flags(re)) {
-                Some(l) => add(l, IGNORE_BIT),
-                None => drop_lines = false,
-            }
-        }
+        let pats = norm(pats);
         if pats.is_empty() {
             return None;
         }
         let max_len = pats.iter().map(String::len).max().unwrap_or(0);
+        // Leftmost-first: only "is there one?" is asked, and it allows the SIMD
+        // (Teddy) prefilter.
         let ac = AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
-            .match_kind(MatchKind::Standard)
+            .match_kind(MatchKind::LeftmostFirst)
             .kind(Some(AhoCorasickKind::DFA))
             .build(&pats)
             .or_else(|_| {
                 AhoCorasickBuilder::new()
                     .ascii_case_insensitive(true)
-                    .match_kind(MatchKind::Standard)
+                    .match_kind(MatchKind::LeftmostFirst)
                     .build(&pats)
             })
             .ok()?;
-        Some(LineLiterals {
-            ac,
-            masks,
-            always,
-            drop_lines,
-            max_len,
-        })
+        Some(LineLiterals { ac, max_len })
     }
 
-    /// Which failregexes (bits) may match `line` once the date text at `cut` is cut
-    /// out of it, plus [`IGNORE_BIT`] when an early ignoreregex may.
-    pub fn scan(&self, line: &str, cut: (usize, usize)) -> u64 {
-        let mut m = self.always;
-        for hit in self.ac.find_overlapping_iter(line) {
-            m |= self.masks[hit.pattern().as_usize()];
+    /// Whether `line` holds a literal once the date text at `cut` is cut out of it
+    /// (false: no failregex, nor early ignoreregex, can match the line).
+    pub fn may_match(&self, line: &str, cut: (usize, usize)) -> bool {
+        if self.ac.is_match(line) {
+            return true;
         }
         let b = line.as_bytes();
         let (s, e) = cut;
-        if s > 0 && e > s && e < b.len() && self.max_len > 1 {
-            // Cutting the date out joins its two sides: a literal may straddle the joint.
-            let w = self.max_len - 1;
-            let left = &b[s.saturating_sub(w)..s];
-            let right = &b[e..(e + w).min(b.len())];
-            let mut joined = [0u8; 128];
-            let mut v = Vec::new();
-            let buf: &mut [u8] = if left.len() + right.len() <= joined.len() {
-                &mut joined[..left.len() + right.len()]
-            } else {
-                v.resize(left.len() + right.len(), 0);
-                &mut v
-            };
-            buf[..left.len()].copy_from_slice(left);
-            buf[left.len()..].copy_from_slice(right);
-            for hit in self.ac.find_overlapping_iter(&*buf) {
-                if hit.start() < left.len() && hit.end() > left.len() {
-                    m |= self.masks[hit.pattern().as_usize()];
-                }
-            }
+        if s == 0 || e <= s || e >= b.len() || self.max_len < 2 {
+            return false;
         }
-        m
+        // Cutting the date out joins its two sides: a literal may straddle the joint.
+        // (No literal lies within either side, so any match here straddles it.)
+        let w = self.max_len - 1;
+        let left = &b[s.saturating_sub(w)..s];
+        let right = &b[e..(e + w).min(b.len())];
+        let mut joined = Vec::with_capacity(left.len() + right.len());
+        joined.extend_from_slice(left);
+        joined.extend_from_slice(right);
+        self.ac.is_match(&joined)
     }
 }
 
@@ -559,7 +509,9 @@ mod tests {
             v(&["illegal user ", "invalid user "])
         );
         assert_eq!(
-            req(r"^(?P<nofail>(?P<mlfforget>(Connection (?:closed|reset)|Disconnected))) (?:by|from)"),
+            req(
+                r"^(?P<nofail>(?P<mlfforget>(Connection (?:closed|reset)|Disconnected))) (?:by|from)"
+            ),
             v(&[
                 "connection closed by",
                 "connection closed from",
@@ -653,12 +605,16 @@ mod tests {
     #[test]
     fn literal_across_the_date_cut() {
         let ll = LineLiterals::new(&["^Failed "], &[]).unwrap();
-        assert!(ll.drop_lines);
-        assert_eq!(ll.scan("Failed x", (0, 0)), 1);
-        assert_eq!(ll.scan("nothing here", (0, 0)), 0);
+        assert!(ll.may_match("Failed x", (0, 0)));
+        assert!(!ll.may_match("nothing here", (0, 0)));
         // "Fai" + date + "led " becomes "Failed " once the date is cut out.
         let line = "Fai2024-01-01 10:00:00led x";
-        assert_eq!(ll.scan(line, (3, 22)), 1);
-        assert_eq!(ll.scan("Fa 2024-01-01 10:00:00led x", (3, 22)), 0);
+        assert!(ll.may_match(line, (3, 22)));
+        assert!(!ll.may_match("Fa 2024-01-01 10:00:00led x", (3, 22)));
+        // A regex without literals: no line may be skipped.
+        assert!(LineLiterals::new(&["^Failed ", r"^\S+$"], &[]).is_none());
+        // An early ignoreregex's literals count too.
+        let ll = LineLiterals::new(&["^Failed "], &["^Accepted"]).unwrap();
+        assert!(ll.may_match("Accepted x", (0, 0)));
     }
 }
