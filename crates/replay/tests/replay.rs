@@ -178,6 +178,13 @@ fn fixture_with(recidive_enabled: bool, sshd_extra: &str) -> Option<Fixture> {
 
 /// [`fixture_with`], stamping the log in `format`.
 fn fixture_fmt(recidive_enabled: bool, sshd_extra: &str, format: TimeFormat) -> Option<Fixture> {
+    let mut spec = spec();
+    spec.format = format;
+    fixture_spec(recidive_enabled, sshd_extra, &spec)
+}
+
+/// [`fixture_with`] with another log.
+fn fixture_spec(recidive_enabled: bool, sshd_extra: &str, spec: &LogSpec) -> Option<Fixture> {
     if !Path::new(STOCK).join("filter.d/sshd.conf").is_file() {
         if std::env::var("CI").as_deref() == Ok("true") {
             panic!("{STOCK}/filter.d is needed (fail2ban's stock filters)");
@@ -202,9 +209,7 @@ fn fixture_fmt(recidive_enabled: bool, sshd_extra: &str, format: TimeFormat) -> 
     .expect("jail.conf");
     let log = dir.path().join("auth.log");
     let mut f = std::io::BufWriter::new(std::fs::File::create(&log).expect("log"));
-    let mut spec = spec();
-    spec.format = format;
-    let written = synth::generate(&spec, &mut f).expect("generate");
+    let written = synth::generate(spec, &mut f).expect("generate");
     std::io::Write::flush(&mut f).expect("flush");
     Some(Fixture {
         _dir: dir,
@@ -688,4 +693,53 @@ fn a_filter_change_is_replayed_with_its_own_filter() {
         agg["failures"].as_u64() > Some(total as u64),
         "aggressive counts more"
     );
+}
+
+#[test]
+fn increment_forgets_bans_the_database_would_have_purged() {
+    // dbpurgeage (1d by default) drops a ban from the history once it is older than
+    // that and than 3 x its ban time: a second ban 2 days later starts over, one 12 h
+    // later is doubled.
+    let burst = |start, period| Pattern::Periodic {
+        start,
+        bursts: 2,
+        period,
+        per_burst: 6,
+        gap: 10.0,
+    };
+    let late = ip("203.0.113.60");
+    let soon = ip("203.0.113.61");
+    let spec = LogSpec {
+        start: START,
+        duration: 3.0 * 86_400.0,
+        host: "web1".into(),
+        seed: 5,
+        noise_per_hour: 10,
+        format: TimeFormat::Rfc3339,
+        actors: vec![
+            Actor::Attacker {
+                addr: late,
+                kind: AttemptKind::Root,
+                pattern: burst(1_000.0, 2.0 * 86_400.0),
+            },
+            Actor::Attacker {
+                addr: soon,
+                kind: AttemptKind::Root,
+                pattern: burst(2_000.0, 12.0 * 3_600.0),
+            },
+        ],
+    };
+    let Some(fx) = fixture_spec(false, "", &spec) else {
+        return;
+    };
+    let now = (START + 4.0 * 86_400.0).to_string();
+    let doc = replay(&fx, &["--now", &now, "--set", "bantime.increment=true"]);
+    let late_bans = bans(&doc, "sshd", 1, late);
+    let soon_bans = bans(&doc, "sshd", 1, soon);
+    assert_eq!(late_bans.len(), 2);
+    assert_eq!(soon_bans.len(), 2);
+    assert_eq!(late_bans[1]["ban_time"].as_f64(), Some(BANTIME));
+    assert_eq!(late_bans[1]["ban_count"].as_u64(), Some(1));
+    assert_eq!(soon_bans[1]["ban_time"].as_f64(), Some(2.0 * BANTIME));
+    assert_eq!(soon_bans[1]["ban_count"].as_u64(), Some(2));
 }
