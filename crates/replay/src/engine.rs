@@ -342,12 +342,19 @@ impl Engine {
         self.files.get(file).is_some_and(|f| !f.slots.is_empty())
     }
 
-    /// One line (without its newline) of input file `file`.
+    /// One line (without its newline) of input file `file`: [`Engine::date`], then
+    /// [`Engine::process`].
     pub fn feed(&mut self, file: usize, line: &str) {
-        self.lines += 1;
-        let Some(fs) = self.files.get_mut(file) else {
-            return;
-        };
+        self.date(file, line);
+        self.process(file, line);
+    }
+
+    /// First half of [`Engine::feed`]: finds the line's date with each date detector
+    /// reading `file` and returns the line's time (the first detector's; for a line
+    /// without a date, the last date seen in `file`). Lets the caller merge several
+    /// files by time; [`Engine::process`] must follow with the same line.
+    pub fn date(&mut self, file: usize, line: &str) -> Option<f64> {
+        let fs = self.files.get_mut(file)?;
         for g in fs.groups.iter_mut() {
             g.cur = g.det.locate(line, self.opts.now, &g.zone).map(|m| {
                 if let Some(t) = m.time {
@@ -361,6 +368,15 @@ impl Engine {
                 }
             });
         }
+        fs.groups.first().and_then(|g| g.last)
+    }
+
+    /// Second half of [`Engine::feed`]: the filters and jails reading `file`.
+    pub fn process(&mut self, file: usize, line: &str) {
+        self.lines += 1;
+        let Some(fs) = self.files.get_mut(file) else {
+            return;
+        };
         for &s in &fs.slots {
             let slot = &mut self.slots[s];
             let Some(g) = slot.group[file].and_then(|g| fs.groups.get(g)) else {

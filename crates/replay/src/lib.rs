@@ -83,6 +83,45 @@ pub enum Error {
 /// Exit status for a failed run.
 pub const EXIT_FAILURE: i32 = 255;
 
+/// One log being read: its next line, already dated by the engine.
+struct Cursor {
+    file: usize,
+    path: PathBuf,
+    reader: Option<input::LogReader>,
+    raw: Vec<u8>,
+    line: String,
+    /// Time of `line` (the last date of the file for an undated line).
+    key: f64,
+}
+
+impl Cursor {
+    /// Reads and dates the next line; false at the end (the reader is then closed).
+    fn advance(&mut self, engine: &mut Engine) -> Result<bool, Error> {
+        let io = |source| Error::Io {
+            path: self.path.clone(),
+            source,
+        };
+        let Some(r) = self.reader.as_mut() else {
+            return Ok(false);
+        };
+        if !r.next_line(&mut self.raw).map_err(io)? {
+            if let Some(r) = self.reader.take() {
+                r.finish().map_err(io)?;
+            }
+            return Ok(false);
+        }
+        self.line.clear();
+        match std::str::from_utf8(&self.raw) {
+            Ok(l) => self.line.push_str(l),
+            Err(_) => self.line.push_str(&String::from_utf8_lossy(&self.raw)),
+        }
+        if let Some(t) = engine.date(self.file, &self.line) {
+            self.key = t;
+        }
+        Ok(true)
+    }
+}
+
 fn wall_now() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -152,12 +191,18 @@ pub fn run(
 
     // 2. selection: jail name -> files it reads
     let mut selected: Vec<(String, Vec<usize>)> = Vec::new();
+    // A jail reads the logs its logpath names; when it names none of them, the logs
+    // in which its filter finds failures.
     let reads = |spec: &bailiff_config::JailSpec| -> Result<Vec<usize>, Error> {
+        let by_path: Vec<usize> = (0..logs.len())
+            .filter(|&i| setup::logpath_matches(spec, &logs[i]))
+            .collect();
+        if !by_path.is_empty() || setup::is_recidive(spec) {
+            return Ok(by_path);
+        }
         let mut files = Vec::new();
         for (i, log) in logs.iter().enumerate() {
-            if setup::logpath_matches(spec, log)
-                || (!setup::is_recidive(spec) && setup::filter_matches(spec, log, now)?)
-            {
+            if setup::filter_matches(spec, log, now)? {
                 files.push(i);
             }
         }
@@ -295,24 +340,42 @@ pub fn run(
         source: e.source,
     })?;
     let started = Instant::now();
-    let mut raw = Vec::with_capacity(4096);
+    // Several logs are merged by time, line by line (a line without a date stays
+    // behind its predecessor), so jails on different logs see one time line.
+    let mut open: Vec<Cursor> = Vec::new();
     for (i, log) in logs.iter().enumerate() {
         if !engine.reads(i) {
             notes.push(format!("{}: no replayed jail reads it", log.display()));
             continue;
         }
-        let io = |source| Error::Io {
+        let reader = input::LogReader::open(log).map_err(|source| Error::Io {
             path: log.clone(),
             source,
+        })?;
+        let mut c = Cursor {
+            file: i,
+            path: log.clone(),
+            reader: Some(reader),
+            raw: Vec::with_capacity(4096),
+            line: String::new(),
+            key: f64::NEG_INFINITY,
         };
-        let mut r = input::LogReader::open(log).map_err(io)?;
-        while r.next_line(&mut raw).map_err(io)? {
-            match std::str::from_utf8(&raw) {
-                Ok(line) => engine.feed(i, line),
-                Err(_) => engine.feed(i, &String::from_utf8_lossy(&raw)),
+        if c.advance(&mut engine)? {
+            open.push(c);
+        }
+    }
+    while !open.is_empty() {
+        let mut k = 0;
+        for (j, c) in open.iter().enumerate().skip(1) {
+            if c.key < open[k].key {
+                k = j;
             }
         }
-        r.finish().map_err(io)?;
+        let c = &mut open[k];
+        engine.process(c.file, &c.line);
+        if !c.advance(&mut engine)? {
+            open.remove(k);
+        }
     }
     let outcome = engine.finish();
     let seconds = started.elapsed().as_secs_f64();

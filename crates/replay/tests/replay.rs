@@ -743,3 +743,89 @@ fn increment_forgets_bans_the_database_would_have_purged() {
     assert_eq!(soon_bans[1]["ban_time"].as_f64(), Some(2.0 * BANTIME));
     assert_eq!(soon_bans[1]["ban_count"].as_u64(), Some(2));
 }
+
+#[test]
+fn logs_are_merged_by_time_across_jails() {
+    // [sshd] reads a.log, [sshd-b] reads b.log, both counting bans over all jails.
+    // a.log starts first, but X is banned in b.log (at +2000 s) before a.log bans it
+    // (at +5000 s): read in one time line, the second ban knows the first.
+    let Some(fx) = fixture(false) else { return };
+    let dir = fx.log.parent().expect("dir").join("merge");
+    std::fs::create_dir(&dir).expect("mkdir");
+    let x = ip("203.0.113.70");
+    let y = ip("203.0.113.71");
+    let burst = |start| Pattern::Burst {
+        start,
+        count: 6,
+        interval: 10.0,
+    };
+    let write = |name: &str, start: f64, actors: Vec<Actor>| {
+        let spec = LogSpec {
+            start,
+            duration: 86_400.0,
+            host: "web1".into(),
+            seed: 8,
+            noise_per_hour: 30,
+            format: TimeFormat::Rfc3339,
+            actors,
+        };
+        let mut f = std::fs::File::create(dir.join(name)).expect("log");
+        synth::generate(&spec, &mut f).expect("generate");
+    };
+    let att = |addr, start| Actor::Attacker {
+        addr,
+        kind: AttemptKind::Root,
+        pattern: burst(start),
+    };
+    let once = Actor::Attacker {
+        addr: y,
+        kind: AttemptKind::Root,
+        pattern: Pattern::Burst {
+            start: 0.0,
+            count: 1,
+            interval: 1.0,
+        },
+    };
+    write("a.log", START, vec![once, att(x, 5_000.0)]);
+    write("b.log", START + 1_000.0, vec![att(x, 1_000.0)]);
+    let conf = dir.join("conf");
+    std::fs::create_dir(&conf).expect("mkdir");
+    std::os::unix::fs::symlink(Path::new(STOCK).join("filter.d"), conf.join("filter.d"))
+        .expect("symlink");
+    std::fs::write(
+        conf.join("jail.conf"),
+        format!(
+            "[DEFAULT]\nfilter = sshd\nmaxretry = 5\nfindtime = 600\nbantime = 600\n\
+             bantime.increment = true\nbantime.overalljails = true\n\n\
+             [sshd]\nenabled = true\nlogpath = {d}/a.log\n\n\
+             [sshd-b]\nenabled = true\nlogpath = {d}/b.log\n",
+            d = dir.display()
+        ),
+    )
+    .expect("jail.conf");
+    let args = bailiff_replay::ReplayArgs::try_parse_from([
+        "bailiff-replay".to_string(),
+        "--json".into(),
+        "--now".into(),
+        (START + 2.0 * 86_400.0).to_string(),
+        "-c".into(),
+        conf.display().to_string(),
+        dir.join("b.log").display().to_string(),
+        dir.join("a.log").display().to_string(),
+    ])
+    .expect("args");
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    bailiff_replay::run(&args, &mut out, &mut err).expect("runs");
+    let doc: Value = serde_json::from_slice(&out).expect("json");
+    // each jail reads its own log only
+    assert_eq!(jail(&doc, "sshd", 0)["failures"].as_u64(), Some(7));
+    assert_eq!(jail(&doc, "sshd-b", 0)["failures"].as_u64(), Some(6));
+    let first = bans(&doc, "sshd-b", 0, x);
+    let second = bans(&doc, "sshd", 0, x);
+    assert_eq!(first.len(), 1);
+    assert_eq!(second.len(), 1);
+    assert!(first[0]["time"].as_f64() < second[0]["time"].as_f64());
+    assert_eq!(first[0]["ban_time"].as_f64(), Some(600.0));
+    assert_eq!(second[0]["ban_count"].as_u64(), Some(2));
+    assert_eq!(second[0]["ban_time"].as_f64(), Some(1_200.0));
+}
