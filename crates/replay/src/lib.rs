@@ -6,14 +6,14 @@
 //! 1. loads the configuration (`bailiff_config::load`; through a temporary overlay
 //!    directory, [`setup::load_config`], when `--jail` forces a disabled jail, a jail
 //!    reads the journal, or `--set` changes options),
-//! 2. selects the jails: the enabled ones whose `logpath` names a LOG or whose filter
-//!    finds failures in its first lines, plus an enabled `recidive`; or those of
-//!    `--jail`,
+//! 2. selects the jails: the enabled ones whose `logpath` names a LOG (they read those)
+//!    or, failing that, whose filter finds failures in a LOG's first lines, plus an
+//!    enabled `recidive`; or those of `--jail`,
 //! 3. turns each into an [`engine::JailPlan`] per policy (the current one and, with
 //!    `--set`, the changed one): counting settings for a `bailiff_jail::Jail`, a
 //!    `bailiff_filter::FilterConfig` with `usedns = raw`,
-//! 4. streams every LOG, line by line, into the pure [`engine::Engine`], which runs
-//!    filter → jail on the lines' own timestamps (bans, unbans, `bantime.increment`
+//! 4. streams the LOGs ([`input`]: plain or `.gz`, merged line by line by time) into
+//!    the pure [`engine::Engine`], which runs filter → jail on the lines' own timestamps (bans, unbans, `bantime.increment`
 //!    from its own ban history, `recidive` fed with the bans' log lines) and returns an
 //!    [`engine::Outcome`],
 //! 5. sums it up in a [`report::Report`] (ban timeline, totals per jail, top addresses
