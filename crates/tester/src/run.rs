@@ -690,7 +690,7 @@ fn ambiguity_kind(k: bailiff_filter::AmbiguityKind) -> &'static str {
     use bailiff_filter::AmbiguityKind as K;
     match k {
         K::Readings => "readings",
-        K::TrailingRecord => "trailing-record",
+        K::RepeatedRecord => "repeated-record",
         K::TooManyAddresses => "too-many-addresses",
         K::NumericHost => "numeric-host",
     }
