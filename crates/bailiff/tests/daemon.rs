@@ -789,3 +789,30 @@ fn bantime_increment_uses_the_stored_history() {
     assert!(second.contains("+ 4 ="), "{second}");
     env.stop();
 }
+
+#[test]
+fn logpath_tail_reads_only_new_lines() {
+    let mut env = Env::new("");
+    let conf = env.path("conf").join("jail.conf");
+    let text = std::fs::read_to_string(&conf).unwrap();
+    let log = env.path("auth.log");
+    std::fs::write(
+        &conf,
+        text.replace(
+            &format!("logpath = {}", log.display()),
+            &format!("logpath = {} tail", log.display()),
+        ),
+    )
+    .unwrap();
+    // recent failures already in the file: `tail` skips them
+    std::fs::write(&log, fail_line("192.0.2.70").repeat(3)).unwrap();
+    env.start();
+    env.append(&fail_line("192.0.2.71"));
+    env.append(&fail_line("192.0.2.71"));
+    wait_for("the ban of the new lines", Duration::from_secs(10), || {
+        env.count("ban 192.0.2.71 0") == 1
+    });
+    assert_eq!(env.count("ban 192.0.2.70 0"), 0);
+    assert_eq!(num(&env, "Total failed"), 2);
+    env.stop();
+}

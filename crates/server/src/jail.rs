@@ -375,11 +375,15 @@ impl JailRt {
         };
         *lock(&rt.waker) = waker;
         let (d2, rt2) = (Arc::clone(d), Arc::clone(&rt));
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let th = std::thread::Builder::new()
             .name(format!("f2b/{name}"))
-            .spawn(move || rt2.source_loop(&d2, source))
+            .spawn(move || rt2.source_loop(&d2, source, ready_tx))
             .map_err(|e| format!("cannot start the source thread: {e}"))?;
         *lock(&rt.thread) = Some(th);
+        // The files present now are the ones "found at start" (`tail` starts at their
+        // end): wait for the first look so that lines written after start count.
+        let _ = ready_rx.recv_timeout(Duration::from_secs(10));
         crate::log!(Level::Info, "fail2ban.jail", "Jail '{name}' started");
         Ok(rt)
     }
@@ -476,7 +480,22 @@ impl JailRt {
         crate::log!(Level::Info, "fail2ban.jail", "Jail '{}' stopped", self.name);
     }
 
-    fn source_loop(self: Arc<Self>, d: &Daemon, mut source: Source) {
+    fn source_loop(
+        self: Arc<Self>,
+        d: &Daemon,
+        mut source: Source,
+        ready: std::sync::mpsc::Sender<()>,
+    ) {
+        if let Source::Files(fs) = &mut source {
+            let first = fs.wait(Duration::ZERO);
+            let _ = ready.send(());
+            if !first.is_empty() {
+                let t = now();
+                self.process(d, first.into_iter().map(|l| (l.text, None)).collect(), t);
+            }
+        } else {
+            let _ = ready.send(());
+        }
         let mut last_save = Instant::now();
         let mut dirty = false;
         let mut last_cursor: Option<(String, f64)> = None;

@@ -512,23 +512,13 @@ pub fn run(opts: ServerOptions) -> Result<(), ServerError> {
     if let Some(dir) = socket.parent() {
         let _ = std::fs::create_dir_all(dir);
     }
-    let shutdown = Shutdown::new();
-    let control = Server::bind(
-        &socket,
-        ServerConfig::default(),
-        Arc::new(handler::Control::new(Arc::clone(&d))),
-        shutdown.clone(),
-    )
-    .map_err(|e| ServerError::Socket(e.to_string()))?;
-    if let Some(dir) = pidfile.parent() {
-        let _ = std::fs::create_dir_all(dir);
+    // A live server on the socket: refuse before any jail starts its actions.
+    if std::os::unix::net::UnixStream::connect(&socket).is_ok() {
+        return Err(ServerError::Socket(format!(
+            "{}: a server is already listening on this socket",
+            socket.display()
+        )));
     }
-    std::fs::write(&pidfile, format!("{}\n", std::process::id())).map_err(|source| {
-        ServerError::PidFile {
-            path: pidfile.clone(),
-            source,
-        }
-    })?;
     for (name, err) in &cfg.skipped {
         crate::log!(
             Level::Error,
@@ -539,6 +529,37 @@ pub fn run(opts: ServerOptions) -> Result<(), ServerError> {
     }
     for spec in cfg.jails {
         let _ = d.start_jail(spec);
+    }
+    let shutdown = Shutdown::new();
+    let stop_all = |d: &Arc<Daemon>| {
+        d.request_quit();
+        let names: Vec<String> = lock(&d.jails).keys().cloned().collect();
+        for n in names {
+            d.stop_jail(&n);
+        }
+    };
+    let control = match Server::bind(
+        &socket,
+        ServerConfig::default(),
+        Arc::new(handler::Control::new(Arc::clone(&d))),
+        shutdown.clone(),
+    ) {
+        Ok(c) => c,
+        Err(e) => {
+            stop_all(&d);
+            return Err(ServerError::Socket(e.to_string()));
+        }
+    };
+    if let Some(dir) = pidfile.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    if let Err(source) = std::fs::write(&pidfile, format!("{}\n", std::process::id())) {
+        stop_all(&d);
+        control.shutdown();
+        return Err(ServerError::PidFile {
+            path: pidfile.clone(),
+            source,
+        });
     }
     let sched = {
         let d2 = Arc::clone(&d);

@@ -131,7 +131,8 @@ impl Logger {
         let sink = match t.to_ascii_uppercase().as_str() {
             "STDOUT" => Sink::Stdout,
             "STDERR" | "" => Sink::Stderr,
-            "SYSLOG" => Sink::Syslog(open_syslog()),
+            // The journal reads /dev/log too.
+            "SYSLOG" | "SYSTEMD-JOURNAL" => Sink::Syslog(open_syslog()),
             _ => Sink::File(t.to_string(), Some(open_log(t)?)),
         };
         let mut g = self.sink.lock().unwrap_or_else(|e| e.into_inner());
