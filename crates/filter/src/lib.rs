@@ -281,6 +281,8 @@ pub struct Filter {
     in_operation: bool,
     /// Single-line filters: the literals a line needs to reach the regexes.
     lits: Option<literals::LineLiterals>,
+    /// The literal prefilter is on (see [`Filter::set_line_prefilter`]).
+    lits_on: bool,
     /// Whether the ignoreregexes run on every line before the failregexes.
     early_ignore: bool,
     /// The ambiguity check (None: no regex has a host group).
@@ -403,6 +405,7 @@ impl Filter {
             checker,
             ambiguous_total: 0,
             lits,
+            lits_on: true,
             early_ignore,
         })
     }
@@ -436,7 +439,13 @@ impl Filter {
     /// run (single-line filters whose every failregex, and early ignoreregex, has
     /// literals).
     pub fn line_prefilter(&self) -> bool {
-        self.lits.is_some()
+        self.lits.is_some() && self.lits_on
+    }
+
+    /// Turn the literal prefilter off (every line goes through the regexes) or back
+    /// on (the default). Results are the same either way; for measurements and tests.
+    pub fn set_line_prefilter(&mut self, on: bool) {
+        self.lits_on = on;
     }
 
     /// The ignoreregexes after tag expansion.
@@ -594,7 +603,7 @@ impl Filter {
         now: f64,
         res: &mut LineResult,
     ) {
-        if self.lits.as_ref().is_some_and(|l| !l.may_match(line, cut)) {
+        if self.lits_on && self.lits.as_ref().is_some_and(|l| !l.may_match(line, cut)) {
             // No literal of any regex: nothing can match (module `literals`).
             return;
         }
