@@ -32,6 +32,8 @@ pub enum Command {
     Check(CheckArgs),
     /// Test a filter against a log (fail2ban-regex's interface).
     Regex(bailiff_tester::RegexArgs),
+    /// Replay historical logs through the jails and report the bans (nothing is enforced).
+    Replay(bailiff_replay::ReplayArgs),
 }
 
 #[derive(Debug, Args)]
@@ -128,6 +130,15 @@ pub fn run(args: Vec<OsString>) -> Result<u8, String> {
         Command::Client(a) => client(a),
         Command::Server(a) => server(a),
         Command::Check(a) => check(&conf_dir(&a.conf)),
+        Command::Replay(a) => {
+            let code = bailiff_replay::run(
+                &a,
+                &mut std::io::stdout().lock(),
+                &mut std::io::stderr().lock(),
+            )
+            .map_err(|e| e.to_string())?;
+            Ok(code.clamp(0, 255) as u8)
+        }
         Command::Regex(a) => {
             let stdout = std::io::stdout();
             let stderr = std::io::stderr();

@@ -816,3 +816,26 @@ fn logpath_tail_reads_only_new_lines() {
     assert_eq!(num(&env, "Total failed"), 2);
     env.stop();
 }
+
+#[test]
+fn python_action_is_reported_and_the_jail_still_bans() {
+    let mut env = Env::new("");
+    let conf = env.path("conf");
+    std::fs::write(conf.join("action.d/custom.py"), "# a Python action\n").unwrap();
+    let jail = std::fs::read_to_string(conf.join("jail.conf"))
+        .unwrap()
+        .replace("action = record", "action = custom.py\n         record");
+    std::fs::write(conf.join("jail.conf"), jail).unwrap();
+    std::fs::write(env.path("auth.log"), "").unwrap();
+    env.start();
+    env.append(&fail_line("192.0.2.99"));
+    env.append(&fail_line("192.0.2.99"));
+    wait_for(
+        "the ban by the other action",
+        Duration::from_secs(10),
+        || env.count("ban 192.0.2.99 0") == 1,
+    );
+    let log = env.log();
+    assert!(log.contains("Python actions are not supported"), "{log}");
+    env.stop();
+}
