@@ -93,6 +93,10 @@ pub struct ServerArgs {
     /// Accepted for compatibility.
     #[arg(long = "async")]
     pub async_: bool,
+    /// `start` (as in the stock unit's `fail2ban-server -xf start`); the server always
+    /// starts the jails of its configuration.
+    #[arg(value_name = "COMMAND")]
+    pub command: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -286,6 +290,11 @@ fn client_start(conf: &Path, socket: &Path) -> Result<u8, String> {
 }
 
 fn server(a: ServerArgs) -> Result<u8, String> {
+    if let Some(c) = a.command.iter().find(|c| c.as_str() != "start") {
+        return Err(format!(
+            "server: unsupported command {c:?} (only `start`; talk to a running server with `bailiff client`)"
+        ));
+    }
     let opts = bailiff_server::ServerOptions {
         confdir: conf_dir(&a.conf),
         socket: a.socket,

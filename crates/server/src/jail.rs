@@ -612,8 +612,23 @@ impl JailRt {
     }
 
     /// Lines (with the journal's time, if any) through the filter and the jail; new
-    /// bans go to the store and the actions.
+    /// bans go to the store and the actions. A panic while doing so is logged and the
+    /// jail goes on with the next lines.
     pub fn process(&self, d: &Daemon, lines: Vec<(String, Option<f64>)>, t: f64) {
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.process_inner(d, lines, t)
+        }));
+        if r.is_err() {
+            crate::log!(
+                Level::Error,
+                "fail2ban.filter",
+                "[{}] internal error while processing lines (skipped); the jail goes on",
+                self.name
+            );
+        }
+    }
+
+    fn process_inner(&self, d: &Daemon, lines: Vec<(String, Option<f64>)>, t: f64) {
         let mut tickets = Vec::new();
         {
             let mut core = lock(&self.core);
