@@ -839,3 +839,27 @@ fn python_action_is_reported_and_the_jail_still_bans() {
     assert!(log.contains("Python actions are not supported"), "{log}");
     env.stop();
 }
+
+#[test]
+fn unban_all_clears_actions_and_store() {
+    let mut env = Env::new("maxretry = 1");
+    std::fs::write(env.path("auth.log"), "").unwrap();
+    env.start();
+    env.append(&fail_line("192.0.2.101"));
+    env.append(&fail_line("192.0.2.102"));
+    wait_for("two bans", Duration::from_secs(10), || {
+        env.count("ban 192.0.2.101 0") == 1 && env.count("ban 192.0.2.102 0") == 1
+    });
+    let (code, out) = env.client(&["unban", "--all"]);
+    assert_eq!(code, 0);
+    assert_eq!(out.trim(), "2");
+    wait_for("two unbans", Duration::from_secs(10), || {
+        env.count("unban 192.0.2.101") == 1 && env.count("unban 192.0.2.102") == 1
+    });
+    env.stop();
+    env.start();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(banned_list(&env).is_empty());
+    assert_eq!(env.count("ban 192.0.2.101 1"), 0);
+    env.stop();
+}
