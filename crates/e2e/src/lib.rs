@@ -45,10 +45,11 @@ pub fn ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true")
 }
 
-/// A missing prerequisite: fails under CI, otherwise prints a loud `SKIPPED` line.
+/// A missing prerequisite: fails under CI, otherwise prints a loud `SKIPPED` line
+/// (written to the stderr handle itself, which the test harness does not capture).
 pub fn skip_or_fail(why: &str) {
     assert!(!ci(), "CI=true but this test cannot run: {why}");
-    eprintln!("SKIPPED: {why}");
+    let _ = writeln!(std::io::stderr(), "SKIPPED: {why}");
 }
 
 /// The `bailiff` binary: `$BAILIFF_BIN`, else `target/<profile>/bailiff` next to the
