@@ -127,24 +127,6 @@ pub fn search_ip(text: &str) -> Option<&str> {
     None
 }
 
-/// A host name worth asking DNS about: not something that only looks like a number
-/// (resolvers turn `1234` or `0x1f` into addresses).
-pub fn resolvable_name(name: &str) -> bool {
-    let numeric_label = |l: &str| {
-        let hex = l.strip_prefix("0x").or_else(|| l.strip_prefix("0X"));
-        match hex {
-            Some(h) => h.bytes().all(|b| b.is_ascii_hexdigit()),
-            None => !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit()),
-        }
-    };
-    if name.is_empty() || name.contains(':') || name.split('.').all(numeric_label) {
-        return false;
-    }
-    // A single label of hex digits only ("deadbeef") reads as a number to some tools.
-    let single_hex = !name.contains('.') && name.bytes().all(|b| b.is_ascii_hexdigit());
-    !single_hex && name.bytes().any(|b| b.is_ascii_alphabetic())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,6 +165,7 @@ mod tests {
 
     #[test]
     fn numbers_are_not_names() {
+        use crate::ambiguity::is_resolvable_name as resolvable_name;
         assert!(resolvable_name("mail.example.com"));
         assert!(!resolvable_name("1234"));
         assert!(!resolvable_name("deadbeef"));

@@ -358,6 +358,81 @@ fn scan_names(buf: &str, out: &mut Vec<AddressToken>) {
     }
 }
 
+/// Could `buf` hold an address-like token outside `skip` that [`address_tokens`]
+/// would return as IPv4, IPv6 or (with `names`) a name? A cheap byte scan, without
+/// allocating, so that ordinary lines (one address) skip the check. Numbers are not
+/// looked for: they never compete with a captured address.
+pub fn may_hold_other_address(
+    buf: &str,
+    skip: (usize, usize),
+    names: bool,
+    led: &dyn Fn(usize) -> bool,
+) -> bool {
+    let b = buf.as_bytes();
+    // Fast path: an address or name needs a dot, a `::` or seven colons outside the
+    // captured token (SIMD searches; most lines end here).
+    let (s0, s1) = (
+        skip.0.min(b.len()),
+        skip.1.min(b.len()).max(skip.0.min(b.len())),
+    );
+    let promising = [&b[..s0], &b[s1..]].iter().any(|p| {
+        memchr::memchr(b'.', p).is_some()
+            || memchr::memmem::find(p, b"::").is_some()
+            || memchr::memchr_iter(b':', p).nth(6).is_some()
+    });
+    if !promising {
+        return false;
+    }
+    let outside = |s: usize, e: usize| e <= skip.0 || s >= skip.1;
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c.is_ascii_alphanumeric()
+            || c == b':'
+            || c == b'.'
+            || c >= 0x80
+            || c == b'_'
+            || c == b'-'
+        {
+            let s = i;
+            let (mut dots, mut colons, mut letters, mut hexish) = (0, 0, false, true);
+            let mut double = false;
+            while i < b.len() {
+                let d = b[i];
+                match d {
+                    b'.' => dots += 1,
+                    b':' => {
+                        colons += 1;
+                        double |= i > s && b[i - 1] == b':';
+                    }
+                    b'0'..=b'9' => {}
+                    b'a'..=b'f' | b'A'..=b'F' => letters = true,
+                    _ if d.is_ascii_alphabetic() || d >= 0x80 || d == b'_' || d == b'-' => {
+                        letters = true;
+                        hexish = false;
+                    }
+                    _ => break,
+                }
+                i += 1;
+            }
+            if outside(s, i) {
+                let v4 = dots >= 3;
+                let v6 = colons >= 2 && (double || colons >= 7) && (hexish || dots >= 3);
+                let name = names && dots >= 1 && letters;
+                if (v4 || v6 || name) && led(s) {
+                    return true;
+                }
+            } else if dots + colons > 0 && (s < skip.0 || i > skip.1) {
+                // A run that holds the captured token and more: look closer.
+                return true;
+            }
+            continue;
+        }
+        i += 1;
+    }
+    false
+}
+
 /// Index of the `)` closing the group whose body starts at `from` (Python syntax:
 /// escapes and character classes skipped).
 fn group_end(re: &[char], from: usize) -> Option<usize> {
@@ -716,8 +791,7 @@ fn led_by(head: &str, lead: &str) -> bool {
 }
 
 /// The literal text each `<HOST>`/`<ADDR>` of a tag-expanded regex requires right
-/// before it (`FAIL LOGIN: Client "`), when at least [`MIN_TAIL_LEAD_IN`] characters
-/// long.
+/// before it (`FAIL LOGIN: Client "`; empty when it requires none).
 fn lead_ins(expanded: &str) -> Vec<String> {
     let mut out = Vec::new();
     for (p, _) in expanded.match_indices("(?P<ip4>") {
@@ -756,10 +830,8 @@ fn lead_ins(expanded: &str) -> Vec<String> {
             }
             i += 1;
         }
-        if lit.len() >= MIN_TAIL_LEAD_IN {
-            let keep = lit.len().min(MAX_LEAD_IN);
-            out.push(lit[lit.len() - keep..].iter().collect());
-        }
+        let keep = lit.len().min(MAX_LEAD_IN);
+        out.push(lit[lit.len() - keep..].iter().collect());
     }
     out
 }
@@ -796,6 +868,13 @@ pub(crate) struct Checker {
     /// The literal text right before each host group of the regexes (see
     /// [`lead_ins`]).
     lead_ins: Vec<String>,
+    /// Every host group has a non-empty lead-in: a token not preceded by one of them
+    /// cannot be read as the host, so it needs no probe.
+    all_led: bool,
+    /// [`Checker::worth_checking`] may also require a lead-in before a run of address
+    /// characters: every host group is led, and no lead-in ends with a character that
+    /// can be part of such a run (so a token never starts inside one).
+    gate_on_leads: bool,
     scratch: String,
     sub: String,
 }
@@ -819,10 +898,20 @@ impl Checker {
             .chain(fail.iter())
             .flat_map(|r| lead_ins(r))
             .collect();
+        let all_led = !leads.iter().any(String::is_empty);
+        leads.retain(|l| !l.is_empty());
         leads.sort_by_key(|l| std::cmp::Reverse(l.len()));
         leads.dedup();
+        let gate_on_leads = all_led
+            && leads.iter().all(|l| {
+                l.chars()
+                    .next_back()
+                    .is_some_and(|c| !(c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | ':')))
+            });
         Ok(Checker {
             lead_ins: leads,
+            all_led,
+            gate_on_leads,
             probe: Probe::new(pref, fail, multi_line, PROBE_LIMIT)?,
             fallback: if joined {
                 Probe::new(None, fail, false, crate::regex::MATCH_LIMIT)?
@@ -833,6 +922,21 @@ impl Checker {
             scratch: String::new(),
             sub: String::new(),
         })
+    }
+
+    /// Cheap test first: does `buf` hold any other address-like token at all?
+    pub fn worth_checking(&self, buf: &str, captured: (usize, usize)) -> bool {
+        if self.probe.is_none() {
+            return false;
+        }
+        let led = |p: usize| {
+            !self.gate_on_leads
+                || self
+                    .lead_ins
+                    .iter()
+                    .any(|l| led_by(buf.get(..p).unwrap_or(""), l))
+        };
+        may_hold_other_address(buf, captured, self.names, &led)
     }
 
     /// The addresses `buf` can be read with. `captured`: the span of the captured host
@@ -901,6 +1005,10 @@ impl Checker {
                 && !repeated.contains(&tok.address)
             {
                 repeated.push(tok.address.clone());
+            }
+            if self.all_led && !self.lead_ins.iter().any(|l| led_by(head(tok.start), l)) {
+                // Nothing the regexes require before a host precedes this token.
+                continue;
             }
             probed += 1;
             if probed > MAX_PROBED_TOKENS {

@@ -289,6 +289,8 @@ pub struct Filter {
     checker: ambiguity::Checker,
     /// Ambiguous matches so far.
     ambiguous_total: u64,
+    /// The ambiguity check is on (see [`Filter::set_ambiguity_check`]).
+    check_hosts: bool,
 }
 
 impl std::fmt::Debug for Filter {
@@ -404,10 +406,17 @@ impl Filter {
             in_operation: true,
             checker,
             ambiguous_total: 0,
+            check_hosts: true,
             lits,
             lits_on: true,
             early_ignore,
         })
+    }
+
+    /// Turn the ambiguity check off (`false`: every match is trusted, exactly as
+    /// fail2ban does) or back on (the default). For measurements and comparisons.
+    pub fn set_ambiguity_check(&mut self, on: bool) {
+        self.check_hosts = on;
     }
 
     /// How many matches were ambiguous (reported in [`LineResult::ambiguous`], nobody
@@ -877,7 +886,7 @@ impl Filter {
                 Some(name) => match addr::search_ip(&name) {
                     Some(a) => vec![Some(addr::canonical_any(a))],
                     None if matches!(self.usedns, UseDns::Yes | UseDns::Warn)
-                        && addr::resolvable_name(&name) =>
+                        && ambiguity::is_resolvable_name(&name) =>
                     {
                         needs_dns = true;
                         vec![Some(name)]
@@ -886,12 +895,30 @@ impl Filter {
                 },
             };
             drop(f);
-            let snap = lock(&rc);
             let mut time = date.unwrap_or(now);
             if self.find_time.is_some() && time > now {
                 // Not in the future.
                 time = now;
             }
+            let rc = match (&mlfid, fids.len()) {
+                // Not in the mlfid cache: the failure takes the ticket data itself.
+                (None, 1) => match Arc::try_unwrap(rc) {
+                    Ok(m) => {
+                        let fail = m.into_inner().unwrap_or_else(|e| e.into_inner());
+                        if let Some(fid) = fids.into_iter().next() {
+                            res.failures
+                                .push(into_failure(idx, fid, time, fail, needs_dns));
+                        }
+                        if !self.check_all {
+                            break;
+                        }
+                        continue;
+                    }
+                    Err(rc) => rc,
+                },
+                _ => rc,
+            };
+            let snap = lock(&rc);
             for fid in fids {
                 res.failures
                     .push(make_failure(idx, fid, time, &snap, needs_dns));
@@ -914,32 +941,36 @@ impl Filter {
         content_off: usize,
         span: (usize, usize),
     ) -> Option<ambiguity::Readings> {
-        const HOST: [&str; 3] = ["ip4", "ip6", "dns"];
+        if !self.check_hosts {
+            return None;
+        }
         let multi = self.maxlines > 1;
         let fr = &self.fail[idx];
         // The captured host: the failregex's, else the prefregex's.
-        let (group, tok, off, whole) =
-            match HOST.iter().find_map(|g| fr.group_span(g).map(|s| (*g, s))) {
-                Some((g, s)) if multi => (g, s, 0, buf),
-                Some((g, s)) => (g, s, content_off, pbuf),
-                None if multi => return None,
-                None => {
-                    let p = self.pref.as_ref()?;
-                    let (g, s) = HOST.iter().find_map(|g| p.group_span(g).map(|s| (*g, s)))?;
-                    // Positions are already in pbuf.
-                    let text = pbuf.get(s.0..s.1)?;
-                    let addr = self.captured_address(g, text)?;
-                    let content = self.content_span(content_off, buf);
-                    let r = self.checker.readings(
-                        pbuf,
-                        s,
-                        &addr,
-                        (span.0 + content_off, span.1 + content_off),
-                        content,
-                    );
-                    return r.ambiguous().then_some(r);
+        let (group, tok, off, whole) = match fr.host_span() {
+            Some((g, s)) if multi => (g, s, 0, buf),
+            Some((g, s)) => (g, s, content_off, pbuf),
+            None if multi => return None,
+            None => {
+                let p = self.pref.as_ref()?;
+                let (g, s) = p.host_span()?;
+                // Positions are already in pbuf.
+                let text = pbuf.get(s.0..s.1)?;
+                if !self.checker.worth_checking(pbuf, s) {
+                    return None;
                 }
-            };
+                let addr = self.captured_address(g, text)?;
+                let content = self.content_span(content_off, buf);
+                let r = self.checker.readings(
+                    pbuf,
+                    s,
+                    &addr,
+                    (span.0 + content_off, span.1 + content_off),
+                    content,
+                );
+                return r.ambiguous().then_some(r);
+            }
+        };
         let text = buf.get(tok.0..tok.1)?;
         if group == "dns" && addr::search_ip(text).is_none() {
             if let Some(a) = ambiguity::inet_aton(text) {
@@ -950,8 +981,11 @@ impl Filter {
                 });
             }
         }
-        let addr = self.captured_address(group, text)?;
         let tok = (tok.0 + off, tok.1 + off);
+        if !self.checker.worth_checking(whole, tok) {
+            return None;
+        }
+        let addr = self.captured_address(group, text)?;
         let matched = (span.0 + off, span.1 + off);
         let content = if multi {
             None
@@ -1082,6 +1116,58 @@ impl Filter {
             }
         }
         rc
+    }
+}
+
+/// [`make_failure`] for ticket data nobody else holds: its values are moved, not
+/// copied.
+fn into_failure(
+    idx: usize,
+    fid: Option<String>,
+    time: f64,
+    fail: Fail,
+    needs_dns: bool,
+) -> Failure {
+    use serde_json::Value as J;
+    let nofail = fail.get("nofail").is_some_and(Val::truthy);
+    let pending = fid.is_none();
+    let mut entries = Vec::with_capacity(fail.len());
+    let mut matches = Vec::new();
+    for (k, v) in fail.into_entries() {
+        if &*k == "matches" {
+            if let Val::Lines(l) = v {
+                matches = l;
+            }
+            continue;
+        }
+        let j = match v {
+            Val::None => continue,
+            Val::Str(s) => J::String(s),
+            Val::Set(s) => J::Array(s.into_iter().map(J::String).collect()),
+            Val::Lines(l) => J::Array(l.into_iter().map(J::String).collect()),
+            Val::Tuple(t) => J::Array(
+                t.into_iter()
+                    .map(|v| v.map_or(J::Null, J::String))
+                    .collect(),
+            ),
+            Val::Int(i) => J::from(i),
+        };
+        entries.push((k.to_string(), j));
+    }
+    let data: BTreeMap<String, serde_json::Value> = entries.into_iter().collect();
+    Failure {
+        kind: if nofail || pending {
+            FailureKind::NoFail
+        } else {
+            FailureKind::Fail
+        },
+        fid: fid.unwrap_or_default(),
+        time,
+        regex: idx,
+        data,
+        matches,
+        pending,
+        needs_dns,
     }
 }
 

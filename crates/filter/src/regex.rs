@@ -156,6 +156,8 @@ pub(crate) struct Compiled {
     tuple: Vec<(Arc<str>, Arc<str>)>,
     /// Indices of `skiplines0`, `skiplines1`, ...
     skip: Vec<usize>,
+    /// (capture index, name) of the `ip4`, `ip6` and `dns` groups, in that order.
+    hosts: Vec<(usize, &'static str)>,
     /// Bytes a match can start with (anchored regexes only).
     first: Option<FirstBytes>,
 }
@@ -225,6 +227,16 @@ impl Compiled {
         alt.sort();
         tuple.sort();
         skip.sort();
+        let names = re.capture_names();
+        let hosts = ["ip4", "ip6", "dns"]
+            .into_iter()
+            .filter_map(|h| {
+                names
+                    .iter()
+                    .position(|n| n.as_deref() == Some(h))
+                    .map(|i| (i, h))
+            })
+            .collect();
         let locs = re.capture_locations();
         let first = if multi_line {
             None
@@ -242,6 +254,7 @@ impl Compiled {
             alt,
             tuple,
             skip: skip.into_iter().map(|(_, i)| i).collect(),
+            hosts,
         })
     }
 
@@ -280,6 +293,14 @@ impl Compiled {
             Ok(None) => Ok(None),
             Err(e) => Err(e.to_string()),
         }
+    }
+
+    /// The first host group (`ip4`, `ip6`, `dns`, in that order) that took part in the
+    /// last match, and its span.
+    pub fn host_span(&self) -> Option<(&'static str, (usize, usize))> {
+        self.hosts
+            .iter()
+            .find_map(|&(i, name)| self.locs.get(i).map(|s| (name, s)))
     }
 
     /// Byte span of a named group of the last match.
