@@ -323,12 +323,12 @@ impl Control {
         let filter_change = |f: &dyn Fn(
             &mut bailiff_filter::FilterConfig,
         ) -> Result<(), CommandError>|
-         -> Result<Core2, CommandError> {
+         -> Result<RegexLists, CommandError> {
             let mut core = rt.core();
             let mut cfg = core.fcfg.clone();
             f(&mut cfg)?;
             JailRt::rebuild_filter(&mut core, cfg).map_err(CommandError::value)?;
-            Ok(Core2 {
+            Ok(RegexLists {
                 failregex: core.fcfg.failregex.clone(),
                 ignoreregex: core.fcfg.ignoreregex.clone(),
             })
@@ -772,7 +772,7 @@ impl Control {
 }
 
 /// What a filter change returns to the caller.
-struct Core2 {
+struct RegexLists {
     failregex: Vec<String>,
     ignoreregex: Vec<String>,
 }

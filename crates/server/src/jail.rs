@@ -457,20 +457,16 @@ impl JailRt {
         if let Some(th) = th {
             let _ = th.join();
         }
-        let (banned, default_bt) = {
+        let banned: Vec<_> = {
             let core = lock(&self.core);
             let bt = core.jail.ban_manager().ban_time();
-            (
-                core.jail
-                    .ban_manager()
-                    .banned()
-                    .into_iter()
-                    .map(|t| action_ticket(t, bt))
-                    .collect::<Vec<_>>(),
-                bt,
-            )
+            core.jail
+                .ban_manager()
+                .banned()
+                .into_iter()
+                .map(|t| action_ticket(t, bt))
+                .collect()
         };
-        let _ = default_bt;
         for a in lock(&self.actions).iter_mut() {
             a.stop(&self.name, &banned);
         }
