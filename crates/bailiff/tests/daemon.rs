@@ -863,3 +863,38 @@ fn unban_all_clears_actions_and_store() {
     assert_eq!(env.count("ban 192.0.2.101 1"), 0);
     env.stop();
 }
+
+#[test]
+fn reload_of_a_changed_jail_updates_it_in_place() {
+    let mut env = Env::new("");
+    std::fs::write(env.path("auth.log"), "").unwrap();
+    env.start();
+    env.append(&fail_line("192.0.2.120"));
+    env.append(&fail_line("192.0.2.120"));
+    env.append(&fail_line("192.0.2.121"));
+    wait_for("the ban", Duration::from_secs(10), || {
+        env.count("ban 192.0.2.120 0") == 1
+    });
+    // maxretry 2 -> 3 in the jail
+    let conf = env.path("conf").join("jail.conf");
+    let mut text = std::fs::read_to_string(&conf).unwrap();
+    text.push_str("maxretry = 3\n");
+    std::fs::write(&conf, text).unwrap();
+    let (code, out) = env.client(&["reload"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(env.client(&["get", "test", "maxretry"]).1.trim(), "3");
+    // ban and counter kept, actions not restarted
+    assert_eq!(banned_list(&env), vec!["192.0.2.120"]);
+    assert_eq!(num(&env, "Currently failed"), 1);
+    assert!(!env.actions().contains(&"stop".to_string()));
+    env.append(&fail_line("192.0.2.121"));
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(env.count("ban 192.0.2.121 0"), 0, "banned at 2 of 3");
+    env.append(&fail_line("192.0.2.121"));
+    wait_for(
+        "the ban at the new maxretry",
+        Duration::from_secs(10),
+        || env.count("ban 192.0.2.121 0") == 1,
+    );
+    env.stop();
+}

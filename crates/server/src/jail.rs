@@ -62,8 +62,9 @@ pub struct Core {
 /// A running jail.
 pub struct JailRt {
     pub name: String,
-    /// The configuration it was started from (reload keeps jails whose spec is unchanged).
-    pub spec: JailSpec,
+    /// The configuration it runs (reload keeps jails whose spec is unchanged and
+    /// updates in place those whose sources and actions are unchanged).
+    pub spec: Mutex<JailSpec>,
     pub core: Mutex<Core>,
     pub actions: Mutex<Vec<ActionRt>>,
     stop: AtomicBool,
@@ -147,57 +148,16 @@ impl JailRt {
     pub fn start(d: &Arc<Daemon>, spec: JailSpec) -> Result<Arc<JailRt>, String> {
         let name = spec.name.clone();
         let t0 = now();
-        let find_time = spec.findtime_secs().map_err(|e| format!("findtime: {e}"))?;
-        let ban_time = spec.bantime_secs().map_err(|e| format!("bantime: {e}"))?;
-        let mut extra = BTreeMap::new();
-        let bi = &spec.bantime_increment;
-        for (k, v) in [
-            ("factor", &bi.factor),
-            ("formula", &bi.formula),
-            ("multipliers", &bi.multipliers),
-            ("maxtime", &bi.maxtime),
-            ("rndtime", &bi.rndtime),
-        ] {
-            if let Some(v) = v {
-                extra.insert(k.to_string(), v.clone());
-            }
-        }
-        extra.insert("overalljails".into(), bi.overalljails.to_string());
-        extra.insert("increment".into(), bi.increment.to_string());
-        let increment = increment_of(bi.increment, &extra)?;
-        let mut jc = JailConfig::new(&name);
-        jc.max_retry = u32::try_from(spec.maxretry.max(0)).unwrap_or(u32::MAX);
-        jc.find_time = find_time;
-        jc.max_matches = usize::try_from(spec.maxmatches.max(0)).unwrap_or(0);
-        jc.ban_time = ban_time;
-        jc.increment = increment;
-        jc.has_ignore_command = spec
-            .ignorecommand
-            .as_deref()
-            .is_some_and(|s| !s.trim().is_empty());
-        if let Some(c) = spec.ignorecache.as_deref().filter(|s| !s.trim().is_empty()) {
-            jc.ignore_cache = Some(
-                IgnoreCache::parse(c, |s| bailiff_config::parse_time(s).ok())
-                    .map_err(|e| e.to_string())?,
-            );
-        }
+        let Built {
+            jc,
+            extra,
+            fcfg,
+            zone,
+            filter,
+        } = Built::new(&spec, t0)?;
+        let find_time = jc.find_time;
         let mut jail = Jail::new(jc);
-        {
-            let il = jail.ignore_list_mut();
-            il.set_ignore_self(spec.ignoreself);
-            il.set_self_ips(&d.self_ips);
-            for ip in &spec.ignoreip {
-                il.add_all(ip);
-            }
-        }
-        let fcfg = filter_config(&spec);
-        let zone = match spec.logtimezone.as_deref() {
-            Some(tz) if !tz.trim().is_empty() => {
-                Zone::parse_logtimezone(tz).map_err(|e| format!("logtimezone: {e}"))?
-            }
-            _ => Zone::system(),
-        };
-        let filter = Filter::new(&fcfg, zone.clone(), t0).map_err(|e| format!("filter: {e}"))?;
+        apply_ignore(&mut jail, &spec, d);
         let logpaths: Vec<LogPath> = spec
             .logpaths
             .iter()
@@ -351,7 +311,7 @@ impl JailRt {
             .collect();
         let rt = Arc::new(JailRt {
             name: name.clone(),
-            spec,
+            spec: Mutex::new(spec),
             core: Mutex::new(core),
             actions: Mutex::new(actions),
             stop: AtomicBool::new(false),
@@ -386,6 +346,52 @@ impl JailRt {
         let _ = ready_rx.recv_timeout(Duration::from_secs(10));
         crate::log!(Level::Info, "fail2ban.jail", "Jail '{name}' started");
         Ok(rt)
+    }
+
+    /// Whether `new` differs from the running spec only in what [`JailRt::reconfigure`]
+    /// can change in place (not the log source nor the actions).
+    pub fn can_reconfigure(&self, new: &JailSpec) -> bool {
+        let old = lock(&self.spec);
+        let jm = |s: &JailSpec| s.filter.as_ref().map(|f| f.journalmatch.clone());
+        old.logpaths == new.logpaths
+            && old.backend == new.backend
+            && old.actions == new.actions
+            && old.logencoding == new.logencoding
+            && jm(&old) == jm(new)
+    }
+
+    /// Apply a changed spec in place (reload): counters, bans, the source position and
+    /// the running actions stay.
+    pub fn reconfigure(&self, d: &Daemon, spec: JailSpec) -> Result<(), String> {
+        let b = Built::new(&spec, now())?;
+        {
+            let mut core = lock(&self.core);
+            let j = &mut core.jail;
+            j.fail_manager_mut().set_max_retry(b.jc.max_retry);
+            j.fail_manager_mut().set_find_time(b.jc.find_time);
+            j.fail_manager_mut().set_max_matches(b.jc.max_matches);
+            j.ban_manager_mut().set_ban_time(b.jc.ban_time);
+            j.set_increment(b.jc.increment);
+            j.set_has_ignore_command(b.jc.has_ignore_command);
+            j.set_ignore_cache(b.jc.ignore_cache);
+            apply_ignore(j, &spec, d);
+            core.fcfg = b.fcfg;
+            core.filter = b.filter;
+            core.zone = b.zone;
+            core.bantime_extra = b.extra;
+            core.usedns = spec.usedns.clone();
+            core.ignorecommand = spec.ignorecommand.clone();
+            core.ignorecache = spec.ignorecache.clone();
+        }
+        *lock(&self.spec) = spec;
+        d.wake_scheduler();
+        crate::log!(
+            Level::Info,
+            "fail2ban.jail",
+            "Jail '{}' reloaded",
+            self.name
+        );
+        Ok(())
     }
 
     /// Restore the active bans of this jail from the store, as one batch per action.
@@ -976,4 +982,79 @@ fn resolve(jail: &str, host: &str) -> Vec<FailId> {
     ips.into_iter()
         .map(|ip| FailId::parse(&ip.to_string()))
         .collect()
+}
+
+/// The counting and matching settings of a jail spec, built (and checked) before use.
+struct Built {
+    jc: JailConfig,
+    extra: BTreeMap<String, String>,
+    fcfg: FilterConfig,
+    zone: Zone,
+    filter: Filter,
+}
+
+impl Built {
+    fn new(spec: &JailSpec, t0: f64) -> Result<Built, String> {
+        let name = spec.name.clone();
+        let find_time = spec.findtime_secs().map_err(|e| format!("findtime: {e}"))?;
+        let ban_time = spec.bantime_secs().map_err(|e| format!("bantime: {e}"))?;
+        let mut extra = BTreeMap::new();
+        let bi = &spec.bantime_increment;
+        for (k, v) in [
+            ("factor", &bi.factor),
+            ("formula", &bi.formula),
+            ("multipliers", &bi.multipliers),
+            ("maxtime", &bi.maxtime),
+            ("rndtime", &bi.rndtime),
+        ] {
+            if let Some(v) = v {
+                extra.insert(k.to_string(), v.clone());
+            }
+        }
+        extra.insert("overalljails".into(), bi.overalljails.to_string());
+        extra.insert("increment".into(), bi.increment.to_string());
+        let increment = increment_of(bi.increment, &extra)?;
+        let mut jc = JailConfig::new(&name);
+        jc.max_retry = u32::try_from(spec.maxretry.max(0)).unwrap_or(u32::MAX);
+        jc.find_time = find_time;
+        jc.max_matches = usize::try_from(spec.maxmatches.max(0)).unwrap_or(0);
+        jc.ban_time = ban_time;
+        jc.increment = increment;
+        jc.has_ignore_command = spec
+            .ignorecommand
+            .as_deref()
+            .is_some_and(|s| !s.trim().is_empty());
+        if let Some(c) = spec.ignorecache.as_deref().filter(|s| !s.trim().is_empty()) {
+            jc.ignore_cache = Some(
+                IgnoreCache::parse(c, |s| bailiff_config::parse_time(s).ok())
+                    .map_err(|e| e.to_string())?,
+            );
+        }
+        let fcfg = filter_config(spec);
+        let zone = match spec.logtimezone.as_deref() {
+            Some(tz) if !tz.trim().is_empty() => {
+                Zone::parse_logtimezone(tz).map_err(|e| format!("logtimezone: {e}"))?
+            }
+            _ => Zone::system(),
+        };
+        let filter = Filter::new(&fcfg, zone.clone(), t0).map_err(|e| format!("filter: {e}"))?;
+        Ok(Built {
+            jc,
+            extra,
+            fcfg,
+            zone,
+            filter,
+        })
+    }
+}
+
+/// `ignoreself`, the host's addresses and `ignoreip` of a spec, into a jail.
+fn apply_ignore(jail: &mut Jail, spec: &JailSpec, d: &Daemon) {
+    let il = jail.ignore_list_mut();
+    il.clear();
+    il.set_ignore_self(spec.ignoreself);
+    il.set_self_ips(&d.self_ips);
+    for ip in &spec.ignoreip {
+        il.add_all(ip);
+    }
 }

@@ -258,10 +258,26 @@ impl Daemon {
                         let _ = s.del_bans(&rt.name, &refs);
                     }
                 }
-                if rt.spec == spec && !restart {
+                if restart {
+                    self.stop_jail(&spec.name);
+                } else if *lock(&rt.spec) == spec {
                     continue;
+                } else if rt.can_reconfigure(&spec) {
+                    match rt.reconfigure(self, spec.clone()) {
+                        Ok(()) => continue,
+                        Err(e) => {
+                            crate::log!(
+                                Level::Error,
+                                "fail2ban.jail",
+                                "Jail '{}' not reloaded, its configuration is wrong: {e}; it keeps running as it was",
+                                spec.name
+                            );
+                            continue;
+                        }
+                    }
+                } else {
+                    self.stop_jail(&spec.name);
                 }
-                self.stop_jail(&spec.name);
             }
             let _ = self.start_jail(spec);
         }
