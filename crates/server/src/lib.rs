@@ -21,7 +21,10 @@
 //!   (`bailiff_control::Handler`), so `fail2ban-client` and `bailiff client` work.
 //!
 //! Signals: SIGTERM/SIGINT stop (actions stopped, positions saved), SIGHUP reloads
-//! (jails whose configuration did not change keep their counters and bans).
+//! ([`Daemon::reload`]: unchanged jails keep running untouched; a jail whose log
+//! source and actions are unchanged is updated in place, keeping its counters and
+//! bans; any other changed jail is restarted and gets its bans back from the store),
+//! SIGUSR1 reopens the log file.
 
 pub mod actions;
 pub mod handler;
@@ -210,8 +213,9 @@ impl Daemon {
     }
 
     /// Re-read the configuration. Jails whose configuration is unchanged keep running
-    /// (counters and bans intact) unless `restart`; changed ones are restarted (their
-    /// bans come back from the store); removed ones stop. With `only`, just that jail.
+    /// (counters and bans intact) unless `restart`; changed ones are updated in place
+    /// when their log source and actions are the same, else restarted (their bans come
+    /// back from the store); removed ones stop. With `only`, just that jail.
     pub fn reload(
         self: &Arc<Self>,
         only: Option<&str>,
