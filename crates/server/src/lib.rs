@@ -13,7 +13,7 @@
 //!   `auto` when no log file exists), passes each line through the jail's
 //!   `bailiff_filter::Filter`, counts failures in the pure `bailiff_jail::Jail` and
 //!   bans what reaches `maxretry`: the ban is written to the store, logged
-//!   (`NOTICE [jail] Ban IP`, see [`log`]) and handed in one batch to the jail's
+//!   (`NOTICE [jail] Ban IP`, see [`mod@log`]) and handed in one batch to the jail's
 //!   [`actions::ActionRt`]s (`action.d` commands, or native nftables).
 //! - The scheduler thread unbans what has expired, purges the store hourly and
 //!   otherwise sleeps until the next ban ends.
