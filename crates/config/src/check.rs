@@ -103,7 +103,12 @@ fn origin_of(spec: &JailSpec, opt: &str) -> (String, usize) {
         .unwrap_or_else(|| (String::new(), 0))
 }
 
-fn check_jail(spec: &JailSpec, errors: &mut Vec<ConfigError>, regexes: &mut usize) {
+fn check_jail(
+    spec: &JailSpec,
+    errors: &mut Vec<ConfigError>,
+    warnings: &mut Vec<String>,
+    regexes: &mut usize,
+) {
     let err = |opt: &str, msg: String| {
         let (file, line) = origin_of(spec, opt);
         ConfigError::at(&file, line, &spec.name, opt, msg)
@@ -169,6 +174,19 @@ fn check_jail(spec: &JailSpec, errors: &mut Vec<ConfigError>, regexes: &mut usiz
             errors.push(err("logpath", "no logpath set".into()));
         } else if spec.logpaths.iter().all(|l| l.files.is_empty()) {
             let pats: Vec<&str> = spec.logpaths.iter().map(|l| l.pattern.as_str()).collect();
+            let journal = spec
+                .filter
+                .as_ref()
+                .is_some_and(|f| !f.journalmatch.is_empty());
+            if backend == "auto" && journal {
+                // bailiff (unlike fail2ban) reads the journal then: not an error
+                warnings.push(format!(
+                    "{}: none of the log files exists ({}); backend = auto reads the systemd journal instead",
+                    spec.name,
+                    pats.join(", ")
+                ));
+                return;
+            }
             errors.push(err(
                 "logpath",
                 format!(
@@ -180,11 +198,23 @@ fn check_jail(spec: &JailSpec, errors: &mut Vec<ConfigError>, regexes: &mut usiz
     }
 }
 
-/// Check the configuration under `confdir`. `Ok` when fail2ban would start with it.
+/// Check the configuration under `confdir`. `Ok` when fail2ban would start with it,
+/// with one deliberate difference: a jail with `backend = auto` whose log files are
+/// all missing but whose filter has a `journalmatch` is a warning, not an error,
+/// because bailiff then reads the systemd journal (fail2ban refuses the jail).
 pub fn check(confdir: &Path) -> Result<CheckSummary, Vec<ConfigError>> {
-    let loader = Loader::new();
+    check_with(&Loader::new(), confdir)
+}
+
+/// [`check`] from a [`crate::ConfSource`].
+pub fn check_source(src: &crate::ConfSource) -> Result<CheckSummary, Vec<ConfigError>> {
+    check_with(&src.loader(), &src.root())
+}
+
+/// [`check`] through a given [`Loader`].
+pub fn check_with(loader: &Loader, confdir: &Path) -> Result<CheckSummary, Vec<ConfigError>> {
     let mut errors = Vec::new();
-    let reading = match read_all_with(&loader, confdir, Some(&mut errors)) {
+    let reading = match read_all_with(loader, confdir, Some(&mut errors)) {
         Ok(r) => r,
         Err(e) => {
             errors.push(e);
@@ -227,7 +257,12 @@ pub fn check(confdir: &Path) -> Result<CheckSummary, Vec<ConfigError>> {
                 if let Some(f) = &spec.filter {
                     filters.insert(f.name.clone());
                 }
-                check_jail(spec, &mut errors, &mut summary.regexes);
+                check_jail(
+                    spec,
+                    &mut errors,
+                    &mut summary.warnings,
+                    &mut summary.regexes,
+                );
             }
             JailReading::Skipped(_, e) => errors.push(e.clone()),
         }

@@ -1,5 +1,12 @@
 //! The only place that touches the disk: reading and caching files, `exists` checks
 //! and globbing. Everything else in the crate works on what this returns.
+//!
+//! A [`Loader`] may carry an overlay: bailiff's embedded configuration tree
+//! ([`crate::embedded`]) seen under a root directory. Files of the directory on disk
+//! are read first; a path under the root that is not on disk is answered from the
+//! embedded tree, and globs list both. So `jail.conf` comes from the binary while
+//! `jail.local`, `jail.d/*.local`, `filter.d/X.local` and whole new files come from
+//! the directory, the way fail2ban layers `.local` files over `.conf` files.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -16,11 +23,89 @@ type Cached = Option<Result<Arc<IniFile>, ConfigError>>;
 #[derive(Debug, Default)]
 pub struct Loader {
     cache: RefCell<HashMap<String, Cached>>,
+    overlay: Option<Overlay>,
+}
+
+/// The embedded tree seen under `root`.
+#[derive(Debug)]
+struct Overlay {
+    root: String,
+    /// Whether the disk is consulted for paths under `root` (false for the embedded
+    /// tree alone, whose root is a name, not a directory).
+    disk: bool,
+    files: &'static [(&'static str, &'static str)],
+}
+
+impl Overlay {
+    fn rel<'a>(&self, path: &'a str) -> Option<&'a str> {
+        let rest = path.strip_prefix(self.root.as_str())?;
+        if rest.is_empty() {
+            return Some("");
+        }
+        rest.strip_prefix('/').map(|r| r.trim_start_matches('/'))
+    }
+
+    fn file(&self, path: &str) -> Option<&'static str> {
+        let rel = self.rel(path)?;
+        self.files.iter().find(|(n, _)| *n == rel).map(|(_, t)| *t)
+    }
+
+    /// `path` is the root or a directory holding embedded files.
+    fn is_dir(&self, path: &str) -> bool {
+        match self.rel(path) {
+            Some("") => true,
+            Some(rel) => {
+                let rel = rel.trim_end_matches('/');
+                self.files
+                    .iter()
+                    .any(|(n, _)| n.strip_prefix(rel).is_some_and(|r| r.starts_with('/')))
+            }
+            None => false,
+        }
+    }
+
+    fn disk_allowed(&self, path: &str) -> bool {
+        self.disk || self.rel(path).is_none()
+    }
 }
 
 impl Loader {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A loader that sees `files` (relative names such as `filter.d/sshd.conf`) under
+    /// `root`, beneath the files of the directory `root` on disk.
+    pub fn with_overlay(root: &Path, files: &'static [(&'static str, &'static str)]) -> Self {
+        Self::overlay_at(root, files, true)
+    }
+
+    /// A loader that sees `files` under `root` and nothing of the disk there.
+    pub fn embedded_only(root: &Path, files: &'static [(&'static str, &'static str)]) -> Self {
+        Self::overlay_at(root, files, false)
+    }
+
+    fn overlay_at(root: &Path, files: &'static [(&'static str, &'static str)], disk: bool) -> Self {
+        let root = root.to_string_lossy().trim_end_matches('/').to_string();
+        Loader {
+            cache: RefCell::default(),
+            overlay: Some(Overlay {
+                root: if root.is_empty() { "/".into() } else { root },
+                disk,
+                files,
+            }),
+        }
+    }
+
+    fn disk_allowed(&self, path: &str) -> bool {
+        match &self.overlay {
+            Some(o) => o.disk_allowed(path),
+            None => true,
+        }
+    }
+
+    fn embedded_file(&self, path: &str) -> Option<&'static str> {
+        self.overlay.as_ref().and_then(|o| o.file(path))
     }
 
     /// Parse `path`; `Ok(None)` when it cannot be opened (fail2ban skips such files).
@@ -32,8 +117,14 @@ impl Loader {
                 Some(Err(e)) => Err(e.clone()),
             };
         }
-        let res = match std::fs::read(path) {
-            Err(_) => None,
+        let disk = if self.disk_allowed(path) {
+            std::fs::read(path).ok()
+        } else {
+            None
+        };
+        let disk = disk.or_else(|| self.embedded_file(path).map(|t| t.as_bytes().to_vec()));
+        let res = match disk.ok_or(()) {
+            Err(()) => None,
             Ok(bytes) => Some(match String::from_utf8(bytes) {
                 Ok(text) => ini::parse(path, &text).map(Arc::new),
                 Err(e) => Err(ConfigError::at(
@@ -56,11 +147,13 @@ impl Loader {
     }
 
     pub fn exists(&self, path: &str) -> bool {
-        Path::new(path).exists()
+        (self.disk_allowed(path) && Path::new(path).exists())
+            || self.embedded_file(path).is_some()
+            || self.overlay.as_ref().is_some_and(|o| o.is_dir(path))
     }
 
     pub fn is_file(&self, path: &str) -> bool {
-        Path::new(path).is_file()
+        (self.disk_allowed(path) && Path::new(path).is_file()) || self.embedded_file(path).is_some()
     }
 
     /// Python `glob.glob`: no hidden files for `*`; a pattern without magic characters
@@ -68,7 +161,11 @@ impl Loader {
     pub fn glob(&self, pattern: &str) -> Vec<String> {
         if !pattern.contains(['*', '?', '[']) {
             let p = Path::new(pattern);
-            return if p.symlink_metadata().is_ok() {
+            let on_disk = self.disk_allowed(pattern) && p.symlink_metadata().is_ok();
+            return if on_disk
+                || self.embedded_file(pattern).is_some()
+                || self.overlay.as_ref().is_some_and(|o| o.is_dir(pattern))
+            {
                 vec![pattern.to_string()]
             } else {
                 Vec::new()
@@ -92,10 +189,30 @@ impl Loader {
                     .collect()
             })
         };
-        // an unbalanced `[` is a literal character for Python's fnmatch
-        let mut out = run(&pattern)
-            .or_else(|| run(&pattern.replace('[', "[[]")))
-            .unwrap_or_default();
+        let pattern = if glob::Pattern::new(&pattern).is_ok() {
+            pattern
+        } else {
+            // an unbalanced `[` is a literal character for Python's fnmatch
+            pattern.replace('[', "[[]")
+        };
+        let mut out = run(&pattern).unwrap_or_default();
+        if let Some(o) = &self.overlay {
+            if !o.disk {
+                out.retain(|p| o.rel(p).is_none());
+            }
+            if let Ok(pat) = glob::Pattern::new(&pattern) {
+                for (name, _) in o.files {
+                    let full = if o.root == "/" {
+                        format!("/{name}")
+                    } else {
+                        format!("{}/{name}", o.root)
+                    };
+                    if pat.matches_with(&full, opts) && !out.contains(&full) {
+                        out.push(full);
+                    }
+                }
+            }
+        }
         out.sort();
         out
     }

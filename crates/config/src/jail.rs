@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 use crate::defreader::{
     convert, DefReader, OptType, Val, ACTION_OPTS, ACTION_RUNTIME_TAGS, FILTER_OPTS,
 };
+use crate::embedded::ConfSource;
 use crate::filter::filter_def;
 use crate::fs::Loader;
 use crate::omap::OMap;
@@ -1050,8 +1051,18 @@ pub(crate) fn read_all_with(
 /// [`Config::skipped`]; errors that make fail2ban reject the whole configuration
 /// (syntax, interpolation) are returned as `Err`.
 pub fn load(confdir: &Path) -> Result<Config, ConfigError> {
-    let loader = Loader::new();
-    let r = read_all(&loader, confdir)?;
+    load_with(&Loader::new(), confdir)
+}
+
+/// [`load`] from a [`ConfSource`] (see [`crate::resolve_confdir`]): a directory, the
+/// embedded default with a directory over it, or the embedded default alone.
+pub fn load_source(src: &ConfSource) -> Result<Config, ConfigError> {
+    load_with(&src.loader(), &src.root())
+}
+
+/// [`load`] through a given [`Loader`].
+pub fn load_with(loader: &Loader, confdir: &Path) -> Result<Config, ConfigError> {
+    let r = read_all(loader, confdir)?;
     let mut jails = Vec::new();
     let mut skipped = Vec::new();
     for j in r.jails {
@@ -1076,8 +1087,17 @@ pub fn load(confdir: &Path) -> Result<Config, ConfigError> {
 /// The command stream `fail2ban-client -d -c CONFDIR` prints, one JSON array per
 /// line (Python `True`/`False`/`None` become JSON booleans/null).
 pub fn dump_stream(confdir: &Path) -> Result<Vec<Value>, ConfigError> {
-    let loader = Loader::new();
-    let r = read_all(&loader, confdir)?;
+    dump_stream_with(&Loader::new(), confdir)
+}
+
+/// [`dump_stream`] from a [`ConfSource`].
+pub fn dump_stream_source(src: &ConfSource) -> Result<Vec<Value>, ConfigError> {
+    dump_stream_with(&src.loader(), &src.root())
+}
+
+/// [`dump_stream`] through a given [`Loader`].
+pub fn dump_stream_with(loader: &Loader, confdir: &Path) -> Result<Vec<Value>, ConfigError> {
+    let r = read_all(loader, confdir)?;
     let mut out = r.general;
     let mut started = Vec::new();
     for j in &r.jails {

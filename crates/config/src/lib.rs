@@ -15,6 +15,10 @@
 //!   ([`ServerOptions`]) and enabled [`JailSpec`]s, each with its [`FilterDef`] and
 //!   [`ActionSpec`]s. [`dump_stream`] turns the same reading into the command stream
 //!   `fail2ban-client -d` prints, and [`check`] collects every problem found.
+//! * [`embedded`] holds bailiff's built-in configuration tree and the lookup order
+//!   ([`resolve_confdir`] → [`ConfSource`]); [`load_source`], [`dump_stream_source`],
+//!   [`check_source`] and [`read_filter_source`] read from a [`ConfSource`], whose
+//!   [`ConfSource::loader`] lays a directory over the embedded files.
 //! * [`time::parse_time`] reads fail2ban time strings (`10m`, `1h 30m`, `-1`).
 //!
 //! The oracle for every rule is fail2ban 1.0.2 itself: the tests compare
@@ -40,6 +44,7 @@ use std::path::{Path, PathBuf};
 
 pub mod check;
 pub mod defreader;
+pub mod embedded;
 pub mod filter;
 pub mod fs;
 pub mod ini;
@@ -50,12 +55,13 @@ pub mod reader;
 pub mod tags;
 pub mod time;
 
-pub use check::{check, CheckSummary};
+pub use check::{check, check_source, CheckSummary};
 pub use defreader::Val;
+pub use embedded::{resolve_confdir, resolve_confdir_in, ConfSource};
 pub use filter::{read_filter_file_with, read_filter_with};
 pub use jail::{
-    dump_stream, load, ActionSpec, BantimeIncrement, Config, JailSpec, LogPath, ServerOptions,
-    JAIL_OPTS,
+    dump_stream, dump_stream_source, load, load_source, ActionSpec, BantimeIncrement, Config,
+    JailSpec, LogPath, ServerOptions, JAIL_OPTS,
 };
 pub use time::{parse_time, TimeError};
 
@@ -123,6 +129,15 @@ pub fn read_filter(
     args: &[(String, String)],
 ) -> Result<FilterDef, ConfigError> {
     filter::read_filter_with(&fs::Loader::new(), confdir, name, args, "auto")
+}
+
+/// [`read_filter`] from a [`ConfSource`] (e.g. the embedded default).
+pub fn read_filter_source(
+    src: &ConfSource,
+    name: &str,
+    args: &[(String, String)],
+) -> Result<FilterDef, ConfigError> {
+    filter::read_filter_with(&src.loader(), &src.root(), name, args, "auto")
 }
 
 /// Read a filter from an explicit file path (fail2ban-regex accepts one).
