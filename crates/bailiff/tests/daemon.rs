@@ -898,3 +898,23 @@ fn reload_of_a_changed_jail_updates_it_in_place() {
     );
     env.stop();
 }
+
+#[test]
+fn ignoreip_and_ignorecommand_are_honoured() {
+    let mut env = Env::new(
+        "maxretry = 1\nignoreip = 198.51.100.0/24\nignorecommand = test <ip> = 203.0.113.5",
+    );
+    std::fs::write(env.path("auth.log"), "").unwrap();
+    env.start();
+    env.append(&fail_line("198.51.100.20")); // ignoreip
+    env.append(&fail_line("203.0.113.5")); // ignorecommand exits 0
+    env.append(&fail_line("203.0.113.6")); // banned
+    wait_for("the ban", Duration::from_secs(10), || {
+        env.count("ban 203.0.113.6 0") == 1
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(banned_list(&env), vec!["203.0.113.6"]);
+    let (_, ign) = env.client(&["get", "test", "ignoreip"]);
+    assert!(ign.contains("198.51.100.0/24"), "{ign}");
+    env.stop();
+}
