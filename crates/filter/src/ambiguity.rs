@@ -787,7 +787,12 @@ fn led_by(head: &str, lead: &str) -> bool {
             heads.push(x);
         }
     }
-    heads.iter().any(|h| h.ends_with(lead))
+    // ASCII case is ignored: a regex may be case-insensitive (`(?i)`).
+    let lb = lead.as_bytes();
+    heads.iter().any(|h| {
+        let hb = h.as_bytes();
+        hb.len() >= lb.len() && hb[hb.len() - lb.len()..].eq_ignore_ascii_case(lb)
+    })
 }
 
 /// The literal text each `<HOST>`/`<ADDR>` of a tag-expanded regex requires right
@@ -1206,5 +1211,118 @@ mod tests {
         assert_eq!(strip_carets(r"^a[^b]\^c|^d"), r"a[^b]\^c|d");
         let c: Vec<char> = "x(?P<content>a(b)[)]c)y".chars().collect();
         assert_eq!(find_group(&c, "content"), Some((1, 13, 21)));
+    }
+
+    fn filter(failregex: &[&str], usedns: crate::UseDns) -> crate::Filter {
+        let cfg = crate::FilterConfig {
+            failregex: failregex.iter().map(|s| s.to_string()).collect(),
+            usedns,
+            ..crate::FilterConfig::default()
+        };
+        crate::Filter::new(&cfg, crate::Zone::utc(), 1.7e9).unwrap()
+    }
+
+    #[test]
+    fn filter_reports_ambiguous_lines_instead_of_failures() {
+        let mut f = filter(
+            &[r"^Invalid user <F-USER>.*?</F-USER> from <HOST>"],
+            crate::UseDns::No,
+        );
+        let r = f.process_entry(
+            "Invalid user x from 203.0.113.9 from 198.51.100.7 port 22",
+            1.7e9,
+            1.7e9,
+        );
+        assert!(r.failures.is_empty(), "{r:?}");
+        assert_eq!(r.ambiguous.len(), 1);
+        assert_eq!(r.ambiguous[0].kind, AmbiguityKind::Readings);
+        assert_eq!(
+            r.ambiguous[0].candidates,
+            vec!["203.0.113.9", "198.51.100.7"]
+        );
+        assert_eq!(f.ambiguous_total(), 1);
+        // An ordinary line is a failure as before.
+        let r = f.process_entry("Invalid user x from 198.51.100.7 port 22", 1.7e9, 1.7e9);
+        assert_eq!(r.failures.len(), 1);
+        assert_eq!(r.failures[0].fid, "198.51.100.7");
+        // With the check off, fail2ban's pick comes back.
+        f.set_ambiguity_check(false);
+        let r = f.process_entry(
+            "Invalid user x from 203.0.113.9 from 198.51.100.7 port 22",
+            1.7e9,
+            1.7e9,
+        );
+        assert_eq!(r.failures[0].fid, "203.0.113.9");
+        assert!(r.ambiguous.is_empty());
+    }
+
+    #[test]
+    fn case_insensitive_regexes_are_probed() {
+        let mut f = filter(
+            &[r"(?i)^login failed for .*? from <HOST>"],
+            crate::UseDns::No,
+        );
+        let r = f.process_entry(
+            "LOGIN FAILED FOR x FROM 203.0.113.9 FROM 198.51.100.7",
+            1.7e9,
+            1.7e9,
+        );
+        assert!(r.failures.is_empty(), "{r:?}");
+        assert_eq!(
+            r.ambiguous[0].candidates,
+            vec!["203.0.113.9", "198.51.100.7"]
+        );
+    }
+
+    #[test]
+    fn numeric_hosts_are_never_banned() {
+        let mut f = filter(&[r"^auth failure from <HOST>$"], crate::UseDns::Warn);
+        for (text, addr) in [
+            ("3405803842", "203.0.113.66"),
+            ("0xcb007142", "203.0.113.66"),
+            ("0313.0.113.66", "203.0.113.66"),
+        ] {
+            let r = f.process_entry(&format!("auth failure from {text}"), 1.7e9, 1.7e9);
+            assert!(r.failures.is_empty(), "{text}: {r:?}");
+            assert_eq!(r.ambiguous[0].kind, AmbiguityKind::NumericHost, "{text}");
+            assert_eq!(r.ambiguous[0].candidates, vec![addr]);
+        }
+        // A name with a letter and a dot goes to DNS; one without a dot is dropped.
+        let r = f.process_entry("auth failure from mail.example.com", 1.7e9, 1.7e9);
+        assert!(r.failures[0].needs_dns);
+        let r = f.process_entry("auth failure from localhost", 1.7e9, 1.7e9);
+        assert!(r.failures.is_empty() && r.ambiguous.is_empty(), "{r:?}");
+    }
+
+    #[test]
+    fn repeated_record_after_the_host() {
+        let mut f = filter(
+            &[r#"^ \[pid \d+\] \[[^\]]+\] FAIL LOGIN: Client "<HOST>"(?:\s*$|,)"#],
+            crate::UseDns::No,
+        );
+        let line = r#" [pid 1] [x] FAIL LOGIN: Client "203.0.113.5", [y] FAIL LOGIN: Client "198.51.100.7""#;
+        let r = f.process_entry(line, 1.7e9, 1.7e9);
+        assert!(r.failures.is_empty(), "{r:?}");
+        assert_eq!(r.ambiguous[0].kind, AmbiguityKind::RepeatedRecord);
+        assert_eq!(
+            r.ambiguous[0].candidates,
+            vec!["203.0.113.5", "198.51.100.7"]
+        );
+        let r = f.process_entry(
+            r#" [pid 1] [x] FAIL LOGIN: Client "198.51.100.7""#,
+            1.7e9,
+            1.7e9,
+        );
+        assert_eq!(r.failures[0].fid, "198.51.100.7");
+    }
+
+    #[test]
+    fn too_many_addresses() {
+        let mut f = filter(&[r"^fail .* from <HOST>$"], crate::UseDns::No);
+        let junk: Vec<String> = (1..=40).map(|i| format!("from 203.0.113.{i}")).collect();
+        let line = format!("fail {} from 198.51.100.7", junk.join(" "));
+        let r = f.process_entry(&line, 1.7e9, 1.7e9);
+        assert!(r.failures.is_empty(), "{r:?}");
+        assert_eq!(r.ambiguous[0].kind, AmbiguityKind::TooManyAddresses);
     }
 }
