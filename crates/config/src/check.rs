@@ -202,8 +202,10 @@ fn check_jail(
 /// with one deliberate difference: a jail with `backend = auto` whose log files are
 /// all missing but whose filter has a `journalmatch` is a warning, not an error,
 /// because bailiff then reads the systemd journal (fail2ban refuses the jail).
+///
+/// `confdir` may also be a [`crate::ConfSource::to_path`] form.
 pub fn check(confdir: &Path) -> Result<CheckSummary, Vec<ConfigError>> {
-    check_with(&Loader::new(), confdir)
+    check_source(&crate::ConfSource::from_path(confdir))
 }
 
 /// [`check`] from a [`crate::ConfSource`].

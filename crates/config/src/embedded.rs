@@ -57,7 +57,38 @@ pub enum ConfSource {
     Embedded,
 }
 
+/// The prefix of [`ConfSource::to_path`] for an overlay: `<embedded>+/etc/bailiff`.
+pub const OVERLAY_PREFIX: &str = "<embedded>+";
+
 impl ConfSource {
+    /// The source as one path, for code that keeps a configuration directory as a
+    /// path (the server's `confdir`, `-c` handed to a child process): a directory is
+    /// itself, the embedded tree is `<embedded>`, an overlay `<embedded>+DIR`. The
+    /// path-based readers ([`crate::load`], [`crate::dump_stream`], [`crate::check`],
+    /// [`crate::read_filter`]) accept these forms ([`ConfSource::from_path`]).
+    pub fn to_path(&self) -> PathBuf {
+        match self {
+            ConfSource::Dir(d) => d.clone(),
+            ConfSource::Overlay(d) => {
+                let mut s = std::ffi::OsString::from(OVERLAY_PREFIX);
+                s.push(d.as_os_str());
+                PathBuf::from(s)
+            }
+            ConfSource::Embedded => PathBuf::from(EMBEDDED_ROOT),
+        }
+    }
+
+    /// The inverse of [`ConfSource::to_path`]; any other path is a [`ConfSource::Dir`].
+    pub fn from_path(p: &Path) -> ConfSource {
+        match p.to_str() {
+            Some(EMBEDDED_ROOT) => ConfSource::Embedded,
+            Some(s) if s.starts_with(OVERLAY_PREFIX) => {
+                ConfSource::Overlay(PathBuf::from(&s[OVERLAY_PREFIX.len()..]))
+            }
+            _ => ConfSource::Dir(p.to_path_buf()),
+        }
+    }
+
     /// The configuration directory as the readers see it (the overlay directory, or
     /// [`EMBEDDED_ROOT`]).
     pub fn root(&self) -> PathBuf {
@@ -73,6 +104,26 @@ impl ConfSource {
             ConfSource::Dir(_) => Loader::new(),
             ConfSource::Overlay(d) => Loader::with_overlay(d, FILES),
             ConfSource::Embedded => Loader::embedded_only(Path::new(EMBEDDED_ROOT), FILES),
+        }
+    }
+
+    /// Write the files this source reads into the directory `dest` (created): the
+    /// embedded tree (unless a plain directory), then the directory's own files over
+    /// it. For tools that only read real directories; `dest` then reads as `self`.
+    pub fn materialize(&self, dest: &Path) -> std::io::Result<()> {
+        std::fs::create_dir_all(dest)?;
+        if !matches!(self, ConfSource::Dir(_)) {
+            for (rel, text) in FILES {
+                let p = dest.join(rel);
+                if let Some(parent) = p.parent() {
+                    std::fs::create_dir_all(parent)?;
+                }
+                std::fs::write(p, text)?;
+            }
+        }
+        match self {
+            ConfSource::Dir(d) | ConfSource::Overlay(d) => copy_tree(d, dest),
+            ConfSource::Embedded => Ok(()),
         }
     }
 
@@ -112,4 +163,23 @@ pub fn resolve_confdir_in(explicit: Option<&Path>, bailiff: &Path, fail2ban: &Pa
         return ConfSource::Dir(fail2ban.to_path_buf());
     }
     ConfSource::Embedded
+}
+
+/// Copy the regular files (followed through links) below `from` into `to`.
+fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    let Ok(entries) = std::fs::read_dir(from) else {
+        return Ok(());
+    };
+    for e in entries {
+        let e = e?;
+        let src = e.path();
+        let dst = to.join(e.file_name());
+        if src.is_dir() {
+            std::fs::create_dir_all(&dst)?;
+            copy_tree(&src, &dst)?;
+        } else if src.is_file() {
+            std::fs::copy(&src, &dst)?;
+        }
+    }
+    Ok(())
 }

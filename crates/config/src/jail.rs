@@ -1050,14 +1050,19 @@ pub(crate) fn read_all_with(
 /// the enabled jails. A jail whose filter or action cannot be found is listed in
 /// [`Config::skipped`]; errors that make fail2ban reject the whole configuration
 /// (syntax, interpolation) are returned as `Err`.
+///
+/// `confdir` may also be a [`ConfSource::to_path`] form (`<embedded>`,
+/// `<embedded>+/etc/bailiff`); [`Config::confdir`] keeps it as given.
 pub fn load(confdir: &Path) -> Result<Config, ConfigError> {
-    load_with(&Loader::new(), confdir)
+    load_source(&ConfSource::from_path(confdir))
 }
 
 /// [`load`] from a [`ConfSource`] (see [`crate::resolve_confdir`]): a directory, the
 /// embedded default with a directory over it, or the embedded default alone.
 pub fn load_source(src: &ConfSource) -> Result<Config, ConfigError> {
-    load_with(&src.loader(), &src.root())
+    let mut cfg = load_with(&src.loader(), &src.root())?;
+    cfg.confdir = src.to_path().to_string_lossy().to_string();
+    Ok(cfg)
 }
 
 /// [`load`] through a given [`Loader`].
@@ -1086,8 +1091,9 @@ pub fn load_with(loader: &Loader, confdir: &Path) -> Result<Config, ConfigError>
 
 /// The command stream `fail2ban-client -d -c CONFDIR` prints, one JSON array per
 /// line (Python `True`/`False`/`None` become JSON booleans/null).
+/// `confdir` may also be a [`ConfSource::to_path`] form.
 pub fn dump_stream(confdir: &Path) -> Result<Vec<Value>, ConfigError> {
-    dump_stream_with(&Loader::new(), confdir)
+    dump_stream_source(&ConfSource::from_path(confdir))
 }
 
 /// [`dump_stream`] from a [`ConfSource`].

@@ -122,13 +122,14 @@ pub fn parse_call(spec: &str) -> Result<(String, Vec<(String, String)>), ConfigE
 
 /// Read `filter.d/NAME` (`.conf`, `.d/*.conf`, `.local`, `.d/*.local`) under `confdir`
 /// with the given `[Init]` arguments (e.g. `mode=aggressive`, `logtype=journal`).
-/// Without a `logtype` argument the filter is read for a file backend.
+/// Without a `logtype` argument the filter is read for a file backend. `confdir` may
+/// also be a [`ConfSource::to_path`] form (`<embedded>`, `<embedded>+DIR`).
 pub fn read_filter(
     confdir: &Path,
     name: &str,
     args: &[(String, String)],
 ) -> Result<FilterDef, ConfigError> {
-    filter::read_filter_with(&fs::Loader::new(), confdir, name, args, "auto")
+    read_filter_source(&ConfSource::from_path(confdir), name, args)
 }
 
 /// [`read_filter`] from a [`ConfSource`] (e.g. the embedded default).

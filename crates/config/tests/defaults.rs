@@ -220,3 +220,59 @@ fn explicit_dir_has_no_embedded_base() {
     assert!(j.actions.is_empty());
     assert!(read_filter_source(&ConfSource::Dir(tmp.path().to_path_buf()), "sshd", &[]).is_err());
 }
+
+#[test]
+fn path_forms_reach_the_same_sources() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("etc");
+    write(&dir, "jail.d/off.local", "[recidive]\nenabled = false\n");
+    for src in [
+        ConfSource::Embedded,
+        ConfSource::Overlay(dir.clone()),
+        ConfSource::Dir(dir.clone()),
+    ] {
+        let p = src.to_path();
+        assert_eq!(ConfSource::from_path(&p), src);
+        // the path-based readers the server and the tester call take the same forms
+        let by_path = bailiff_config::load(&p).unwrap();
+        let by_src = load_source(&src).unwrap();
+        assert_eq!(by_path.confdir, p.to_string_lossy());
+        assert_eq!(
+            by_path.jails.iter().map(|j| &j.name).collect::<Vec<_>>(),
+            by_src.jails.iter().map(|j| &j.name).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            bailiff_config::jail::dump_stream(&p).unwrap(),
+            dump_stream_source(&src).unwrap()
+        );
+    }
+    let overlay = bailiff_config::load(&ConfSource::Overlay(dir.clone()).to_path()).unwrap();
+    assert_eq!(
+        overlay
+            .jails
+            .iter()
+            .map(|j| j.name.as_str())
+            .collect::<Vec<_>>(),
+        ["sshd"]
+    );
+    let f = bailiff_config::read_filter(&ConfSource::Embedded.to_path(), "sshd", &[]).unwrap();
+    assert!(!f.failregex.is_empty());
+}
+
+#[test]
+fn materialized_overlay_reads_like_the_overlay() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("etc");
+    write(
+        &dir,
+        "filter.d/sshd.local",
+        "[Definition]\nfailregex = %(known/failregex)s\n            ^marker <HOST>$\n",
+    );
+    let src = ConfSource::Overlay(dir);
+    let out = tmp.path().join("out");
+    src.materialize(&out).unwrap();
+    assert_eq!(
+        read_filter_source(&ConfSource::Dir(out), "sshd", &[]).unwrap(),
+        read_filter_source(&src, "sshd", &[]).unwrap()
+    );
+}
