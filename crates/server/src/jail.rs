@@ -632,6 +632,7 @@ impl JailRt {
 
     fn process_inner(&self, d: &Daemon, lines: Vec<(String, Option<f64>)>, t: f64) {
         let mut tickets = Vec::new();
+        let mut by_name = Vec::new();
         {
             let mut core = lock(&self.core);
             if core.idle {
@@ -679,23 +680,30 @@ impl JailRt {
                             data.remove(k);
                         }
                     }
-                    let ids = if f.needs_dns {
-                        resolve(&self.name, &f.fid)
+                    if f.needs_dns {
+                        // resolved below, without holding the jail
+                        by_name.push((f.fid, f.time, f.matches, data));
                     } else {
-                        vec![FailId::parse(&f.fid)]
-                    };
-                    for id in ids {
                         tickets.push(
-                            Ticket::new(id, f.time)
-                                .with_matches(f.matches.clone())
-                                .with_data(data.clone()),
+                            Ticket::new(FailId::parse(&f.fid), f.time)
+                                .with_matches(f.matches)
+                                .with_data(data),
                         );
                     }
                 }
             }
-            if tickets.is_empty() {
-                return;
+        }
+        for (host, time, matches, data) in by_name {
+            for id in resolve(&self.name, &host) {
+                tickets.push(
+                    Ticket::new(id, time)
+                        .with_matches(matches.clone())
+                        .with_data(data.clone()),
+                );
             }
+        }
+        if tickets.is_empty() {
+            return;
         }
         self.add_failures(d, tickets, t);
     }
