@@ -8,10 +8,13 @@ failregex, as the daemon does). Each record is then classed:
 
   bystander  fail2ban would ban an address only attacker text supplied (the bug)
   attacker   fail2ban bans the address the daemon wrote
+  ambiguous  (bailiff only) reported ambiguous, nobody banned
   none       no failure
 
-Usage: fail2ban_measure.py [--json] [CORPUS]
-  --json  print one result record per corpus line on stdout (summary on stderr)
+Usage: fail2ban_measure.py [--json] [--bailiff BIN] [CORPUS]
+  --json          print one result record per corpus line on stdout (summary on stderr)
+  --bailiff BIN   measure `BIN regex --json` instead (its "fail" results; lines it
+                  reports "ambiguous" are counted apart)
 Exit status 0; this is a measurement, not a test.
 """
 
@@ -65,10 +68,46 @@ def run_group(filt, opts, lines):
     return found
 
 
+def run_group_bailiff(binary, filt, opts, lines):
+    """`bailiff regex --json`: per line number, the failure ids and whether any result
+    was ambiguous. Returns a dict keyed by line text, as run_group does."""
+    with tempfile.NamedTemporaryFile("w", suffix=".log", delete=False) as f:
+        for line in lines:
+            f.write(line + "\n")
+        path = f.name
+    try:
+        out = subprocess.run([binary, "regex", "--json", path, spec(filt, opts)],
+                             capture_output=True, text=True, timeout=300)
+    finally:
+        os.unlink(path)
+    found = defaultdict(set)
+    ambiguous = set()
+    for row in out.stdout.splitlines():
+        try:
+            r = json.loads(row)
+        except ValueError:
+            continue
+        n = r.get("line")
+        if not isinstance(n, int) or not 1 <= n <= len(lines):
+            continue
+        if r.get("kind") == "fail" and r.get("id"):
+            found[lines[n - 1]].add(canon(r["id"]))
+        elif r.get("kind") == "ambiguous":
+            ambiguous.add(lines[n - 1])
+    if out.returncode != 0:
+        sys.stderr.write(f"bailiff regex {spec(filt, opts)}: exit {out.returncode}: {out.stderr[-500:]}\n")
+    return found, ambiguous
+
+
 def main():
     args = sys.argv[1:]
     as_json = "--json" in args
     args = [a for a in args if a != "--json"]
+    binary = None
+    if "--bailiff" in args:
+        i = args.index("--bailiff")
+        binary = args[i + 1]
+        del args[i:i + 2]
     corpus = args[0] if args else os.path.join(HERE, "corpus.jsonl")
     recs = [json.loads(l) for l in open(corpus) if l.strip()]
     groups = OrderedDict()
@@ -81,7 +120,11 @@ def main():
         for i in idx:
             lines.extend(recs[i].get("before", []))
             lines.append(recs[i]["line"])
-        found = run_group(filt, json.loads(opts), lines)
+        ambiguous = set()
+        if binary:
+            found, ambiguous = run_group_bailiff(binary, filt, json.loads(opts), lines)
+        else:
+            found = run_group(filt, json.loads(opts), lines)
         for i in idx:
             r = recs[i]
             got = set()
@@ -93,6 +136,8 @@ def main():
                 by_filter[spec(filt, json.loads(opts))] += 1
             elif canon(r["attacker"]) in got:
                 cls = "attacker"
+            elif r["line"] in ambiguous:
+                cls = "ambiguous"
             else:
                 cls = "none"
             counts[cls] += 1
@@ -100,9 +145,11 @@ def main():
                 print(json.dumps({"n": i + 1, "filter": spec(filt, json.loads(opts)), "vector": r["vector"],
                                   "class": cls, "banned": sorted(got)}))
     total = len(recs)
+    tool = "bailiff regex" if binary else "fail2ban-regex"
     sys.stderr.write(
-        f"fail2ban-regex on {total} hostile lines: {counts['bystander']} would ban a bystander, "
-        f"{counts['attacker']} ban the attacker, {counts['none']} ban nobody\n")
+        f"{tool} on {total} hostile lines: {counts['bystander']} would ban a bystander, "
+        f"{counts['attacker']} ban the attacker, {counts['ambiguous']} ambiguous, "
+        f"{counts['none']} ban nobody\n")
     for k, v in sorted(by_filter.items()):
         sys.stderr.write(f"  {k}: {v} bystander bans\n")
 

@@ -251,6 +251,54 @@ fn fail2ban_regex_gets_some_wrong() {
     }
 }
 
+/// The same corpus through `bailiff regex --json` (the tester, as users run it): no
+/// "fail" result names a bystander. Needs a built `bailiff` binary: `BAILIFF_BIN`, or
+/// `bailiff` in this build's target directory; skipped loudly without one.
+#[test]
+fn bailiff_regex_json_reports_no_bystander() {
+    if !have_fail2ban() {
+        return;
+    }
+    let exe = std::env::current_exe().expect("test binary path");
+    // target/<profile>/deps/hostile-XXXX -> target/<profile>/bailiff
+    let beside = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|d| d.join("bailiff"));
+    let bin = std::env::var_os("BAILIFF_BIN")
+        .map(PathBuf::from)
+        .or(beside)
+        .filter(|p| p.exists());
+    let Some(bin) = bin else {
+        eprintln!("SKIPPED: no bailiff binary (build it with `cargo build -p bailiff` or set BAILIFF_BIN)");
+        return;
+    };
+    let script = repo_root().join("tests/hostile/fail2ban_measure.py");
+    let out = std::process::Command::new("/usr/bin/python3")
+        .arg(&script)
+        .arg("--bailiff")
+        .arg(&bin)
+        .output()
+        .expect("run fail2ban_measure.py --bailiff");
+    let err = String::from_utf8_lossy(&out.stderr);
+    println!("{err}");
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("bailiff regex on"))
+        .expect("summary line");
+    let n: usize = line
+        .split(": ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|s| s.parse().ok())
+        .expect("bystander count");
+    assert_eq!(n, 0, "bailiff regex banned bystanders: {err}");
+    assert!(
+        !line.contains(" 0 ambiguous"),
+        "bailiff regex reported no ambiguous line: {line}"
+    );
+}
+
 fn which(cmd: &str) -> bool {
     std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).any(|d| d.join(cmd).exists()))
