@@ -5,6 +5,7 @@
 //! to this binary), it behaves as that tool.
 
 mod cli;
+mod setup;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
