@@ -8,9 +8,6 @@ use std::time::Duration;
 use bailiff_control::{format, Client, Command as BCommand, Value};
 use clap::{Args, Parser, Subcommand};
 
-/// Default configuration directory, as fail2ban's.
-pub const DEFAULT_CONF: &str = "/etc/fail2ban";
-
 #[derive(Debug, Parser)]
 #[command(
     name = "bailiff",
@@ -34,6 +31,11 @@ pub enum Command {
     Regex(bailiff_tester::RegexArgs),
     /// Replay historical logs through the jails and report the bans (nothing is enforced).
     Replay(bailiff_replay::ReplayArgs),
+    /// Write a commented /etc/bailiff/jail.local to start from.
+    Init(crate::setup::InitArgs),
+    /// Write man pages or shell completions (for packaging).
+    #[command(hide = true)]
+    Generate(crate::setup::GenerateArgs),
 }
 
 #[derive(Debug, Args)]
@@ -124,13 +126,20 @@ pub fn multicall(mut args: Vec<OsString>) -> Vec<OsString> {
     args
 }
 
+/// `-c DIR`, else /etc/bailiff over the built-in configuration, else /etc/fail2ban,
+/// else the built-in configuration (`bailiff_config::resolve_confdir`), as a path the
+/// config readers accept.
 fn conf_dir(conf: &Option<PathBuf>) -> PathBuf {
-    conf.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_CONF))
+    bailiff_config::resolve_confdir(conf.as_deref()).to_path()
 }
 
 pub fn run(args: Vec<OsString>) -> Result<u8, String> {
+    let regex_conf_given = crate::setup::regex_config_given(&args);
     let cli = Cli::parse_from(args);
     match cli.command {
+        Command::Init(a) => crate::setup::init(&a),
+        Command::Generate(a) => crate::setup::generate(&a),
+        Command::Regex(a) if !regex_conf_given => crate::setup::regex(a, false),
         Command::Client(a) => client(a),
         Command::Server(a) => server(a),
         Command::Check(a) => check(&conf_dir(&a.conf)),
