@@ -79,7 +79,7 @@ impl JailReport {
         let state = if self.healthy {
             "healthy".to_string()
         } else {
-            format!("UNHEALTHY ({} warnings)", self.warnings.len())
+            "UNHEALTHY".to_string()
         };
         let mut items = vec![
             Value::pair("State", Value::str(state)),
@@ -107,20 +107,14 @@ impl JailReport {
             .map(|(p, s)| format!("{p} ({})", s.state))
             .collect();
         items.push(Value::pair("Sources", Value::str_list(sources)));
-        let warnings: Vec<String> = self
-            .warnings
-            .iter()
-            .map(|w| {
-                format!(
-                    "[{}] {}: {} Fix: {}",
-                    w.severity,
-                    w.code.as_str(),
-                    w.message,
-                    w.fix
-                )
-            })
-            .collect();
-        items.push(Value::pair("Warnings", Value::str_list(warnings)));
+        items.push(Value::pair("Warnings", int(self.warnings.len() as u64)));
+        // One line per warning, named by its code.
+        for w in &self.warnings {
+            items.push(Value::pair(
+                w.code.as_str(),
+                Value::str(format!("[{}] {} Fix: {}", w.severity, w.message, w.fix)),
+            ));
+        }
         Value::pair("Health", Value::List(items))
     }
 }

@@ -11,8 +11,10 @@ use serde::Serialize;
 pub type Time = f64;
 
 /// What a log source looks like right now.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "state", content = "reason", rename_all = "lowercase")]
+///
+/// Serialized as its word (`open`, `missing`, `unreadable`, `rotated`); the reason
+/// an unreadable source gave is in [`SourceHealth::reason`].
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SourceState {
     /// Open and followed.
     Open,
@@ -40,6 +42,12 @@ impl SourceState {
     }
 }
 
+impl Serialize for SourceState {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.word())
+    }
+}
+
 impl std::fmt::Display for SourceState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -53,6 +61,8 @@ impl std::fmt::Display for SourceState {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SourceHealth {
     pub state: SourceState,
+    /// Why it is unreadable (the error), when it is.
+    pub reason: Option<String>,
     /// When the source entered `state`.
     pub since: Time,
     /// Lines and bytes read.
@@ -69,6 +79,10 @@ pub struct SourceHealth {
 impl SourceHealth {
     fn new(state: SourceState, now: Time) -> Self {
         SourceHealth {
+            reason: match &state {
+                SourceState::Unreadable(why) => Some(why.clone()),
+                _ => None,
+            },
             state,
             since: now,
             lines_read: 0,
@@ -341,6 +355,10 @@ impl JailHealth {
         if s.state != state {
             // Open <-> Rotated is not a change of availability.
             let keep_since = s.state.is_up() && state.is_up();
+            s.reason = match &state {
+                SourceState::Unreadable(why) => Some(why.clone()),
+                _ => None,
+            };
             s.state = state;
             if !keep_since {
                 s.since = now;
@@ -362,6 +380,7 @@ impl JailHealth {
             s.last_read = Some(now);
             if !s.state.is_up() {
                 s.state = SourceState::Open;
+                s.reason = None;
                 s.since = now;
             }
         }
