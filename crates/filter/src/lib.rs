@@ -283,6 +283,8 @@ pub struct Filter {
     lits: Option<literals::LineLiterals>,
     /// The literal prefilter is on (see [`Filter::set_line_prefilter`]).
     lits_on: bool,
+    /// Whether the literal prefilter drops enough lines to pay for itself.
+    lits_worth: literals::Worth,
     /// Whether the ignoreregexes run on every line before the failregexes.
     early_ignore: bool,
     /// The ambiguity check (None: no regex has a host group).
@@ -409,6 +411,7 @@ impl Filter {
             check_hosts: true,
             lits,
             lits_on: true,
+            lits_worth: literals::Worth::default(),
             early_ignore,
         })
     }
@@ -612,9 +615,15 @@ impl Filter {
         now: f64,
         res: &mut LineResult,
     ) {
-        if self.lits_on && self.lits.as_ref().is_some_and(|l| !l.may_match(line, cut)) {
-            // No literal of any regex: nothing can match (module `literals`).
-            return;
+        if let Some(l) = self.lits.as_ref().filter(|_| self.lits_on) {
+            if self.lits_worth.scan_next() {
+                let drop = !l.may_match(line, cut);
+                self.lits_worth.record(drop);
+                if drop {
+                    // No literal of any regex: nothing can match (module `literals`).
+                    return;
+                }
+            }
         }
         self.push_line(line, cut);
         let org = std::mem::take(&mut self.lines);
