@@ -1,14 +1,15 @@
 //! [`MetricsServer`]: an opt-in HTTP endpoint serving `GET /metrics`.
 //!
 //! Plain `std::net`: one accept thread, one short-lived thread per connection,
-//! at most [`MAX_CONNECTIONS`] at once (more get `503`), read and write timeouts,
+//! at most [`MAX_CONNECTIONS`] at once (further clients wait in the listen backlog
+//! until a slot frees), read and write timeouts,
 //! requests capped at [`MAX_REQUEST`] bytes. Anything but `GET /metrics` gets
 //! `404` (or `405` for other methods).
 
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -27,6 +28,7 @@ pub type RenderFn = dyn Fn() -> String + Send + Sync + 'static;
 pub struct MetricsServer {
     addr: SocketAddr,
     stop: Arc<AtomicBool>,
+    slots: Slots,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -62,13 +64,16 @@ impl MetricsServer {
         let local = listener.local_addr().map_err(err)?;
         let stop = Arc::new(AtomicBool::new(false));
         let stop2 = Arc::clone(&stop);
+        let slots: Slots = Arc::new((Mutex::new(0), Condvar::new()));
+        let slots2 = Arc::clone(&slots);
         let thread = std::thread::Builder::new()
             .name("metrics".into())
-            .spawn(move || accept_loop(listener, render, stop2))
+            .spawn(move || accept_loop(listener, render, stop2, slots2))
             .map_err(err)?;
         Ok(MetricsServer {
             addr: local,
             stop,
+            slots,
             thread: Some(thread),
         })
     }
@@ -85,7 +90,12 @@ impl MetricsServer {
 
     fn stop_now(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
-        // Wake the blocking accept.
+        // Wake the accept thread whether it waits for a slot or in accept().
+        {
+            let (m, cv) = &*self.slots;
+            let _n = m.lock().unwrap_or_else(|e| e.into_inner());
+            cv.notify_all();
+        }
         let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
         if let Some(t) = self.thread.take() {
             let _ = t.join();
@@ -101,39 +111,68 @@ impl Drop for MetricsServer {
     }
 }
 
-fn accept_loop(listener: TcpListener, render: Arc<RenderFn>, stop: Arc<AtomicBool>) {
-    let active = Arc::new(AtomicUsize::new(0));
-    for conn in listener.incoming() {
+/// Connection slots: a counter and a condition variable to wait for a free one.
+type Slots = Arc<(Mutex<usize>, Condvar)>;
+
+fn release(slots: &Slots) {
+    let (m, cv) = &**slots;
+    let mut n = m.lock().unwrap_or_else(|e| e.into_inner());
+    *n = n.saturating_sub(1);
+    cv.notify_one();
+}
+
+fn accept_loop(listener: TcpListener, render: Arc<RenderFn>, stop: Arc<AtomicBool>, slots: Slots) {
+    loop {
+        // Take a slot before accepting: beyond the limit, clients queue in the backlog.
+        {
+            let (m, cv) = &*slots;
+            let mut n = m.lock().unwrap_or_else(|e| e.into_inner());
+            while *n >= MAX_CONNECTIONS && !stop.load(Ordering::SeqCst) {
+                n = cv.wait(n).unwrap_or_else(|e| e.into_inner());
+            }
+            if stop.load(Ordering::SeqCst) {
+                break;
+            }
+            *n += 1;
+        }
+        let conn = listener.accept();
         if stop.load(Ordering::SeqCst) {
             break;
         }
-        let Ok(mut stream) = conn else {
+        let Ok((mut stream, _)) = conn else {
+            release(&slots);
             // EMFILE and friends: back off a little rather than spin.
             std::thread::sleep(Duration::from_millis(50));
             continue;
         };
         let _ = stream.set_read_timeout(Some(IO_TIMEOUT));
         let _ = stream.set_write_timeout(Some(IO_TIMEOUT));
-        if active.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
-            active.fetch_sub(1, Ordering::SeqCst);
-            let _ = respond(
-                &mut stream,
-                "503 Service Unavailable",
-                "text/plain",
-                b"busy\n",
-            );
-            continue;
-        }
         let render = Arc::clone(&render);
-        let active2 = Arc::clone(&active);
+        let slots2 = Arc::clone(&slots);
         let spawned = std::thread::Builder::new()
             .name("metrics-conn".into())
             .spawn(move || {
                 let _ = handle(&mut stream, &*render);
-                active2.fetch_sub(1, Ordering::SeqCst);
+                finish(&mut stream);
+                release(&slots2);
             });
         if spawned.is_err() {
-            active.fetch_sub(1, Ordering::SeqCst);
+            release(&slots);
+        }
+    }
+}
+
+/// Close politely: stop writing, then read what the client still sends (bounded
+/// in bytes and time) so the close does not turn into a reset that loses the reply.
+fn finish(stream: &mut TcpStream) {
+    let _ = stream.shutdown(Shutdown::Write);
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+    let mut buf = [0u8; 4096];
+    let mut total = 0;
+    while total < 64 * 1024 {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => total += n,
         }
     }
 }
