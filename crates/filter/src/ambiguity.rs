@@ -376,9 +376,19 @@ pub fn may_hold_other_address(
         skip.1.min(b.len()).max(skip.0.min(b.len())),
     );
     let promising = [&b[..s0], &b[s1..]].iter().any(|p| {
-        memchr::memchr(b'.', p).is_some()
-            || memchr::memmem::find(p, b"::").is_some()
-            || memchr::memchr_iter(b':', p).nth(6).is_some()
+        if memchr::memchr(b'.', p).is_some() {
+            return true;
+        }
+        let mut colons = 0;
+        let mut last = usize::MAX;
+        for i in memchr::memchr_iter(b':', p) {
+            colons += 1;
+            if colons >= 7 || last.wrapping_add(1) == i {
+                return true;
+            }
+            last = i;
+        }
+        false
     });
     if !promising {
         return false;
