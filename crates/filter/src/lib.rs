@@ -7,10 +7,15 @@
 //! takes one log line at a time:
 //!
 //! ```text
-//! line ──DateDetector──▶ (before, date, after) ──▶ buffer (last maxlines lines + "\n")
-//!      ──ignoreregex (early)──▶ prefregex (<F-CONTENT>) ──▶ failregexes ──▶ ignoreregex
-//!      ──▶ failure id (fid/ip4/ip6/dns, cidr) + ticket data, mlfid state ──▶ LineResult
+//! line ──DateDetector──▶ (before, date, after) ──literal prefilter──▶ buffer (last
+//!      maxlines lines + "\n") ──ignoreregex (early)──▶ prefregex (<F-CONTENT>)
+//!      ──▶ failregexes ──▶ ignoreregex ──▶ failure id (fid/ip4/ip6/dns, cidr) + ticket
+//!      data, mlfid state ──▶ LineResult
 //! ```
+//!
+//! The literal prefilter (module `literals`, single-line filters) drops a line that
+//! holds none of the words some failregex needs (`Failed `, `Invalid user `...)
+//! before any regex runs; results are the same with it as without it.
 //!
 //! [`Filter::process_line`] finds the date itself (crate `bailiff_date`);
 //! [`Filter::process_dated`] takes a line whose date the caller already located;
@@ -986,6 +991,18 @@ impl Filter {
                 // A number: getaddrinfo would make any address of it.
                 return Some(ambiguity::Readings {
                     candidates: vec![a.to_string()],
+                    kind: Some(AmbiguityKind::NumericHost),
+                });
+            }
+            // A name without a dot (`localhost`, `intranet`): fail2ban would resolve it
+            // through the hosts file or the search domains; we do not look it up.
+            if matches!(self.usedns, UseDns::Yes | UseDns::Warn)
+                && !self.raw_host
+                && text.chars().any(char::is_alphabetic)
+                && !ambiguity::is_resolvable_name(text)
+            {
+                return Some(ambiguity::Readings {
+                    candidates: vec![text.to_ascii_lowercase()],
                     kind: Some(AmbiguityKind::NumericHost),
                 });
             }

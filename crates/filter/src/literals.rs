@@ -3,20 +3,26 @@
 //! From each failregex (tag-expanded, Python syntax) [`required`] derives a set of
 //! literals of which at least one occurs in every text the regex can match: `^Failed
 //! <cmnfailed> for ...` needs `Failed `, `^[iI](?:llegal|nvalid) user` needs one of
-//! `Illegal user`, `Invalid user`, `illegal user`, `invalid user`. [`LineLiterals`] puts the literals of all the
-//! failregexes (and of the ignoreregexes when they run before the failregexes) into
-//! one Aho-Corasick automaton (case-sensitive, so that its SIMD prefilter applies),
-//! matched over the raw line. A
-//! line with none of them cannot produce anything and is dropped before any regex
-//! runs.
+//! `Illegal user`, `Invalid user`, `illegal user`, `invalid user`. [`LineLiterals`]
+//! puts the literals of all the failregexes (and of the ignoreregexes when they run
+//! before the failregexes) into one Aho-Corasick automaton (case-sensitive, so that
+//! its SIMD prefilter applies), matched over the raw line. A line with none of them
+//! cannot produce anything and is dropped before any regex runs.
 //!
-//! The analysis is conservative: a construct it does not model (backreferences,
-//! conditionals, `(?x)`, unusual escapes, large classes) contributes "no literal", and
-//! a regex without any required literal disables the prefilter for its filter.
+//! The drop happens after date detection: the last date, the detector's template
+//! order and [`crate::LineResult::date`] stay exactly as without it (fail2ban's date
+//! detector is path-dependent, and filters often need a literal that only exists once
+//! the date is cut out, such as nginx-botsearch's `[] "GET /`; a literal that straddles
+//! the cut is looked for across it). Scanning is not free, so the prefilter sits out
+//! while it drops too few lines ([`Worth`]).
+//!
+//! The analysis is conservative: a construct it does not model (numeric
+//! backreferences, `(?x)`, unusual escapes, large classes) contributes "no literal",
+//! and a regex without any required literal disables the prefilter for its filter.
 //! Under `(?i)` (PCRE2 folds Unicode: `K` KELVIN SIGN matches `k`, LONG S `ſ` matches
 //! `s`) the letters `k`/`s` and non-ASCII characters are not literals; other letters
-//! stand for both their ASCII cases. A literal never
-//! contains a newline (the buffer's final `\n` is not in the raw line).
+//! stand for both their ASCII cases. A literal never contains a newline (the buffer's
+//! final `\n` is not in the raw line).
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
