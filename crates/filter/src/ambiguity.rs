@@ -755,7 +755,9 @@ pub enum AmbiguityKind {
     /// More than [`MAX_PROBED_TOKENS`] distinct address-like tokens.
     TooManyAddresses,
     /// The host is a number (`3405803842`, `0xcb007142`) a resolver would turn into
-    /// an address.
+    /// an address, or (under `usedns = yes|warn`) a name without a dot (`localhost`),
+    /// which only the hosts file or the search domains could resolve: neither is
+    /// looked up.
     NumericHost,
 }
 
@@ -1297,11 +1299,13 @@ mod tests {
             assert_eq!(r.ambiguous[0].kind, AmbiguityKind::NumericHost, "{text}");
             assert_eq!(r.ambiguous[0].candidates, vec![addr]);
         }
-        // A name with a letter and a dot goes to DNS; one without a dot is dropped.
+        // A name with a letter and a dot goes to DNS; one without a dot is not looked
+        // up (reported, like a number).
         let r = f.process_entry("auth failure from mail.example.com", 1.7e9, 1.7e9);
         assert!(r.failures[0].needs_dns);
         let r = f.process_entry("auth failure from localhost", 1.7e9, 1.7e9);
-        assert!(r.failures.is_empty() && r.ambiguous.is_empty(), "{r:?}");
+        assert!(r.failures.is_empty(), "{r:?}");
+        assert_eq!(r.ambiguous[0].candidates, vec!["localhost"]);
     }
 
     #[test]

@@ -879,33 +879,34 @@ impl Filter {
                 raw = true;
             }
             let mut needs_dns = false;
-            let fids: Vec<Option<String>> = match ip {
+            // At most one failure: Some(None) is a pending one (no address yet).
+            let fids: Option<Option<String>> = match ip {
                 None => {
                     f.insert("mlfpending", Val::Int(1));
                     if !self.check_all {
                         return;
                     }
-                    vec![None]
+                    Some(None)
                 }
                 Some(ip) if raw => {
                     let ipc = ipaddr(&ip, cidr);
                     match fid {
                         Some(fid) if fid != ip => {
                             f.insert("ip", Val::Str(ipc));
-                            vec![Some(ipaddr(&fid, defcidr))]
+                            Some(Some(ipaddr(&fid, defcidr)))
                         }
-                        _ => vec![Some(ipc)],
+                        _ => Some(Some(ipc)),
                     }
                 }
                 Some(name) => match addr::search_ip(&name) {
-                    Some(a) => vec![Some(addr::canonical_any(a))],
+                    Some(a) => Some(Some(addr::canonical_any(a))),
                     None if matches!(self.usedns, UseDns::Yes | UseDns::Warn)
                         && ambiguity::is_resolvable_name(&name) =>
                     {
                         needs_dns = true;
-                        vec![Some(name)]
+                        Some(Some(name))
                     }
-                    None => Vec::new(),
+                    None => None,
                 },
             };
             drop(f);
@@ -914,26 +915,24 @@ impl Filter {
                 // Not in the future.
                 time = now;
             }
-            let rc = match (&mlfid, fids.len()) {
+            let (rc, fids) = match (&mlfid, fids) {
                 // Not in the mlfid cache: the failure takes the ticket data itself.
-                (None, 1) => match Arc::try_unwrap(rc) {
+                (None, Some(fid)) => match Arc::try_unwrap(rc) {
                     Ok(m) => {
                         let fail = m.into_inner().unwrap_or_else(|e| e.into_inner());
-                        if let Some(fid) = fids.into_iter().next() {
-                            res.failures
-                                .push(into_failure(idx, fid, time, fail, needs_dns));
-                        }
+                        res.failures
+                            .push(into_failure(idx, fid, time, fail, needs_dns));
                         if !self.check_all {
                             break;
                         }
                         continue;
                     }
-                    Err(rc) => rc,
+                    Err(rc) => (rc, Some(fid)),
                 },
-                _ => rc,
+                (_, fids) => (rc, fids),
             };
             let snap = lock(&rc);
-            for fid in fids {
+            if let Some(fid) = fids {
                 res.failures
                     .push(make_failure(idx, fid, time, &snap, needs_dns));
             }
