@@ -36,6 +36,7 @@
 //! assert_eq!(w[0].code, Code::SourceDown);
 //! ```
 
+mod adapt;
 mod metrics;
 mod report;
 mod server;

@@ -237,6 +237,7 @@ where
         for (act, a) in &h.actions {
             let l = [("jail", jail), ("action", act.as_str())];
             reg.sample("bailiff_action_errors_total", &l, a.errors as f64);
+            reg.sample("bailiff_action_repairs_total", &l, a.repairs as f64);
             if a.last_check.is_some() {
                 reg.sample("bailiff_action_missing_bans", &l, a.missing as f64);
             }

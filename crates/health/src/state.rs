@@ -208,6 +208,9 @@ pub struct ActionHealth {
     pub missing: usize,
     /// The set (or chain) existed at the last check.
     pub set_present: bool,
+    /// Times the firewall was found broken and repaired, and the last time.
+    pub repairs: u64,
+    pub last_repair: Option<Time>,
 }
 
 /// What the filter made of one line, as the daemon hands it over.
@@ -557,6 +560,14 @@ impl JailHealth {
         a.last_check = Some(now);
         a.missing = missing;
         a.set_present = set_present;
+    }
+
+    /// The firewall of `action` was found broken (flushed set, missing bans) and
+    /// repaired.
+    pub fn on_repair(&mut self, action: &str, now: Time) {
+        let a = self.actions.entry(action.to_string()).or_default();
+        a.repairs += 1;
+        a.last_repair = Some(now);
     }
 
     /// `backend` reads files while the journal holds entries of `unit`

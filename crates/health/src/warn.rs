@@ -47,6 +47,8 @@ pub enum Code {
     PossibleNat,
     /// `backend` reads files while the journal holds the service's entries.
     JournalNotRead,
+    /// The firewall was found broken and repaired within the last day (info).
+    FirewallRepaired,
 }
 
 impl Code {
@@ -60,6 +62,7 @@ impl Code {
             Code::BansNotEnforced => "bans-not-enforced",
             Code::PossibleNat => "possible-nat",
             Code::JournalNotRead => "journal-not-read",
+            Code::FirewallRepaired => "firewall-repaired",
         }
     }
 }
@@ -261,6 +264,27 @@ pub fn evaluate(h: &JailHealth, now: Time, th: &Thresholds) -> Vec<Warning> {
                       from flushing it"
                     .into(),
             });
+        }
+    }
+
+    for (name, a) in &h.actions {
+        if let Some(t) = a.last_repair {
+            if now - t < 86400.0 {
+                out.push(Warning {
+                    code: Code::FirewallRepaired,
+                    severity: Severity::Info,
+                    subject: Some(name.clone()),
+                    message: format!(
+                        "the firewall of action {name} was found broken and repaired \
+                         ({} repairs, the last {} ago)",
+                        a.repairs,
+                        minutes(now - t)
+                    ),
+                    fix: "find what flushes the ruleset (a firewall service reloading, \
+                          another tool) and make it leave bailiff's table alone"
+                        .into(),
+                });
+            }
         }
     }
 
