@@ -26,6 +26,24 @@
 //! Everything but [`ProcessStats::read`] and [`MetricsServer`] is pure: time is a
 //! value (`f64` Unix seconds) passed in.
 //!
+//! # Wiring in the daemon
+//!
+//! One `JailHealth` per jail, next to the jail's state (same lock), and:
+//!
+//! | where | call |
+//! |---|---|
+//! | each batch of `FileSource::wait` events / journal entries | `on_lines_read(path or "journal", n_lines, n_bytes, now)` |
+//! | after each poll round | `on_file_health(&f, now)` for each `FileSource::health()` entry; `on_source_state("journal", ..)` for the journal |
+//! | after `Filter` handled a line | `on_line(&LineSummary { source, line_time: date.map(|d| d.time), catching_up: event.initial, matched: one per failure (regex, fid, data["user"], ignoreip from the jail's ignore check), ignored, ambiguous: one per ambiguity (regex, candidates[0]) }, now)` |
+//! | ban / unban executed | `on_ban(now)` / `on_unban(now)`; `set_bans_active(n)` after restoring from the database |
+//! | every action call (start, ban, unban, flush, stop) | `on_action_result(action, ActionOutcome::from_result(&r), now)` |
+//! | periodic firewall check | `on_check_and_repair(action, &r, now)` (or `on_check_report`) |
+//! | journal/backend cross-check | `set_journal_mismatch(Some(unit))` / `None` |
+//! | `ignoreip` changed | `forget_address(ip)` for the new entries |
+//! | `status JAIL` | append `JailReport::new(jail, &h, now, &th).status_value()` to the reply's pairs |
+//! | `health` / `status --json` | `HealthReport::new(reports)`; `render(json)` gives the text and exit code |
+//! | start-up, if `[Definition] metrics` is set | `parse_metrics_listen(v)?`, then `MetricsServer::bind(addr, render)` with `render` locking the jails and calling `render_metrics` |
+//!
 //! ```
 //! use bailiff_health::*;
 //! let mut h = JailHealth::new();
@@ -37,12 +55,14 @@
 //! ```
 
 mod adapt;
+mod config;
 mod metrics;
 mod report;
 mod server;
 mod state;
 mod warn;
 
+pub use config::{parse_metrics_listen, MetricsOptionError, METRICS_OPTION};
 pub use metrics::{add_jails, escape_label, render_metrics, MetricType, ProcessStats, Registry};
 pub use report::{HealthReport, JailReport, LineCounts};
 pub use server::{BindError, MetricsServer, RenderFn, IO_TIMEOUT, MAX_CONNECTIONS, MAX_REQUEST};
