@@ -107,6 +107,16 @@ impl JailReport {
             .map(|(p, s)| format!("{p} ({})", s.state))
             .collect();
         items.push(Value::pair("Sources", Value::str_list(sources)));
+        if !self.ambiguous_addresses.is_empty() {
+            let mut top: Vec<(&String, &u64)> = self.ambiguous_addresses.iter().collect();
+            top.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+            let top: Vec<String> = top
+                .into_iter()
+                .take(5)
+                .map(|(a, n)| format!("{a} ({n})"))
+                .collect();
+            items.push(Value::pair("Ambiguous senders", Value::str_list(top)));
+        }
         items.push(Value::pair("Warnings", int(self.warnings.len() as u64)));
         // One line per warning, named by its code.
         for w in &self.warnings {

@@ -4,6 +4,7 @@
 //! the clock or the disk.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::hash::{Hash, Hasher};
 
 use serde::Serialize;
 
@@ -252,19 +253,36 @@ pub struct AmbiguousMatch {
     pub address: String,
 }
 
-/// Distinct users seen failing from one address.
+/// Distinct users seen failing from one address (users kept as hashes: the names
+/// are attacker-written and may be long).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct AddressUsers {
-    pub users: BTreeSet<String>,
+    pub users: BTreeSet<u64>,
     pub failures: u64,
     pub first_seen: Time,
     pub last_seen: Time,
 }
 
-/// Limits on the memory one jail's health may take.
-pub const MAX_TRACKED_ADDRESSES: usize = 4096;
-/// Users remembered per address (enough to pass any sensible NAT threshold).
-pub const MAX_USERS_PER_ADDRESS: usize = 64;
+/// Limits on the memory one jail's health may take: addresses tracked for the
+/// NAT check.
+pub const MAX_TRACKED_ADDRESSES: usize = 2048;
+/// Distinct users remembered per address (a `nat_users` threshold above this
+/// never fires).
+pub const MAX_USERS_PER_ADDRESS: usize = 32;
+/// Failure ids and addresses are kept to this many bytes (an `<F-ID>` can be any
+/// attacker text).
+pub const MAX_ID_BYTES: usize = 256;
+
+fn clip(s: &str) -> &str {
+    if s.len() <= MAX_ID_BYTES {
+        return s;
+    }
+    let mut end = MAX_ID_BYTES;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
 /// Ambiguous-line senders remembered.
 pub const MAX_AMBIGUOUS_ADDRESSES: usize = 256;
 /// Date offsets remembered for the skew check.
@@ -438,6 +456,7 @@ impl JailHealth {
     }
 
     fn note_ambiguous(&mut self, address: &str) {
+        let address = clip(address);
         if let Some(c) = self.ambiguous_addresses.get_mut(address) {
             *c += 1;
         } else if self.ambiguous_addresses.len() < MAX_AMBIGUOUS_ADDRESSES {
@@ -446,18 +465,17 @@ impl JailHealth {
     }
 
     fn note_user(&mut self, fid: &str, user: &str, now: Time) {
+        let fid = clip(fid);
         if !self.users.contains_key(fid) && self.users.len() >= MAX_TRACKED_ADDRESSES {
             self.users.retain(|_, a| now - a.last_seen < USER_MEMORY);
             if self.users.len() >= MAX_TRACKED_ADDRESSES {
-                // Still full: drop the stalest.
-                if let Some(k) = self
-                    .users
-                    .iter()
-                    .min_by(|a, b| a.1.last_seen.total_cmp(&b.1.last_seen))
-                    .map(|(k, _)| k.clone())
-                {
-                    self.users.remove(&k);
-                }
+                // Still full (many attackers at once): drop the stalest half, so the
+                // cost is paid once per MAX/2 new addresses, not on each failure.
+                let mut seen: Vec<f64> = self.users.values().map(|a| a.last_seen).collect();
+                let mid = seen.len() / 2;
+                let (_, cut, _) = seen.select_nth_unstable_by(mid, f64::total_cmp);
+                let cut = *cut;
+                self.users.retain(|_, a| a.last_seen > cut);
             }
         }
         let e = self
@@ -472,13 +490,15 @@ impl JailHealth {
         e.failures += 1;
         e.last_seen = now;
         if e.users.len() < MAX_USERS_PER_ADDRESS {
-            e.users.insert(user.to_string());
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            user.hash(&mut hasher);
+            e.users.insert(hasher.finish());
         }
     }
 
     /// The address was added to `ignoreip`: stop suspecting it.
     pub fn forget_address(&mut self, fid: &str) {
-        self.users.remove(fid);
+        self.users.remove(clip(fid));
     }
 
     /// Distinct users per address seen within `window` seconds before `now`,
@@ -612,6 +632,57 @@ mod tests {
             r.add(t0 + i as f64 * 7.0);
         }
         assert!(r.hour.ring.len() <= 60 && r.day.ring.len() <= 288);
+    }
+
+    #[test]
+    fn attacker_text_takes_bounded_memory() {
+        let mut h = JailHealth::new();
+        let long = "x".repeat(10_000);
+        for i in 0..20_000u32 {
+            let t = 1_700_000_000.0 + f64::from(i);
+            h.on_line(
+                &LineSummary {
+                    source: "s".into(),
+                    line_time: Some(t),
+                    matched: vec![Matched {
+                        regex: 0,
+                        fid: format!("{long}{i}"),
+                        user: Some(format!("{long}{i}")),
+                        ignoreip: false,
+                    }],
+                    ambiguous: vec![AmbiguousMatch {
+                        regex: 0,
+                        address: format!("{i}{long}"),
+                    }],
+                    ..Default::default()
+                },
+                t,
+            );
+        }
+        assert!(h.users.len() <= MAX_TRACKED_ADDRESSES);
+        assert!(h.users.keys().all(|k| k.len() <= MAX_ID_BYTES));
+        assert!(h.ambiguous_addresses.len() <= MAX_AMBIGUOUS_ADDRESSES);
+        assert!(h
+            .ambiguous_addresses
+            .keys()
+            .all(|k| k.len() <= MAX_ID_BYTES));
+        // One address, many users: capped per address.
+        for i in 0..1000u32 {
+            let t = 1_800_000_000.0 + f64::from(i);
+            h.on_line(
+                &LineSummary {
+                    matched: vec![Matched {
+                        fid: "203.0.113.1".into(),
+                        user: Some(format!("u{i}")),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                },
+                t,
+            );
+        }
+        assert_eq!(h.users["203.0.113.1"].users.len(), MAX_USERS_PER_ADDRESS);
+        assert_eq!(h.users["203.0.113.1"].failures, 1000);
     }
 
     #[test]

@@ -33,6 +33,22 @@ fn broken() -> JailHealth {
     h.on_source_state("/var/log/auth.log", SourceState::Open, T0);
     h.on_lines_read("/var/log/auth.log", 5, 400, T0);
     h.on_enforcement_check("nftables", 2, true, T0);
+    for (addr, n) in [("192.0.2.7", 1), ("192.0.2.8", 3)] {
+        for _ in 0..n {
+            h.on_line(
+                &LineSummary {
+                    source: "/var/log/auth.log".into(),
+                    line_time: Some(T0),
+                    ambiguous: vec![AmbiguousMatch {
+                        regex: 0,
+                        address: addr.into(),
+                    }],
+                    ..Default::default()
+                },
+                T0,
+            );
+        }
+    }
     h
 }
 
@@ -59,6 +75,10 @@ fn status_keeps_standard_fields_and_appends_health() {
     assert!(text.contains("Warnings:\t1"));
     assert!(text.contains("`- bans-not-enforced:\t[critical] 2 banned addresses"));
     assert!(text.contains("/var/log/auth.log (open)"));
+    assert!(
+        text.contains("Ambiguous senders:\t192.0.2.8 (3) 192.0.2.7 (1)"),
+        "{text}"
+    );
 }
 
 #[test]
