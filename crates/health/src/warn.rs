@@ -49,6 +49,9 @@ pub enum Code {
     JournalNotRead,
     /// The firewall was found broken and repaired within the last day (info).
     FirewallRepaired,
+    /// A source is open but nothing has been read from it for long, though it was
+    /// read before (info: a quiet service looks the same as a moved log).
+    SourceStale,
 }
 
 impl Code {
@@ -63,6 +66,7 @@ impl Code {
             Code::PossibleNat => "possible-nat",
             Code::JournalNotRead => "journal-not-read",
             Code::FirewallRepaired => "firewall-repaired",
+            Code::SourceStale => "source-stale",
         }
     }
 }
@@ -89,6 +93,8 @@ pub struct Thresholds {
     pub drift_after: f64,
     /// ...and at least this many lines were read since the last match.
     pub drift_min_lines: u64,
+    /// An open source from which nothing was read for this long (seconds; 0: off).
+    pub source_stale_after: f64,
     /// Median date offset beyond which dates are called wrong (seconds).
     pub skew_limit: f64,
     /// Dated lines needed before judging the offset.
@@ -105,6 +111,7 @@ impl Default for Thresholds {
             source_down_after: 300.0,
             drift_after: 6.0 * 3600.0,
             drift_min_lines: 1000,
+            source_stale_after: 86400.0,
             skew_limit: 600.0,
             skew_min_samples: 5,
             nat_users: 10,
@@ -162,6 +169,23 @@ pub fn evaluate(h: &JailHealth, now: Time, th: &Thresholds) -> Vec<Warning> {
                       change) and that the daemon may read it"
                     .into(),
             });
+        }
+    }
+
+    for (name, s) in &h.sources {
+        if let Some(last) = s.last_read {
+            let idle = now - last;
+            if th.source_stale_after > 0.0 && s.state.is_up() && idle >= th.source_stale_after {
+                out.push(Warning {
+                    code: Code::SourceStale,
+                    severity: Severity::Info,
+                    subject: Some(name.clone()),
+                    message: format!("nothing has been read from {name} for {}", minutes(idle)),
+                    fix: "if the service still logs, it writes elsewhere now (moved log, \
+                          journal only): update logpath or backend"
+                        .into(),
+                });
+            }
         }
     }
 

@@ -323,6 +323,29 @@ fn every_warning_appears_then_clears() {
 }
 
 #[test]
+fn a_silent_source_gets_an_info_note_that_clears_on_reading() {
+    let th = Thresholds::default();
+    let mut h = working_jail();
+    let later = T0 + 86400.0 + 100.0;
+    let ws = evaluate(&h, later, &th);
+    assert_eq!(ws.len(), 1, "{ws:?}");
+    assert_eq!(
+        (ws[0].code, ws[0].severity),
+        (Code::SourceStale, Severity::Info)
+    );
+    assert!(ws[0].message.contains("24 h") && ws[0].fix.contains("logpath"));
+    assert!(is_healthy(&ws), "info only");
+    missed(&mut h, later);
+    assert!(evaluate(&h, later + 1.0, &th).is_empty());
+    // Off when the threshold is 0.
+    let off = Thresholds {
+        source_stale_after: 0.0,
+        ..Thresholds::default()
+    };
+    assert!(evaluate(&h, later + 10.0 * 86400.0, &off).is_empty());
+}
+
+#[test]
 fn nine_users_are_not_a_nat() {
     let mut h = working_jail();
     for i in 0..9 {
