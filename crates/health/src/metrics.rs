@@ -77,7 +77,8 @@ impl Registry {
             });
     }
 
-    /// Add a sample to a declared family (an undeclared one is declared as a gauge).
+    /// Add a sample to a declared family (an undeclared one is declared as an
+    /// untyped-looking gauge; declare families first).
     pub fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
         let f = self
             .families
@@ -159,10 +160,18 @@ const JAIL_FAMILIES: &[(&str, MetricType, &str)] = &[
     (
         "bailiff_failures_total",
         MetricType::Counter,
-        "Failures found.",
+        "Failures found (failregex matches counted by the jail).",
     ),
-    ("bailiff_bans_total", MetricType::Counter, "Bans."),
-    ("bailiff_unbans_total", MetricType::Counter, "Unbans."),
+    (
+        "bailiff_bans_total",
+        MetricType::Counter,
+        "Bans made (each counted once).",
+    ),
+    (
+        "bailiff_unbans_total",
+        MetricType::Counter,
+        "Bans that ended (expired or lifted).",
+    ),
     (
         "bailiff_bans_active",
         MetricType::Gauge,
@@ -182,6 +191,16 @@ const JAIL_FAMILIES: &[(&str, MetricType, &str)] = &[
         "bailiff_source_up",
         MetricType::Gauge,
         "1 when the log source is open and read, else 0.",
+    ),
+    (
+        "bailiff_source_last_read_timestamp_seconds",
+        MetricType::Gauge,
+        "Unix time lines were last read from the source.",
+    ),
+    (
+        "bailiff_action_repairs_total",
+        MetricType::Counter,
+        "Times the firewall of the action was found broken and repaired.",
     ),
     (
         "bailiff_jail_healthy",
@@ -214,6 +233,9 @@ where
                 &l,
                 if s.state.is_up() { 1.0 } else { 0.0 },
             );
+            if let Some(t) = s.last_read {
+                reg.sample("bailiff_source_last_read_timestamp_seconds", &l, t);
+            }
         }
         for (re, n) in &h.matched_per_regex {
             let idx = re.to_string();

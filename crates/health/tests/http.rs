@@ -217,6 +217,20 @@ fn scrape_over_http_and_parse() {
         assert_eq!(t == "counter", name.ends_with("_total"), "{name} is a {t}");
     }
 
+    // Every family, not only the required ones, is typed by its name and helped.
+    for (name, (help, t)) in &fams {
+        assert_eq!(t == "counter", name.ends_with("_total"), "{name} is a {t}");
+        assert!(help.len() > 10 && help != name, "{name}: HELP {help:?}");
+    }
+    assert!(fams.contains_key("bailiff_action_repairs_total"));
+    let last = find(
+        &samples,
+        "bailiff_source_last_read_timestamp_seconds",
+        &[("source", "/var/log/auth.log")],
+    )
+    .expect("last read time");
+    assert_eq!(last.value, T0);
+
     let j = |v| [("jail", v)];
     assert_eq!(
         find(&samples, "bailiff_failures_total", &j("sshd"))
