@@ -218,10 +218,12 @@ pub struct ActionHealth {
 ///
 /// Built from `bailiff_filter::LineResult`: `line_time` = `date.map(|d| d.time)`,
 /// one [`Matched`] per failure, `ignored`, and one [`AmbiguousMatch`] per ambiguity.
+///
+/// Borrowed and allocation-free for the common line that matches nothing.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct LineSummary {
+pub struct LineSummary<'a> {
     /// The source the line came from (path, or `journal`).
-    pub source: String,
+    pub source: &'a str,
     /// The line's date (None: no date recognised).
     pub line_time: Option<Time>,
     /// Read while catching up after start: its date says nothing about the clock.
@@ -362,9 +364,14 @@ impl JailHealth {
     }
 
     fn source(&mut self, source: &str, now: Time) -> &mut SourceHealth {
-        self.sources
-            .entry(source.to_string())
-            .or_insert_with(|| SourceHealth::new(SourceState::Open, now))
+        // No allocation on the per-line path once the source is known.
+        if !self.sources.contains_key(source) {
+            self.sources.insert(
+                source.to_string(),
+                SourceHealth::new(SourceState::Open, now),
+            );
+        }
+        self.sources.get_mut(source).expect("inserted just above")
     }
 
     /// A source's state changed (or was looked at: same state keeps its `since`).
@@ -409,11 +416,11 @@ impl JailHealth {
     }
 
     /// The filter's verdict on one line.
-    pub fn on_line(&mut self, line: &LineSummary, now: Time) {
+    pub fn on_line(&mut self, line: &LineSummary<'_>, now: Time) {
         match line.line_time {
             None => {
                 self.lines_nodate += 1;
-                self.source(&line.source, now).lines_nodate += 1;
+                self.source(line.source, now).lines_nodate += 1;
             }
             Some(t) if !line.catching_up && t.is_finite() => {
                 if self.skew.len() == SKEW_SAMPLES {
