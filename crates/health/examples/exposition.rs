@@ -10,7 +10,7 @@ fn main() {
     h.on_lines_read("/var/log/auth.log", 2, 160, t);
     h.on_line(
         &LineSummary {
-            source: "/var/log/auth.log".into(),
+            source: "/var/log/auth.log",
             line_time: Some(t),
             matched: vec![Matched {
                 regex: 0,

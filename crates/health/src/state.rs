@@ -649,7 +649,7 @@ mod tests {
             let t = 1_700_000_000.0 + f64::from(i);
             h.on_line(
                 &LineSummary {
-                    source: "s".into(),
+                    source: "s",
                     line_time: Some(t),
                     matched: vec![Matched {
                         regex: 0,

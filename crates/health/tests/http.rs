@@ -146,7 +146,7 @@ fn state() -> Arc<Mutex<BTreeMap<String, JailHealth>>> {
     for (i, user) in ["root", "admin"].iter().enumerate() {
         sshd.on_line(
             &LineSummary {
-                source: "/var/log/auth.log".into(),
+                source: "/var/log/auth.log",
                 line_time: Some(T0),
                 matched: vec![Matched {
                     regex: i,

@@ -37,7 +37,7 @@ fn broken() -> JailHealth {
         for _ in 0..n {
             h.on_line(
                 &LineSummary {
-                    source: "/var/log/auth.log".into(),
+                    source: "/var/log/auth.log",
                     line_time: Some(T0),
                     ambiguous: vec![AmbiguousMatch {
                         regex: 0,

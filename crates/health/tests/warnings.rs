@@ -11,7 +11,7 @@ fn missed(h: &mut JailHealth, t: f64) {
     h.on_lines_read(AUTH, 1, 80, t);
     h.on_line(
         &LineSummary {
-            source: AUTH.into(),
+            source: AUTH,
             line_time: Some(t),
             ..Default::default()
         },
@@ -23,7 +23,7 @@ fn matched(h: &mut JailHealth, t: f64, line_time: f64, fid: &str, user: Option<&
     h.on_lines_read(AUTH, 1, 80, t);
     h.on_line(
         &LineSummary {
-            source: AUTH.into(),
+            source: AUTH,
             line_time: Some(line_time),
             matched: vec![Matched {
                 regex: 0,
@@ -367,7 +367,7 @@ fn ignoreip_addresses_are_not_nat_suspects() {
         let t = T0 + 100.0 + i as f64;
         h.on_line(
             &LineSummary {
-                source: AUTH.into(),
+                source: AUTH,
                 line_time: Some(t),
                 matched: vec![Matched {
                     regex: 1,
@@ -410,7 +410,7 @@ fn old_lines_read_while_catching_up_do_not_count_as_skew() {
         let t = T0 + 100.0 + i as f64;
         h.on_line(
             &LineSummary {
-                source: AUTH.into(),
+                source: AUTH,
                 line_time: Some(t - 5.0 * 86400.0),
                 catching_up: true,
                 ..Default::default()
@@ -426,7 +426,7 @@ fn no_date_and_ambiguous_lines_are_counted() {
     let mut h = JailHealth::new();
     h.on_line(
         &LineSummary {
-            source: AUTH.into(),
+            source: AUTH,
             line_time: None,
             ..Default::default()
         },
@@ -435,7 +435,7 @@ fn no_date_and_ambiguous_lines_are_counted() {
     for _ in 0..3 {
         h.on_line(
             &LineSummary {
-                source: AUTH.into(),
+                source: AUTH,
                 line_time: Some(T0),
                 ambiguous: vec![AmbiguousMatch {
                     regex: 2,
