@@ -6,9 +6,11 @@
 //!
 //! LOG defaults to 200,000 generated sshd lines (or use `bench/regex-throughput-genlog.py
 //! --kind sshd --lines 200000 --dates syslog`); FILTER to `sshd`; CONFDIR to
-//! `/etc/fail2ban`. Prints date detection alone, then the whole pipeline: thread CPU
-//! time, wall time, lines/s, heap allocations per reported failure, failures found.
-//! `BENCH_PART=pref` runs the prefregex only, `BENCH_PART=nopref` drops it.
+//! `/etc/fail2ban` (FILTER may carry options: `sshd[mode=aggressive]`). Prints date
+//! detection alone, then the whole pipeline: thread CPU time, wall time, lines/s, heap
+//! allocations per reported failure, failures found. `BENCH_PART=pref` runs the
+//! prefregex only, `BENCH_PART=nopref` drops it; `BENCH_NO_AMBIGUITY=1` turns the
+//! ambiguity check off; `BENCH_LITERALS=1` lists each failregex's prefilter literals.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -111,8 +113,21 @@ fn main() {
     };
     let name = args.get(1).map_or("sshd", String::as_str);
     let confdir = args.get(2).map_or("/etc/fail2ban", String::as_str);
+    // `sshd[mode=aggressive]`: a filter name with options.
+    let (name, opts) = match name.split_once('[') {
+        Some((n, rest)) => {
+            let opts: Vec<(String, String)> = rest
+                .trim_end_matches(']')
+                .split(',')
+                .filter_map(|kv| kv.split_once('='))
+                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                .collect();
+            (n, opts)
+        }
+        None => (name, Vec::new()),
+    };
     let def =
-        bailiff_config::read_filter(std::path::Path::new(confdir), name, &[]).expect("filter");
+        bailiff_config::read_filter(std::path::Path::new(confdir), name, &opts).expect("filter");
     // BENCH_PART=pref: prefregex only; =nopref: failregexes without prefregex.
     let part = std::env::var("BENCH_PART").unwrap_or_default();
     let cfg = FilterConfig {
