@@ -93,6 +93,18 @@ fn jail_status(rt: &JailRt) -> Value {
                 ("Banned IP list", Value::str_list(st.banned)),
             ]),
         ),
+        // bailiff's own branch, after fail2ban's fields (scripts parsing those keep
+        // working): lines nobody was banned for because the address was ambiguous.
+        (
+            "Ambiguous",
+            pairs(vec![
+                ("Lines", int(core.ambiguous.lines)),
+                (
+                    "Top candidates",
+                    Value::str_list(core.ambiguous.top(crate::ambiguous::TOP)),
+                ),
+            ]),
+        ),
     ])
 }
 

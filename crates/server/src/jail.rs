@@ -57,6 +57,8 @@ pub struct Core {
     pub ignorecache: Option<String>,
     pub bantime_extra: BTreeMap<String, String>,
     pub idle: bool,
+    /// Lines the filter did not trust, and who they named.
+    pub ambiguous: crate::ambiguous::AmbiguousLog,
 }
 
 /// A running jail.
@@ -303,6 +305,7 @@ impl JailRt {
             ignorecache: spec.ignorecache.clone(),
             bantime_extra: extra,
             idle: false,
+            ambiguous: Default::default(),
         };
         let actions: Vec<ActionRt> = spec
             .actions
@@ -646,6 +649,28 @@ impl JailRt {
                 };
                 for e in &res.errors {
                     crate::log!(Level::Warning, "fail2ban.filter", "[{}] {e}", self.name);
+                }
+                for a in &res.ambiguous {
+                    let line = a.matches.join("\n");
+                    crate::log!(
+                        Level::Warning,
+                        "fail2ban.filter",
+                        "[{}] Ambiguous match ({:?}) not counted, candidates {}: {}",
+                        self.name,
+                        a.kind,
+                        a.candidates.join(", "),
+                        line.escape_debug()
+                    );
+                }
+                if !res.ambiguous.is_empty() {
+                    let cands: Vec<&str> = res
+                        .ambiguous
+                        .iter()
+                        .flat_map(|a| a.candidates.iter().map(String::as_str))
+                        .collect::<std::collections::BTreeSet<_>>()
+                        .into_iter()
+                        .collect();
+                    core.ambiguous.note(cands, t);
                 }
                 for f in res.failures {
                     if f.kind != FailureKind::Fail || f.pending || f.fid.is_empty() {

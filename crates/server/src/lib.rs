@@ -27,6 +27,7 @@
 //! SIGUSR1 reopens the log file.
 
 pub mod actions;
+pub mod ambiguous;
 pub mod handler;
 pub mod jail;
 pub mod log;
