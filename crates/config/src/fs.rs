@@ -258,4 +258,51 @@ mod tests {
             vec![format!("{d}/a/y[.log")]
         );
     }
+
+    static FILES: &[(&str, &str)] = &[
+        ("jail.conf", "[DEFAULT]\nx = embedded\n"),
+        ("filter.d/a.conf", "[Definition]\n"),
+        ("filter.d/b.conf", "[Definition]\n"),
+    ];
+
+    #[test]
+    fn overlay_lists_and_reads_both_layers() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("etc");
+        let r = root.to_str().unwrap();
+        std::fs::create_dir_all(root.join("filter.d")).unwrap();
+        std::fs::write(root.join("filter.d/b.conf"), "[Definition]\nmine = 1\n").unwrap();
+        std::fs::write(root.join("filter.d/c.local"), "").unwrap();
+        let l = Loader::with_overlay(&root, FILES);
+        assert_eq!(
+            l.glob(&format!("{r}/filter.d/*")),
+            [
+                format!("{r}/filter.d/a.conf"),
+                format!("{r}/filter.d/b.conf"),
+                format!("{r}/filter.d/c.local")
+            ]
+        );
+        assert!(l.exists(&format!("{r}/jail.conf")) && l.is_file(&format!("{r}/jail.conf")));
+        // the directory's file replaces the embedded one of the same name
+        let b = l.load(&format!("{r}/filter.d/b.conf")).unwrap().unwrap();
+        assert!(format!("{b:?}").contains("mine"));
+        assert!(l.load(&format!("{r}/nope.conf")).unwrap().is_none());
+
+        // the embedded tree alone never looks at the disk under its root
+        let alone = Loader::embedded_only(&root, FILES);
+        assert_eq!(
+            alone.glob(&format!("{r}/filter.d/*")),
+            [
+                format!("{r}/filter.d/a.conf"),
+                format!("{r}/filter.d/b.conf")
+            ]
+        );
+        assert!(!alone.exists(&format!("{r}/filter.d/c.local")));
+        assert!(alone.exists(r) && alone.exists(&format!("{r}/filter.d")));
+        let b = alone
+            .load(&format!("{r}/filter.d/b.conf"))
+            .unwrap()
+            .unwrap();
+        assert!(!format!("{b:?}").contains("mine"));
+    }
 }
