@@ -7,6 +7,7 @@
 # (CI=true) the script builds and inspects the package but does not install it,
 # unless BAILIFF_DEB_INSTALL=1.
 #
+# BAILIFF_DEB_NO_BUILD=1 packages the existing target/release/bailiff.
 # Needs: cargo-deb (`cargo install cargo-deb`), dpkg. Uses $CARGO_TARGET_DIR (default
 # target/ at the workspace root).
 set -eu
@@ -27,8 +28,12 @@ command -v cargo-deb >/dev/null 2>&1 || {
     exit 0
 }
 
-step "release build"
-cargo build --release -p bailiff
+if [ "${BAILIFF_DEB_NO_BUILD:-}" = 1 ]; then
+    step "using the existing release build (BAILIFF_DEB_NO_BUILD=1)"
+else
+    step "release build"
+    cargo build --release -p bailiff
+fi
 bin="$target/release/bailiff"
 
 step "man pages, completions, compat links"
@@ -92,6 +97,44 @@ step "bailiff client -t with the built-in configuration"
     fail "compat fail2ban-client"
 if [ ! -d /etc/bailiff ] && [ ! -f /etc/fail2ban/jail.conf ]; then
     /usr/bin/bailiff client -t || fail "client -t (no configuration on disk)"
+fi
+
+if command -v ip >/dev/null 2>&1 && command -v nft >/dev/null 2>&1; then
+    step "installed server, built-in jails, in a network namespace: sshd bans through nftables"
+    ov=$(mktemp -d)
+    ns=bailiff-deb-$$
+    printf '[Definition]\ndbfile = %s/db.sqlite3\nlogtarget = %s/bailiff.log\nsocket = %s/s.sock\npidfile = %s/pid\n' \
+        "$ov" "$ov" "$ov" "$ov" > "$ov/fail2ban.local"
+    printf '[DEFAULT]\nbailiff_log = %s/bailiff.log\nsshd_log = %s/auth.log\nmaxretry = 2\n' "$ov" "$ov" > "$ov/jail.local"
+    : > "$ov/auth.log"
+    : > "$ov/bailiff.log"
+    ip netns add "$ns"
+    cleanup() {
+        ip netns exec "$ns" /usr/bin/bailiff client -c "<embedded>+$ov" stop >/dev/null 2>&1 || true
+        ip netns del "$ns" 2>/dev/null || true
+        rm -rf "$ov"
+        dpkg --purge bailiff >/dev/null 2>&1 || true
+    }
+    ip netns exec "$ns" /usr/bin/bailiff server -f -x -c "<embedded>+$ov" > "$ov/out" 2>&1 &
+    i=0
+    until [ -S "$ov/s.sock" ] || [ $i -ge 100 ]; do sleep 0.1; i=$((i + 1)); done
+    [ -S "$ov/s.sock" ] || { cat "$ov/out" >&2; fail "server did not start"; }
+    sleep 1
+    for p in 1 2 3; do
+        echo "$(date '+%b %e %H:%M:%S') host sshd[70$p]: Failed password for root from 203.0.113.9 port 4000$p ssh2" >> "$ov/auth.log"
+    done
+    i=0
+    until ip netns exec "$ns" nft list set inet bailiff addr-set-sshd 2>/dev/null | grep -q 203.0.113.9 || [ $i -ge 100 ]; do
+        sleep 0.1; i=$((i + 1))
+    done
+    ip netns exec "$ns" nft list set inet bailiff addr-set-sshd | grep -q 203.0.113.9 ||
+        { cat "$ov/bailiff.log" >&2; fail "203.0.113.9 not in the nftables set"; }
+    ip netns exec "$ns" /usr/bin/bailiff client -c "<embedded>+$ov" stop
+    ip netns del "$ns"
+    rm -rf "$ov"
+    cleanup() { dpkg --purge bailiff >/dev/null 2>&1 || true; }
+else
+    echo "check-deb: SKIPPED live ban check: ip or nft missing" >&2
 fi
 
 step "dpkg --purge"
