@@ -15,3 +15,6 @@ echo "== cargo build (binary used by end-to-end tests)"
 cargo build --workspace --bins
 echo "== cargo test"
 cargo test --workspace --no-fail-fast 2>&1 | tee /tmp/bailiff-test.log
+echo "== Debian package: build with cargo-deb, install, check, remove"
+command -v cargo-deb >/dev/null || cargo install --locked cargo-deb
+bash pkg/check-deb.sh
