@@ -18,3 +18,6 @@ cargo test --workspace --no-fail-fast 2>&1 | tee /tmp/bailiff-test.log
 echo "== Debian package: build with cargo-deb, install, check, remove"
 command -v cargo-deb >/dev/null || cargo install --locked cargo-deb
 bash pkg/check-deb.sh
+# One closing line over every cargo test binary (ignored tests count as skipped).
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^ignored/) s += $i } }
+     END { printf "total: %d passed, %d failed, %d skipped\n", p, f, s }' /tmp/bailiff-test.log
