@@ -64,8 +64,24 @@ fn opt_str(s: &Option<String>) -> Value {
     }
 }
 
+/// The health report of one jail, now.
+pub fn health_report(rt: &JailRt, th: &bailiff_health::Thresholds) -> bailiff_health::JailReport {
+    let mut core = rt.core();
+    let banned = core.jail.status().currently_banned;
+    core.health.set_bans_active(banned as u64);
+    bailiff_health::JailReport::new(&rt.name, &core.health, crate::now(), th)
+}
+
+/// `status <jail|--all> health[-json]` (bailiff only; fail2ban-client never sends
+/// it): `[("healthy", 0|1), ("text", report)]` for `bailiff client health`.
+fn health_reply(reports: Vec<bailiff_health::JailReport>, json: bool) -> Value {
+    let (text, code) = bailiff_health::HealthReport::new(reports).render(json);
+    pairs(vec![("code", int(code)), ("text", Value::str(text))])
+}
+
 /// `status <jail>`.
-fn jail_status(rt: &JailRt) -> Value {
+fn jail_status(rt: &JailRt, th: &bailiff_health::Thresholds) -> Value {
+    let report = health_report(rt, th);
     let core = rt.core();
     let st = core.jail.status();
     let files = if core.journal {
@@ -106,6 +122,23 @@ fn jail_status(rt: &JailRt) -> Value {
             ]),
         ),
     ])
+    .push_health(report.status_value())
+}
+
+trait PushHealth {
+    fn push_health(self, v: Value) -> Value;
+}
+
+impl PushHealth for Value {
+    fn push_health(self, v: Value) -> Value {
+        match self {
+            Value::List(mut items) => {
+                items.push(v);
+                Value::List(items)
+            }
+            other => other,
+        }
+    }
 }
 
 impl Handler for Control {
@@ -152,7 +185,19 @@ impl Handler for Control {
                         "status flavor 'cymru' is not supported",
                     ));
                 }
-                Ok(jail_status(&*self.jail(&jail)?))
+                if let Some(f @ ("health" | "health-json")) = flavor.as_deref() {
+                    let json = f == "health-json";
+                    let reports = if jail == "--all" {
+                        let rts: Vec<Arc<JailRt>> = lock(&d.jails).values().cloned().collect();
+                        rts.iter()
+                            .map(|r| health_report(r, &d.health_thresholds))
+                            .collect()
+                    } else {
+                        vec![health_report(&*self.jail(&jail)?, &d.health_thresholds)]
+                    };
+                    return Ok(health_reply(reports, json));
+                }
+                Ok(jail_status(&*self.jail(&jail)?, &d.health_thresholds))
             }
             Command::Reload {
                 jail,

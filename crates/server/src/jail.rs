@@ -59,6 +59,9 @@ pub struct Core {
     pub idle: bool,
     /// Lines the filter did not trust, and who they named.
     pub ambiguous: crate::ambiguous::AmbiguousLog,
+    /// Quiet failures made loud (`bailiff_health`): fed by the source thread, the
+    /// filter's verdicts and the bans.
+    pub health: bailiff_health::JailHealth,
 }
 
 /// A running jail.
@@ -306,6 +309,7 @@ impl JailRt {
             bantime_extra: extra,
             idle: false,
             ambiguous: Default::default(),
+            health: bailiff_health::JailHealth::new(),
         };
         let actions: Vec<ActionRt> = spec
             .actions
@@ -496,10 +500,15 @@ impl JailRt {
             let _ = ready.send(());
             if !first.is_empty() {
                 let t = now();
-                self.process(d, first.into_iter().map(|l| (l.text, None)).collect(), t);
+                self.process_events(d, first, t);
             }
         } else {
             let _ = ready.send(());
+            lock(&self.core).health.on_source_state(
+                "journal",
+                bailiff_health::SourceState::Open,
+                now(),
+            );
         }
         let mut last_save = Instant::now();
         let mut dirty = false;
@@ -521,9 +530,15 @@ impl JailRt {
                     if !lines.is_empty() {
                         dirty = true;
                         let t = now();
-                        let items: Vec<(String, Option<f64>)> =
-                            lines.into_iter().map(|l| (l.text, None)).collect();
-                        self.process(d, items, t);
+                        self.process_events(d, lines, t);
+                    }
+                    {
+                        let t = now();
+                        let hs = fs.health();
+                        let mut core = lock(&self.core);
+                        for h in &hs {
+                            core.health.on_file_health(h, t);
+                        }
                     }
                     let since = last_save.elapsed();
                     if (dirty && since >= SAVE_DIRTY) || since >= SAVE_EVERY {
@@ -553,7 +568,7 @@ impl JailRt {
                         if !entries.is_empty() {
                             dirty = true;
                             let t = now();
-                            let items = entries
+                            let items: Vec<(String, Option<f64>)> = entries
                                 .into_iter()
                                 .map(|e| {
                                     let time = e
@@ -564,7 +579,12 @@ impl JailRt {
                                     (e.line, Some(time))
                                 })
                                 .collect();
-                            self.process(d, items, t);
+                            let n = items.len() as u64;
+                            let bytes = items.iter().map(|(l, _)| l.len() as u64 + 1).sum();
+                            lock(&self.core)
+                                .health
+                                .on_lines_read("journal", n, bytes, t);
+                            self.process_from(d, "journal", false, items, t);
                         }
                         let since = last_save.elapsed();
                         if (dirty && since >= SAVE_DIRTY) || since >= SAVE_EVERY {
@@ -620,8 +640,54 @@ impl JailRt {
     /// bans go to the store and the actions. A panic while doing so is logged and the
     /// jail goes on with the next lines.
     pub fn process(&self, d: &Daemon, lines: Vec<(String, Option<f64>)>, t: f64) {
+        self.process_from(d, "", false, lines, t)
+    }
+
+    /// File lines: grouped by path (and catch-up), counted as read, then processed.
+    fn process_events(&self, d: &Daemon, events: Vec<bailiff_source::LineEvent>, t: f64) {
+        let mut group: Vec<(String, Option<f64>)> = Vec::new();
+        let mut key: Option<(std::sync::Arc<std::path::Path>, bool)> = None;
+        let mut bytes = 0u64;
+        let flush = |key: &Option<(std::sync::Arc<std::path::Path>, bool)>,
+                     group: &mut Vec<(String, Option<f64>)>,
+                     bytes: &mut u64| {
+            if let Some((p, initial)) = key {
+                if !group.is_empty() {
+                    let name = p.display().to_string();
+                    lock(&self.core)
+                        .health
+                        .on_lines_read(&name, group.len() as u64, *bytes, t);
+                    self.process_from(d, &name, *initial, std::mem::take(group), t);
+                }
+            }
+            *bytes = 0;
+        };
+        for e in events {
+            let same = key
+                .as_ref()
+                .is_some_and(|(p, i)| *p == e.path && *i == e.initial);
+            if !same {
+                flush(&key, &mut group, &mut bytes);
+                key = Some((e.path.clone(), e.initial));
+            }
+            bytes += e.text.len() as u64 + 1;
+            group.push((e.text, None));
+        }
+        flush(&key, &mut group, &mut bytes);
+    }
+
+    /// Lines read under `source` (a path, `journal`, or empty when not from a
+    /// source: then health is not fed).
+    pub fn process_from(
+        &self,
+        d: &Daemon,
+        source: &str,
+        catching_up: bool,
+        lines: Vec<(String, Option<f64>)>,
+        t: f64,
+    ) {
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.process_inner(d, lines, t)
+            self.process_inner(d, source, catching_up, lines, t)
         }));
         if r.is_err() {
             crate::log!(
@@ -633,7 +699,14 @@ impl JailRt {
         }
     }
 
-    fn process_inner(&self, d: &Daemon, lines: Vec<(String, Option<f64>)>, t: f64) {
+    fn process_inner(
+        &self,
+        d: &Daemon,
+        source: &str,
+        catching_up: bool,
+        lines: Vec<(String, Option<f64>)>,
+        t: f64,
+    ) {
         let mut tickets = Vec::new();
         let mut by_name = Vec::new();
         {
@@ -671,6 +744,38 @@ impl JailRt {
                         .into_iter()
                         .collect();
                     core.ambiguous.note(cands, t);
+                }
+                if !source.is_empty() {
+                    let summary = bailiff_health::LineSummary {
+                        source,
+                        line_time: res.date.as_ref().map(|h| h.time),
+                        catching_up,
+                        matched: res
+                            .failures
+                            .iter()
+                            .filter(|f| f.kind == FailureKind::Fail && !f.pending)
+                            .map(|f| bailiff_health::Matched {
+                                regex: f.regex,
+                                fid: f.fid.clone(),
+                                user: f
+                                    .data
+                                    .get("user")
+                                    .and_then(|v| v.as_str())
+                                    .map(str::to_string),
+                                ignoreip: false,
+                            })
+                            .collect(),
+                        ignored: res.ignored,
+                        ambiguous: res
+                            .ambiguous
+                            .iter()
+                            .map(|a| bailiff_health::AmbiguousMatch {
+                                regex: a.regex,
+                                address: a.candidates.first().cloned().unwrap_or_default(),
+                            })
+                            .collect(),
+                    };
+                    core.health.on_line(&summary, t);
                 }
                 for f in res.failures {
                     if f.kind != FailureKind::Fail || f.pending || f.fid.is_empty() {
@@ -818,6 +923,7 @@ impl JailRt {
                                 max_matches,
                             ));
                         }
+                        core.health.on_ban(t);
                         banned.push(ticket);
                     }
                     BanOutcome::AlreadyBanned { ticket, prolonged } => {
@@ -881,7 +987,14 @@ impl JailRt {
         if tickets.is_empty() {
             return;
         }
-        let default_bt = lock(&self.core).jail.ban_manager().ban_time();
+        let default_bt = {
+            let mut core = lock(&self.core);
+            let t = now();
+            for _ in tickets {
+                core.health.on_unban(t);
+            }
+            core.jail.ban_manager().ban_time()
+        };
         for tk in tickets {
             crate::log!(
                 Level::Notice,

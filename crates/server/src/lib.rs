@@ -105,6 +105,8 @@ pub struct Daemon {
     pub store: Mutex<Option<Store>>,
     pub settings: Mutex<Settings>,
     pub jails: Mutex<BTreeMap<String, Arc<JailRt>>>,
+    /// When health warnings fire (`health_source_down` in fail2ban.conf).
+    pub health_thresholds: bailiff_health::Thresholds,
     sched: Mutex<bool>,
     sched_cv: Condvar,
     quit: AtomicBool,
@@ -501,7 +503,9 @@ pub fn run(opts: ServerOptions) -> Result<(), ServerError> {
             so.dbfile
         );
     }
+    let extra = BailiffOptions::read(&opts.confdir)?;
     let d = Arc::new(Daemon {
+        health_thresholds: extra.thresholds.clone(),
         confdir: opts.confdir.clone(),
         host: HostNames::local(),
         self_ips: jail::self_ips(),
@@ -582,6 +586,15 @@ pub fn run(opts: ServerOptions) -> Result<(), ServerError> {
             source,
         });
     }
+    let metrics = match start_metrics(extra.metrics.as_deref(), &d) {
+        Ok(m) => m,
+        Err(e) => {
+            stop_all(&d);
+            control.shutdown();
+            let _ = std::fs::remove_file(&pidfile);
+            return Err(e);
+        }
+    };
     let sched = {
         let d2 = Arc::clone(&d);
         std::thread::Builder::new()
@@ -609,7 +622,94 @@ pub fn run(opts: ServerOptions) -> Result<(), ServerError> {
         d.stop_jail(&n);
     }
     control.shutdown();
+    if let Some(m) = metrics {
+        m.shutdown();
+    }
     let _ = std::fs::remove_file(&pidfile);
     crate::log!(Level::Info, "fail2ban.server", "Exiting bailiff");
     Ok(())
+}
+
+/// The opt-in Prometheus endpoint: `metrics = ADDRESS:PORT` in fail2ban.conf's
+/// `[Definition]` (or a `.local`); off when absent. The page is rendered on each
+/// scrape from every running jail's health.
+fn start_metrics(
+    value: Option<&str>,
+    d: &Arc<Daemon>,
+) -> Result<Option<bailiff_health::MetricsServer>, ServerError> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    let Some(addr) = bailiff_health::parse_metrics_listen(value)
+        .map_err(|e| ServerError::Config(e.to_string()))?
+    else {
+        return Ok(None);
+    };
+    let weak = Arc::downgrade(d);
+    let render = move || -> String {
+        let Some(d) = weak.upgrade() else {
+            return String::new();
+        };
+        let rts: Vec<Arc<JailRt>> = lock(&d.jails).values().cloned().collect();
+        let healths: Vec<(String, bailiff_health::JailHealth)> = rts
+            .iter()
+            .map(|r| {
+                let mut c = r.core();
+                let banned = c.jail.status().currently_banned;
+                c.health.set_bans_active(banned as u64);
+                (r.name.clone(), c.health.clone())
+            })
+            .collect();
+        bailiff_health::render_metrics(
+            healths.iter().map(|(n, h)| (n.as_str(), h)),
+            now(),
+            &d.health_thresholds,
+        )
+    };
+    let server = bailiff_health::MetricsServer::bind(addr, Arc::new(render))
+        .map_err(|e| ServerError::Other(e.to_string()))?;
+    crate::log!(
+        Level::Info,
+        "fail2ban.server",
+        "Metrics on http://{}/metrics",
+        server.local_addr()
+    );
+    Ok(Some(server))
+}
+
+/// bailiff's own options in fail2ban.conf's `[Definition]` (fail2ban ignores them):
+/// `metrics = ADDRESS:PORT` (the Prometheus endpoint, off by default) and
+/// `health_source_down = TIME` (how long a log may be missing or unreadable before
+/// `client health` calls the jail unhealthy; 5 minutes by default).
+#[derive(Debug, Clone, Default)]
+pub struct BailiffOptions {
+    pub metrics: Option<String>,
+    pub thresholds: bailiff_health::Thresholds,
+}
+
+impl BailiffOptions {
+    pub fn read(confdir: &Path) -> Result<BailiffOptions, ServerError> {
+        use bailiff_config::reader::{ConfigSet, Vars};
+        let loader = bailiff_config::fs::Loader::new();
+        let dir = confdir.to_string_lossy();
+        let mut o = BailiffOptions::default();
+        let set = match ConfigSet::read_resource(&loader, &dir, "fail2ban") {
+            Ok(Some(set)) => set,
+            Ok(None) => return Ok(o),
+            Err(e) => return Err(ServerError::Config(e.to_string())),
+        };
+        let vars = Vars::new();
+        o.metrics = set.get_raw("Definition", "metrics", &vars);
+        if let Some(v) = set.get_raw("Definition", "health_source_down", &vars) {
+            o.thresholds.source_down_after = bailiff_config::parse_time(&v)
+                .ok()
+                .filter(|t| t.is_finite() && *t >= 0.0)
+                .ok_or_else(|| {
+                    ServerError::Config(format!(
+                        "[Definition] health_source_down = {v:?}: not a time (e.g. 300, 5m)"
+                    ))
+                })?;
+        }
+        Ok(o)
+    }
 }
