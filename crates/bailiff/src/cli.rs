@@ -195,6 +195,9 @@ fn client(a: ClientArgs) -> Result<u8, String> {
         }
         return client_start(&conf, &socket);
     }
+    if first == "health" && words.len() <= 2 {
+        return client_health(&socket, words.get(1).map(String::as_str), a.json);
+    }
     let request: Vec<Value> = if matches!(first, "reload" | "restart") {
         reload_request(&conf, &words)?
     } else {
@@ -214,6 +217,51 @@ fn client(a: ClientArgs) -> Result<u8, String> {
     let (text, code) = format::render(&words, &reply, a.json);
     if !text.is_empty() {
         println!("{text}");
+    }
+    Ok(code.clamp(0, 255) as u8)
+}
+
+/// `client health [JAIL]` (bailiff only): asks `status JAIL|--all health[-json]`, a
+/// status flavour real fail2ban-client never sends; prints the report and exits 1
+/// when a jail is unhealthy.
+fn client_health(socket: &Path, jail: Option<&str>, json: bool) -> Result<u8, String> {
+    let flavour = if json { "health-json" } else { "health" };
+    let words = ["status", jail.unwrap_or("--all"), flavour];
+    let mut c = Client::connect(socket, Some(Duration::from_secs(60))).map_err(|e| {
+        eprintln!(
+            "ERROR  Failed to access socket path: {}. Is fail2ban running?",
+            socket.display()
+        );
+        e.to_string()
+    })?;
+    let v = match c.command(&words).map_err(|e| e.to_string())? {
+        bailiff_control::Reply::Ok(v) => v,
+        bailiff_control::Reply::Err(e) => {
+            return Err(format::beautify_error(&e));
+        }
+    };
+    let field = |name: &str| -> Option<Value> {
+        let Value::List(items) = &v else { return None };
+        items.iter().find_map(|p| match p {
+            Value::Tuple(kv) if kv.len() == 2 && kv[0].as_str() == Some(name) => {
+                Some(kv[1].clone())
+            }
+            _ => None,
+        })
+    };
+    let code = field("code")
+        .and_then(|c| c.as_i64())
+        .ok_or("health: the server does not support health reports")?;
+    if let Some(text) = field("text") {
+        // A closed pipe (`| head`) is not an error worth a panic.
+        use std::io::Write;
+        let text = text.as_str().unwrap_or_default();
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(text.as_bytes());
+        if !text.ends_with('\n') {
+            let _ = out.write_all(b"\n");
+        }
+        let _ = out.flush();
     }
     Ok(code.clamp(0, 255) as u8)
 }
