@@ -526,9 +526,9 @@ impl LineLiterals {
 }
 
 /// Lines tried per probe of the prefilter's worth.
-const PROBE: u32 = 2048;
+const PROBE: u32 = 512;
 /// Lines the prefilter sits out after a probe where it dropped too few lines.
-const PAUSE: u32 = 30_000;
+const PAUSE: u32 = 100_000;
 
 /// Whether the prefilter pays: scanning a line costs about a sixth of the regex work
 /// it saves when it drops one (sshd; measured with callgrind), so it only runs while
