@@ -9,7 +9,12 @@ use bailiff_action::{CommandAction, HostNames, Target, Ticket as ActTicket};
 use bailiff_config::ActionSpec;
 use bailiff_jail::Ticket;
 
+use bailiff_health::ActionOutcome;
+
 use crate::log::Level;
+
+/// At most this many results wait for the jail to take them.
+const MAX_OUTCOMES: usize = 64;
 
 /// What runs an action.
 #[derive(Debug)]
@@ -26,6 +31,8 @@ pub struct ActionRt {
     pub name: String,
     pub spec: ActionSpec,
     pub runner: Runner,
+    /// Results of the calls since the jail last took them (for its health).
+    pub outcomes: Vec<ActionOutcome>,
 }
 
 /// The property list of an action as strings (fail2ban's `multi-set` pairs).
@@ -64,7 +71,26 @@ impl ActionRt {
             name,
             spec: spec.clone(),
             runner,
+            outcomes: Vec::new(),
         }
+    }
+
+    fn note<T, E: std::fmt::Display>(&mut self, r: &Result<T, E>) {
+        if self.outcomes.len() < MAX_OUTCOMES {
+            self.outcomes.push(ActionOutcome::from_result(r));
+        }
+    }
+
+    fn note_broken(&mut self) {
+        if let Runner::Broken(msg) = &self.runner {
+            let r: Result<(), String> = Err(msg.clone());
+            self.note(&r);
+        }
+    }
+
+    /// The results since the last call.
+    pub fn take_outcomes(&mut self) -> Vec<ActionOutcome> {
+        std::mem::take(&mut self.outcomes)
     }
 
     /// `actionstart` (unless on demand).
@@ -74,6 +100,8 @@ impl ActionRt {
             Runner::Nft(n) => n.start(&[]).map(|_| ()),
             Runner::Broken(_) => Ok(()),
         };
+        self.note(&r);
+        self.note_broken();
         if let Err(e) = r {
             crate::log!(
                 Level::Error,
@@ -107,6 +135,7 @@ impl ActionRt {
             Runner::Nft(n) => n.stop(),
             Runner::Broken(_) => Ok(()),
         };
+        self.note(&r);
         if let Err(e) = r {
             crate::log!(
                 Level::Error,
@@ -122,7 +151,11 @@ impl ActionRt {
         match &mut self.runner {
             Runner::Command(a) => {
                 for t in tickets {
-                    if let Err(e) = a.ban(t) {
+                    let r = a.ban(t);
+                    if self.outcomes.len() < MAX_OUTCOMES {
+                        self.outcomes.push(ActionOutcome::from_result(&r));
+                    }
+                    if let Err(e) = r {
                         crate::log!(
                             Level::Error,
                             "fail2ban.actions",
@@ -146,13 +179,18 @@ impl ActionRt {
                     })
                     .collect();
                 if !bans.is_empty() {
-                    if let Err(e) = n.ban(&bans) {
+                    let r = n.ban(&bans);
+                    if self.outcomes.len() < MAX_OUTCOMES {
+                        self.outcomes.push(ActionOutcome::from_result(&r));
+                    }
+                    if let Err(e) = r {
                         crate::log!(Level::Error, "fail2ban.actions", "[{jail}] {e}");
                     }
                 }
             }
             Runner::Broken(_) => {}
         }
+        self.note_broken();
     }
 
     /// Unban a batch.
@@ -160,7 +198,11 @@ impl ActionRt {
         match &mut self.runner {
             Runner::Command(a) => {
                 for t in tickets {
-                    if let Err(e) = a.unban(t) {
+                    let r = a.unban(t);
+                    if self.outcomes.len() < MAX_OUTCOMES {
+                        self.outcomes.push(ActionOutcome::from_result(&r));
+                    }
+                    if let Err(e) = r {
                         crate::log!(
                             Level::Error,
                             "fail2ban.actions",
@@ -173,7 +215,11 @@ impl ActionRt {
             Runner::Nft(n) => {
                 let targets: Vec<Target> = tickets.iter().filter_map(|t| t.ip).collect();
                 if !targets.is_empty() {
-                    if let Err(e) = n.unban(&targets) {
+                    let r = n.unban(&targets);
+                    if self.outcomes.len() < MAX_OUTCOMES {
+                        self.outcomes.push(ActionOutcome::from_result(&r));
+                    }
+                    if let Err(e) = r {
                         crate::log!(Level::Error, "fail2ban.actions", "[{jail}] {e}");
                     }
                 }

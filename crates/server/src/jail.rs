@@ -334,6 +334,7 @@ impl JailRt {
         for a in lock(&rt.actions).iter_mut() {
             a.start(&name);
         }
+        rt.feed_action_outcomes();
         rt.restore_bans(d);
         let mut source = source;
         let waker = match &mut source {
@@ -456,6 +457,7 @@ impl JailRt {
         for a in lock(&self.actions).iter_mut() {
             a.ban(&self.name, &tickets);
         }
+        self.feed_action_outcomes();
         d.wake_scheduler();
     }
 
@@ -483,6 +485,7 @@ impl JailRt {
         for a in lock(&self.actions).iter_mut() {
             a.stop(&self.name, &banned);
         }
+        self.feed_action_outcomes();
         if let Some(s) = lock(&d.store).as_mut() {
             let _ = s.del_jail(&self.name);
         }
@@ -977,6 +980,8 @@ impl JailRt {
                     a.prolong(&self.name, p);
                 }
             }
+            drop(acts);
+            self.feed_action_outcomes();
             d.wake_scheduler();
         }
         banned.len()
@@ -1010,6 +1015,27 @@ impl JailRt {
             .collect();
         for a in lock(&self.actions).iter_mut() {
             a.unban(&self.name, &at);
+        }
+        self.feed_action_outcomes();
+    }
+
+    /// Hand the actions' latest results to the jail's health (the actions' lock is
+    /// released before the core's is taken).
+    pub fn feed_action_outcomes(&self) {
+        let done: Vec<(String, Vec<bailiff_health::ActionOutcome>)> = lock(&self.actions)
+            .iter_mut()
+            .map(|a| (a.name.clone(), a.take_outcomes()))
+            .filter(|(_, o)| !o.is_empty())
+            .collect();
+        if done.is_empty() {
+            return;
+        }
+        let t = now();
+        let mut core = lock(&self.core);
+        for (name, outcomes) in done {
+            for o in outcomes {
+                core.health.on_action_result(&name, o, t);
+            }
         }
     }
 
