@@ -516,7 +516,12 @@ impl JailRt {
         let mut last_save = Instant::now();
         let mut dirty = false;
         let mut last_cursor: Option<(String, f64)> = None;
+        let mut last_check = Instant::now();
         while !self.stop.load(Ordering::SeqCst) && !d.quitting() {
+            if last_check.elapsed() >= d.health_check_every {
+                last_check = Instant::now();
+                self.check_firewall();
+            }
             match &mut source {
                 Source::Files(fs) => {
                     let changes: Vec<PathChange> =
@@ -1017,6 +1022,54 @@ impl JailRt {
             a.unban(&self.name, &at);
         }
         self.feed_action_outcomes();
+    }
+
+    /// Compare the native nftables sets with the bans the jail holds (no repair:
+    /// the health report says what is missing).
+    pub fn check_firewall(&self) {
+        let banned = lock(&self.core).jail.status().banned;
+        let recorded: Vec<bailiff_action::Target> =
+            banned.iter().filter_map(|b| b.parse().ok()).collect();
+        let reports: Vec<(String, Result<bailiff_action::nft::CheckReport, String>)> =
+            lock(&self.actions)
+                .iter()
+                .filter_map(|a| match &a.runner {
+                    crate::actions::Runner::Nft(n) => Some((
+                        a.name.clone(),
+                        n.check(&recorded).map_err(|e| e.to_string()),
+                    )),
+                    _ => None,
+                })
+                .collect();
+        if reports.is_empty() {
+            return;
+        }
+        let t = now();
+        let mut core = lock(&self.core);
+        for (name, r) in reports {
+            match r {
+                Ok(rep) => {
+                    if !rep.is_sane() {
+                        crate::log!(
+                            Level::Warning,
+                            "fail2ban.actions",
+                            "[{}] action {name}: firewall check: {} recorded ban(s) missing, table {} chain {} sets {} rules {}",
+                            self.name,
+                            rep.missing.len(),
+                            rep.table,
+                            rep.chain,
+                            rep.sets,
+                            rep.rules
+                        );
+                    }
+                    core.health.on_check_report(&name, &rep, t);
+                }
+                Err(e) => {
+                    core.health
+                        .on_action_result(&name, bailiff_health::ActionOutcome::Err(e), t)
+                }
+            }
+        }
     }
 
     /// Hand the actions' latest results to the jail's health (the actions' lock is

@@ -107,6 +107,9 @@ pub struct Daemon {
     pub jails: Mutex<BTreeMap<String, Arc<JailRt>>>,
     /// When health warnings fire (`health_source_down` in fail2ban.conf).
     pub health_thresholds: bailiff_health::Thresholds,
+    /// How often each jail compares its native nftables sets with its bans
+    /// (`health_firewall_check`, 60 s by default).
+    pub health_check_every: Duration,
     sched: Mutex<bool>,
     sched_cv: Condvar,
     quit: AtomicBool,
@@ -506,6 +509,7 @@ pub fn run(opts: ServerOptions) -> Result<(), ServerError> {
     let extra = BailiffOptions::read(&opts.confdir)?;
     let d = Arc::new(Daemon {
         health_thresholds: extra.thresholds.clone(),
+        health_check_every: extra.firewall_check,
         confdir: opts.confdir.clone(),
         host: HostNames::local(),
         self_ips: jail::self_ips(),
@@ -680,11 +684,42 @@ fn start_metrics(
 /// bailiff's own options in fail2ban.conf's `[Definition]` (fail2ban ignores them):
 /// `metrics = ADDRESS:PORT` (the Prometheus endpoint, off by default) and
 /// `health_source_down = TIME` (how long a log may be missing or unreadable before
-/// `client health` calls the jail unhealthy; 5 minutes by default).
-#[derive(Debug, Clone, Default)]
+/// `client health` calls the jail unhealthy; 5 minutes by default) and
+/// `health_firewall_check = TIME` (how often native nftables sets are compared with
+/// the bans; 1 minute by default).
+#[derive(Debug, Clone)]
 pub struct BailiffOptions {
     pub metrics: Option<String>,
     pub thresholds: bailiff_health::Thresholds,
+    pub firewall_check: Duration,
+}
+
+impl Default for BailiffOptions {
+    fn default() -> Self {
+        BailiffOptions {
+            metrics: None,
+            thresholds: bailiff_health::Thresholds::default(),
+            firewall_check: Duration::from_secs(60),
+        }
+    }
+}
+
+fn option_time(
+    set: &bailiff_config::reader::ConfigSet,
+    name: &str,
+) -> Result<Option<f64>, ServerError> {
+    let Some(v) = set.get_raw("Definition", name, &bailiff_config::reader::Vars::new()) else {
+        return Ok(None);
+    };
+    bailiff_config::parse_time(&v)
+        .ok()
+        .filter(|t| t.is_finite() && *t >= 0.0)
+        .map(Some)
+        .ok_or_else(|| {
+            ServerError::Config(format!(
+                "[Definition] {name} = {v:?}: not a time (e.g. 300, 5m)"
+            ))
+        })
 }
 
 impl BailiffOptions {
@@ -700,15 +735,11 @@ impl BailiffOptions {
         };
         let vars = Vars::new();
         o.metrics = set.get_raw("Definition", "metrics", &vars);
-        if let Some(v) = set.get_raw("Definition", "health_source_down", &vars) {
-            o.thresholds.source_down_after = bailiff_config::parse_time(&v)
-                .ok()
-                .filter(|t| t.is_finite() && *t >= 0.0)
-                .ok_or_else(|| {
-                    ServerError::Config(format!(
-                        "[Definition] health_source_down = {v:?}: not a time (e.g. 300, 5m)"
-                    ))
-                })?;
+        if let Some(t) = option_time(&set, "health_source_down")? {
+            o.thresholds.source_down_after = t;
+        }
+        if let Some(t) = option_time(&set, "health_firewall_check")? {
+            o.firewall_check = Duration::from_secs_f64(t.max(1.0));
         }
         Ok(o)
     }
