@@ -531,6 +531,7 @@ impl JailRt {
                             PathChange::Add(p) => fs.add_path(p),
                             PathChange::Del(p) => {
                                 fs.remove_path(&p);
+                                lock(&self.core).health.remove_source(&p);
                             }
                         }
                     }
@@ -565,6 +566,11 @@ impl JailRt {
                 }
                 Source::Journal(j) => match j.wait(Duration::from_millis(500), 1000) {
                     Ok(entries) => {
+                        lock(&self.core).health.on_source_state(
+                            "journal",
+                            bailiff_health::SourceState::Open,
+                            now(),
+                        );
                         if let Some(e) = entries.last() {
                             let t = e
                                 .time
@@ -603,6 +609,11 @@ impl JailRt {
                     }
                     Err(e) => {
                         crate::log!(Level::Error, "fail2ban.filter", "[{}] {e}", self.name);
+                        lock(&self.core).health.on_source_state(
+                            "journal",
+                            bailiff_health::SourceState::Unreadable(e.to_string()),
+                            now(),
+                        );
                         std::thread::sleep(Duration::from_secs(1));
                     }
                 },

@@ -19,6 +19,16 @@
 //!   otherwise sleeps until the next ban ends.
 //! - [`handler::Control`] answers fail2ban's control commands
 //!   (`bailiff_control::Handler`), so `fail2ban-client` and `bailiff client` work.
+//!   `status JAIL` appends bailiff's own branches after fail2ban's fields:
+//!   `Ambiguous` (lines whose address attacker text could have supplied, see
+//!   [`ambiguous`]: logged as WARNING, never counted) and `Health`.
+//! - Each jail keeps a `bailiff_health::JailHealth` in its [`jail::Core`], fed by the
+//!   source thread (`FileSource::health()` each round, lines read per path, every
+//!   filter verdict), the bans, every action call's result and a periodic check of
+//!   the native nftables sets. The hidden status flavours `health` / `health-json`
+//!   (`status JAIL|--all health`) answer `bailiff client health`; with
+//!   `metrics = ADDRESS:PORT` in fail2ban.conf a Prometheus endpoint serves them
+//!   ([`BailiffOptions`]).
 //!
 //! Signals: SIGTERM/SIGINT stop (actions stopped, positions saved), SIGHUP reloads
 //! ([`Daemon::reload`]: unchanged jails keep running untouched; a jail whose log

@@ -74,5 +74,22 @@ fn deleted_log_makes_the_jail_unhealthy_until_it_is_back() {
     });
     let (_, text) = health(&env, "--all");
     assert!(!text.contains("source-down"), "{text}");
+
+    // A log path added over the socket that does not exist counts too; removing it
+    // again forgets it.
+    let gone = env.path("gone.log").display().to_string();
+    env.ok(&["set", "test", "addlogpath", &gone]);
+    wait_for(
+        "source-down of the added path",
+        Duration::from_secs(30),
+        || {
+            let (code, text) = health(&env, "--all");
+            code == 1 && text.contains("gone.log")
+        },
+    );
+    env.ok(&["set", "test", "dellogpath", &gone]);
+    wait_for("healthy after dellogpath", Duration::from_secs(30), || {
+        health(&env, "--all").0 == 0
+    });
     env.stop();
 }
