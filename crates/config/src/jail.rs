@@ -1077,8 +1077,13 @@ pub fn load_with(loader: &Loader, confdir: &Path) -> Result<Config, ConfigError>
         }
     }
     let mut warnings = r.warnings;
+    // A missing `.local` include is the normal case (they are optional overrides,
+    // e.g. `paths-overrides.local`): fail2ban skips it silently, and so do we. A
+    // missing `.conf` include is worth a warning (`check` reports it as an error).
     for (from, missing) in r.missing_includes {
-        warnings.push(format!("{from}: included file {missing} does not exist"));
+        if !missing.ends_with(".local") {
+            warnings.push(format!("{from}: included file {missing} does not exist"));
+        }
     }
     Ok(Config {
         confdir: confdir.to_string_lossy().to_string(),
