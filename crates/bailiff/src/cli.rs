@@ -383,8 +383,14 @@ fn dump(conf: &Path) -> Result<u8, String> {
 /// `client -t` / `check`: every error with its file, line, section and option.
 fn check(conf: &Path) -> Result<u8, String> {
     match bailiff_config::check::check(conf) {
-        Ok(_summary) => {
-            println!("OK: configuration test is successful");
+        Ok(summary) => {
+            for w in &summary.warnings {
+                eprintln!("WARNING: {w}");
+            }
+            println!(
+                "OK: configuration test is successful ({} jails, {} filters, {} actions, {} regexes)",
+                summary.jails, summary.filters, summary.actions, summary.regexes
+            );
             Ok(0)
         }
         Err(errors) => {

@@ -536,7 +536,8 @@ fn server_options(
 }
 
 /// A jail-level definition error (the jail is skipped, others go on).
-struct JailDefError(String);
+/// A jail definition error: the option it concerns (`filter`, `action`) and the message.
+struct JailDefError(&'static str, String);
 
 enum JailErr {
     Def(JailDefError),
@@ -578,17 +579,17 @@ fn read_jail(
     let mut filter_cfg: Option<(String, String, Rc<ConfigSet>, OMap<String>)> = None;
     if !flt.is_empty() {
         let (fname, fargs) = extract_options(&flt).map_err(|e| {
-            JailErr::Def(JailDefError(format!(
-                "Invalid filter definition {}: {e}",
-                py_repr(&flt)
-            )))
+            JailErr::Def(JailDefError(
+                "filter",
+                format!("Invalid filter definition {}: {e}", py_repr(&flt)),
+            ))
         })?;
         let res = format!("filter.d/{fname}");
         let Some(fcfg) = reader.resource(&res)? else {
-            return Err(JailErr::Def(JailDefError(format!(
-                "Unable to read the filter {}",
-                py_repr(&fname)
-            ))));
+            return Err(JailErr::Def(JailDefError(
+                "filter",
+                format!("Unable to read the filter {}", py_repr(&fname)),
+            )));
         };
         filter_cfg = Some((fname, res, fcfg, fargs));
     } else {
@@ -649,10 +650,10 @@ fn read_jail(
             continue;
         }
         let (aname, mut aopts) = extract_options(act).map_err(|e| {
-            JailErr::Def(JailDefError(format!(
-                "Invalid action definition {}: {e}",
-                py_repr(act)
-            )))
+            JailErr::Def(JailDefError(
+                "action",
+                format!("Invalid action definition {}: {e}", py_repr(act)),
+            ))
         })?;
         let call_args: Vec<(String, String)> =
             aopts.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
@@ -705,10 +706,10 @@ fn read_jail(
         };
         let res = format!("action.d/{aname}");
         let Some(acfg) = reader.resource(&res)? else {
-            return Err(JailErr::Def(JailDefError(format!(
-                "Unable to read action {}",
-                py_repr(&aname)
-            ))));
+            return Err(JailErr::Def(JailDefError(
+                "action",
+                format!("Unable to read action {}", py_repr(&aname)),
+            )));
         };
         let mut ar = DefReader::new(acfg, format!("{basedir}/{res}.conf"), ACTION_OPTS, aopts);
         ar.get_options(&jvars, false).map_err(|mut e| {
@@ -1009,13 +1010,16 @@ pub(crate) fn read_all_with(
             match read_jail(&mut reader, &mut jailcfg, &sec, &jailfile, &mut warnings) {
                 Ok(None) => {}
                 Ok(Some((spec, stream))) => jails.push(JailReading::Ok(Box::new(spec), stream)),
-                Err(JailErr::Def(JailDefError(msg))) => {
-                    let line = jailcfg.sections.get(&sec).and_then(|s| s.get("enabled"));
+                Err(JailErr::Def(JailDefError(opt, msg))) => {
+                    let sect = jailcfg.sections.get(&sec);
+                    let line = sect
+                        .and_then(|s| s.get(opt))
+                        .or_else(|| sect.and_then(|s| s.get("enabled")));
                     let (file, line) =
                         line.map_or((jailfile.clone(), 0), |r| (r.file.to_string(), r.line));
                     jails.push(JailReading::Skipped(
                         sec.clone(),
-                        ConfigError::at(&file, line, &sec, "", msg),
+                        ConfigError::at(&file, line, &sec, opt, msg),
                     ))
                 }
                 Err(JailErr::Hard(mut e)) => {
