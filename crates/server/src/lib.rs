@@ -735,8 +735,12 @@ fn option_time(
 impl BailiffOptions {
     pub fn read(confdir: &Path) -> Result<BailiffOptions, ServerError> {
         use bailiff_config::reader::{ConfigSet, Vars};
-        let loader = bailiff_config::fs::Loader::new();
-        let dir = confdir.to_string_lossy();
+        // Through the same loader as the jails: the embedded default and an
+        // `/etc/bailiff` overlay hold `fail2ban.conf` too, not only a real directory.
+        let src = bailiff_config::ConfSource::from_path(confdir);
+        let loader = src.loader();
+        let root = src.root();
+        let dir = root.to_string_lossy();
         let mut o = BailiffOptions::default();
         let set = match ConfigSet::read_resource(&loader, &dir, "fail2ban") {
             Ok(Some(set)) => set,
