@@ -1144,7 +1144,19 @@ impl Filter {
     }
 }
 
-/// [`make_failure`] for ticket data nobody else holds: its values are moved, not
+/// A [`Failure`] from ticket data shared with the mlfid cache: a copy of it is
+/// turned into the failure.
+fn make_failure(
+    idx: usize,
+    fid: Option<String>,
+    time: f64,
+    fail: &Fail,
+    needs_dns: bool,
+) -> Failure {
+    into_failure(idx, fid, time, fail.clone(), needs_dns)
+}
+
+/// A [`Failure`] from ticket data nobody else holds: its values are moved, not
 /// copied.
 fn into_failure(
     idx: usize,
@@ -1153,7 +1165,6 @@ fn into_failure(
     fail: Fail,
     needs_dns: bool,
 ) -> Failure {
-    use serde_json::Value as J;
     let nofail = fail.get("nofail").is_some_and(Val::truthy);
     let pending = fid.is_none();
     let mut entries = Vec::with_capacity(fail.len());
@@ -1165,56 +1176,7 @@ fn into_failure(
             }
             continue;
         }
-        let j = match v {
-            Val::None => continue,
-            Val::Str(s) => J::String(s),
-            Val::Set(s) => J::Array(s.into_iter().map(J::String).collect()),
-            Val::Lines(l) => J::Array(l.into_iter().map(J::String).collect()),
-            Val::Tuple(t) => J::Array(
-                t.into_iter()
-                    .map(|v| v.map_or(J::Null, J::String))
-                    .collect(),
-            ),
-            Val::Int(i) => J::from(i),
-        };
-        entries.push((k.to_string(), j));
-    }
-    let data: BTreeMap<String, serde_json::Value> = entries.into_iter().collect();
-    Failure {
-        kind: if nofail || pending {
-            FailureKind::NoFail
-        } else {
-            FailureKind::Fail
-        },
-        fid: fid.unwrap_or_default(),
-        time,
-        regex: idx,
-        data,
-        matches,
-        pending,
-        needs_dns,
-    }
-}
-
-fn make_failure(
-    idx: usize,
-    fid: Option<String>,
-    time: f64,
-    fail: &Fail,
-    needs_dns: bool,
-) -> Failure {
-    let nofail = fail.get("nofail").is_some_and(Val::truthy);
-    let pending = fid.is_none();
-    let mut entries = Vec::with_capacity(fail.len());
-    let mut matches = Vec::new();
-    for (k, v) in fail.iter() {
-        if k == "matches" {
-            if let Val::Lines(l) = v {
-                matches = l.clone();
-            }
-            continue;
-        }
-        if let Some(j) = v.to_json() {
+        if let Some(j) = v.into_json() {
             entries.push((k.to_string(), j));
         }
     }

@@ -43,19 +43,20 @@ impl Val {
             _ => None,
         }
     }
-    pub fn to_json(&self) -> Option<serde_json::Value> {
+    /// The value as ticket data in JSON; `None` for a group that did not participate.
+    pub fn into_json(self) -> Option<serde_json::Value> {
         use serde_json::Value as J;
         Some(match self {
             Val::None => return None,
-            Val::Str(s) => J::String(s.clone()),
-            Val::Set(s) => J::Array(s.iter().cloned().map(J::String).collect()),
-            Val::Lines(l) => J::Array(l.iter().cloned().map(J::String).collect()),
+            Val::Str(s) => J::String(s),
+            Val::Set(s) => J::Array(s.into_iter().map(J::String).collect()),
+            Val::Lines(l) => J::Array(l.into_iter().map(J::String).collect()),
             Val::Tuple(t) => J::Array(
-                t.iter()
-                    .map(|v| v.clone().map_or(J::Null, J::String))
+                t.into_iter()
+                    .map(|v| v.map_or(J::Null, J::String))
                     .collect(),
             ),
-            Val::Int(i) => J::from(*i),
+            Val::Int(i) => J::from(i),
         })
     }
 }
@@ -106,9 +107,6 @@ impl Fail {
     }
     pub fn len(&self) -> usize {
         self.0.len()
-    }
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &Val)> {
-        self.0.iter().map(|(k, v)| (&**k, v))
     }
     pub fn into_entries(self) -> impl Iterator<Item = (Arc<str>, Val)> {
         self.0.into_iter()
