@@ -76,9 +76,7 @@ impl ActionRt {
     }
 
     fn note<T, E: std::fmt::Display>(&mut self, r: &Result<T, E>) {
-        if self.outcomes.len() < MAX_OUTCOMES {
-            self.outcomes.push(ActionOutcome::from_result(r));
-        }
+        note(&mut self.outcomes, r);
     }
 
     fn note_broken(&mut self) {
@@ -152,9 +150,7 @@ impl ActionRt {
             Runner::Command(a) => {
                 for t in tickets {
                     let r = a.ban(t);
-                    if self.outcomes.len() < MAX_OUTCOMES {
-                        self.outcomes.push(ActionOutcome::from_result(&r));
-                    }
+                    note(&mut self.outcomes, &r);
                     if let Err(e) = r {
                         crate::log!(
                             Level::Error,
@@ -180,9 +176,7 @@ impl ActionRt {
                     .collect();
                 if !bans.is_empty() {
                     let r = n.ban(&bans);
-                    if self.outcomes.len() < MAX_OUTCOMES {
-                        self.outcomes.push(ActionOutcome::from_result(&r));
-                    }
+                    note(&mut self.outcomes, &r);
                     if let Err(e) = r {
                         crate::log!(Level::Error, "fail2ban.actions", "[{jail}] {e}");
                     }
@@ -199,9 +193,7 @@ impl ActionRt {
             Runner::Command(a) => {
                 for t in tickets {
                     let r = a.unban(t);
-                    if self.outcomes.len() < MAX_OUTCOMES {
-                        self.outcomes.push(ActionOutcome::from_result(&r));
-                    }
+                    note(&mut self.outcomes, &r);
                     if let Err(e) = r {
                         crate::log!(
                             Level::Error,
@@ -216,9 +208,7 @@ impl ActionRt {
                 let targets: Vec<Target> = tickets.iter().filter_map(|t| t.ip).collect();
                 if !targets.is_empty() {
                     let r = n.unban(&targets);
-                    if self.outcomes.len() < MAX_OUTCOMES {
-                        self.outcomes.push(ActionOutcome::from_result(&r));
-                    }
+                    note(&mut self.outcomes, &r);
                     if let Err(e) = r {
                         crate::log!(Level::Error, "fail2ban.actions", "[{jail}] {e}");
                     }
@@ -273,4 +263,13 @@ pub fn action_ticket(t: &Ticket, default_ban_time: f64) -> ActTicket {
         a.fields.push((k.clone(), s));
     }
     a
+}
+
+/// Keep an action call's result for the health report (bounded: the jail drains
+/// them on every round). A free function so it can be called while the runner is
+/// borrowed.
+fn note<T, E: std::fmt::Display>(outcomes: &mut Vec<ActionOutcome>, r: &Result<T, E>) {
+    if outcomes.len() < MAX_OUTCOMES {
+        outcomes.push(ActionOutcome::from_result(r));
+    }
 }
