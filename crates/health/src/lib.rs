@@ -38,7 +38,9 @@
 //! | ban / unban executed | `on_ban(now)` / `on_unban(now)`; `set_bans_active(n)` after restoring from the database |
 //! | every action call (start, ban, unban, flush, stop) | `on_action_result(action, ActionOutcome::from_result(&r), now)` |
 //! | periodic firewall check | `on_check_and_repair(action, &r, now)` (or `on_check_report`) |
-//! | journal/backend cross-check | `set_journal_mismatch(Some(unit))` / `None` |
+//! | journal/backend cross-check | `set_journal_mismatch(Some(JournalMismatch { .. }))` / `None` |
+//! | reload changed the filter or `logtimezone` | `reset_date_offsets()` |
+//! | before a report, with the jail's ignore list | `forget_addresses_where(\|a\| ignored(a))` |
 //! | `ignoreip` changed | `forget_address(ip)` for the new entries |
 //! | `status JAIL` | append `JailReport::new(jail, &h, now, &th).status_value()` to the reply's pairs |
 //! | `health` / `status --json` | `HealthReport::new(reports)`; `render(json)` gives the text and exit code |
@@ -67,7 +69,7 @@ pub use metrics::{add_jails, escape_label, render_metrics, MetricType, ProcessSt
 pub use report::{HealthReport, JailReport, LineCounts};
 pub use server::{BindError, MetricsServer, RenderFn, IO_TIMEOUT, MAX_CONNECTIONS, MAX_REQUEST};
 pub use state::{
-    ActionHealth, ActionOutcome, AmbiguousMatch, Buckets, JailHealth, LineSummary, Matched,
-    RecentCounts, SourceHealth, SourceState, Time,
+    ActionHealth, ActionOutcome, AmbiguousMatch, Buckets, JailHealth, JournalMismatch, LineSummary,
+    Matched, RecentCounts, SourceHealth, SourceState, Time,
 };
 pub use warn::{evaluate, is_healthy, Code, Severity, Thresholds, Warning};

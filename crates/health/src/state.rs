@@ -255,6 +255,19 @@ pub struct AmbiguousMatch {
     pub address: String,
 }
 
+/// What the journal cross-check found: in the last `window` seconds the journal
+/// held `journal_entries` entries selected by the jail's `journalmatch` (of
+/// `unit`), while the jail's log files gave `file_lines` lines.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JournalMismatch {
+    /// The unit or identifier the `journalmatch` names (`sshd.service`).
+    pub unit: String,
+    pub journal_entries: u64,
+    pub file_lines: u64,
+    /// Length of the compared window (seconds).
+    pub window: f64,
+}
+
 /// Distinct users seen failing from one address (users kept as hashes: the names
 /// are attacker-written and may be long).
 #[derive(Debug, Clone, PartialEq)]
@@ -321,9 +334,9 @@ pub struct JailHealth {
     pub actions: BTreeMap<String, ActionHealth>,
     /// Addresses that sent ambiguous lines, with their counts (bounded).
     pub ambiguous_addresses: BTreeMap<String, u64>,
-    /// `backend` reads files while the journal holds this unit's entries (the
-    /// daemon computes it): the unit or identifier.
-    pub journal_mismatch: Option<String>,
+    /// `backend` reads files while the journal holds the service's entries (the
+    /// daemon's periodic cross-check computes it).
+    pub journal_mismatch: Option<JournalMismatch>,
     /// Recent `line_time - now` offsets of dated live lines (ring).
     pub(crate) skew: VecDeque<f64>,
     pub(crate) users: HashMap<String, AddressUsers>,
@@ -597,10 +610,34 @@ impl JailHealth {
         a.last_repair = Some(now);
     }
 
-    /// `backend` reads files while the journal holds entries of `unit`
+    /// `backend` reads files while the journal holds the service's entries
     /// (None: no such mismatch, or it was fixed).
-    pub fn set_journal_mismatch(&mut self, unit: Option<String>) {
-        self.journal_mismatch = unit;
+    pub fn set_journal_mismatch(&mut self, m: Option<JournalMismatch>) {
+        self.journal_mismatch = m;
+    }
+
+    /// Lines read from log files (every source but the journal).
+    pub fn file_lines_read(&self) -> u64 {
+        self.sources
+            .iter()
+            .filter(|(name, _)| name.as_str() != "journal")
+            .map(|(_, s)| s.lines_read)
+            .sum()
+    }
+
+    /// The way dates are read changed (`logtimezone`, `datepattern` or the filter
+    /// reloaded): forget the offsets measured the old way, so a fixed time zone
+    /// clears the date-skew warning with the next lines instead of 17 lines later.
+    pub fn reset_date_offsets(&mut self) {
+        self.skew.clear();
+    }
+
+    /// Stop suspecting the addresses for which `ignored` says true (they are in
+    /// `ignoreip` now). Returns how many were forgotten.
+    pub fn forget_addresses_where(&mut self, mut ignored: impl FnMut(&str) -> bool) -> usize {
+        let before = self.users.len();
+        self.users.retain(|fid, _| !ignored(fid));
+        before - self.users.len()
     }
 
     /// Failures in the last hour / day.
@@ -701,5 +738,36 @@ mod tests {
         assert_eq!((s.since, s.rotations), (100.0, 1));
         h.on_source_state("/var/log/auth.log", SourceState::Missing, 300.0);
         assert_eq!(h.sources["/var/log/auth.log"].since, 300.0);
+    }
+
+    #[test]
+    fn reload_forgets_old_date_offsets_and_ignored_addresses() {
+        let mut h = JailHealth::new();
+        for i in 0..20u32 {
+            let t = 1_700_000_000.0 + f64::from(i);
+            h.on_line(
+                &LineSummary {
+                    source: "s",
+                    line_time: Some(t - 18_000.0),
+                    matched: vec![Matched {
+                        fid: format!("192.0.2.{}", i % 2),
+                        user: Some(format!("u{i}")),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                },
+                t,
+            );
+        }
+        assert_eq!(h.date_offset(), Some(-18_000.0));
+        h.reset_date_offsets();
+        assert_eq!((h.date_offset(), h.date_samples()), (None, 0));
+        assert_eq!(h.forget_addresses_where(|a| a == "192.0.2.1"), 1);
+        let left: Vec<String> = h
+            .users_per_address(1_700_000_100.0, 3600.0)
+            .into_iter()
+            .map(|(a, _, _)| a)
+            .collect();
+        assert_eq!(left, ["192.0.2.0"]);
     }
 }

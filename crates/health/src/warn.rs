@@ -126,6 +126,10 @@ pub fn is_healthy(warnings: &[Warning]) -> bool {
 }
 
 fn minutes(secs: f64) -> String {
+    if secs < 90.0 {
+        // Short thresholds (tests, eager operators) read as seconds, not "0 min".
+        return format!("{} s", secs.round().max(0.0) as u64);
+    }
     let m = (secs / 60.0).round().max(0.0) as u64;
     if m >= 120 {
         format!("{} h", m / 60)
@@ -146,6 +150,38 @@ fn span(secs: f64) -> String {
             (h, 0) => format!("{h} h"),
             (h, m) => format!("{h} h {m} min"),
         }
+    }
+}
+
+/// fail2ban's `logtimezone` spelling of a zone `off` seconds from UTC
+/// (`UTC-0500`, `UTC+0530`), rounded to the half hour.
+fn utc_zone(off: f64) -> String {
+    let halves = (off / 1800.0).round() as i64;
+    if halves == 0 {
+        return "UTC".into();
+    }
+    let sign = if halves < 0 { '-' } else { '+' };
+    let mins = halves.abs() * 30;
+    format!("UTC{sign}{:02}{:02}", mins / 60, mins % 60)
+}
+
+/// The fix for a failing action: specific when the kernel refused for lack of
+/// privilege (a container or unit without `CAP_NET_ADMIN`).
+fn action_fix(err: &str) -> String {
+    let e = err.to_ascii_lowercase();
+    if e.contains("operation not permitted")
+        || e.contains("permission denied")
+        || e.contains("eperm")
+        || e.contains("net_admin")
+    {
+        "grant the daemon the NET_ADMIN capability (systemd: \
+         AmbientCapabilities=CAP_NET_ADMIN; a container: --cap-add=NET_ADMIN) and \
+         restart it: recorded bans are then put in the firewall"
+            .into()
+    } else {
+        "run the action by hand to see why (nftables and iptables need root or the \
+         NET_ADMIN capability); recorded bans are applied again after a restart"
+            .into()
     }
 }
 
@@ -222,13 +258,17 @@ pub fn evaluate(h: &JailHealth, now: Time, th: &Thresholds) -> Vec<Warning> {
                 let (message, fix) = if tz_like {
                     (
                         format!(
-                            "the dates of new lines are {} {word} the clock: the log's time \
-                             zone is not the one assumed",
+                            "the dates of new lines are {} {word} the clock: the log is \
+                             written in a time zone {} {word} the one assumed",
+                            span(off),
                             span(off)
                         ),
-                        "set logtimezone in the jail (e.g. logtimezone = UTC), or fix the \
-                         logging host's time zone"
-                            .to_string(),
+                        format!(
+                            "set logtimezone in the jail to the log's zone (logtimezone = \
+                             {} if this host runs on UTC) and reload, or fix the logging \
+                             host's time zone",
+                            utc_zone(off)
+                        ),
                     )
                 } else {
                     (
@@ -259,10 +299,11 @@ pub fn evaluate(h: &JailHealth, now: Time, th: &Thresholds) -> Vec<Warning> {
                 code: Code::ActionFailing,
                 severity: Severity::Critical,
                 subject: Some(name.clone()),
-                message: format!("action {name} fails: {err}"),
-                fix: "run the action by hand to see why; in a container, nftables and \
-                      iptables need the NET_ADMIN capability"
-                    .into(),
+                message: format!(
+                    "action {name} fails, so bans are recorded but not enforced: {}",
+                    err.trim_end_matches(['.', '\n', ' '])
+                ),
+                fix: action_fix(err),
             });
         }
         if a.last_check.is_some() && (!a.set_present || a.missing > 0) {
@@ -327,16 +368,23 @@ pub fn evaluate(h: &JailHealth, now: Time, th: &Thresholds) -> Vec<Warning> {
         }
     }
 
-    if let Some(unit) = &h.journal_mismatch {
+    if let Some(m) = &h.journal_mismatch {
         out.push(Warning {
             code: Code::JournalNotRead,
             severity: Severity::Warning,
-            subject: Some(unit.clone()),
+            subject: Some(m.unit.clone()),
             message: format!(
-                "the jail reads log files, but the journal holds the entries of {unit}: \
-                 failures logged only to the journal are missed"
+                "the jail reads log files, but in the last {} the journal held {} \
+                 entries of {} while the files gave {} lines: failures logged only to \
+                 the journal are missed",
+                minutes(m.window),
+                m.journal_entries,
+                m.unit,
+                m.file_lines
             ),
-            fix: "set backend = systemd in the jail (and journalmatch if needed)".into(),
+            fix: "set backend = systemd in the jail (its journalmatch selects these \
+                  entries), or make the syslog daemon write the log file again"
+                .into(),
         });
     }
 

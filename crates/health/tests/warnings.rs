@@ -133,7 +133,7 @@ const CASES: &[Case] = &[
             }
             t + 40.0
         },
-        words: &["1 h behind", "logtimezone"],
+        words: &["1 h behind", "logtimezone = UTC-0100"],
     },
     Case {
         name: "dates 5 h 30 min ahead: time zone",
@@ -153,7 +153,7 @@ const CASES: &[Case] = &[
             }
             t + 40.0
         },
-        words: &["5 h 30 min ahead", "logtimezone"],
+        words: &["5 h 30 min ahead", "logtimezone = UTC+0530"],
     },
     Case {
         name: "dates 40 days behind: date template",
@@ -189,7 +189,11 @@ const CASES: &[Case] = &[
             h.on_action_result("nftables", ActionOutcome::Ok, t + 1.0);
             t + 1.0
         },
-        words: &["Operation not permitted", "NET_ADMIN", "nftables"],
+        words: &[
+            "Operation not permitted",
+            "grant the daemon the NET_ADMIN",
+            "nftables",
+        ],
     },
     Case {
         name: "bans recorded but missing from the set",
@@ -257,14 +261,25 @@ const CASES: &[Case] = &[
         name: "backend reads files, the journal has the entries",
         code: Code::JournalNotRead,
         fault: |h| {
-            h.set_journal_mismatch(Some("sshd.service".into()));
+            h.set_journal_mismatch(Some(JournalMismatch {
+                unit: "sshd.service".into(),
+                journal_entries: 40,
+                file_lines: 0,
+                window: 300.0,
+            }));
             (None, T0 + 20.0)
         },
         fix: |h, t| {
             h.set_journal_mismatch(None);
             t
         },
-        words: &["sshd.service", "backend = systemd"],
+        words: &[
+            "sshd.service",
+            "40 entries",
+            "5 min",
+            "0 lines",
+            "backend = systemd",
+        ],
     },
 ];
 
