@@ -67,8 +67,7 @@ fn opt_str(s: &Option<String>) -> Value {
 /// The health report of one jail, now.
 pub fn health_report(rt: &JailRt, th: &bailiff_health::Thresholds) -> bailiff_health::JailReport {
     let mut core = rt.core();
-    let banned = core.jail.status().currently_banned;
-    core.health.set_bans_active(banned as u64);
+    crate::health::refresh(&mut core);
     bailiff_health::JailReport::new(&rt.name, &core.health, crate::now(), th)
 }
 

@@ -390,6 +390,8 @@ impl JailRt {
             core.usedns = spec.usedns.clone();
             core.ignorecommand = spec.ignorecommand.clone();
             core.ignorecache = spec.ignorecache.clone();
+            // Dates may be read differently now (logtimezone, datepattern).
+            core.health.reset_date_offsets();
         }
         *lock(&self.spec) = spec;
         d.wake_scheduler();
@@ -781,7 +783,11 @@ impl JailRt {
                                     .get("user")
                                     .and_then(|v| v.as_str())
                                     .map(str::to_string),
-                                ignoreip: false,
+                                ignoreip: core
+                                    .jail
+                                    .ignore_list()
+                                    .check(&FailId::parse(&f.fid))
+                                    .is_some(),
                             })
                             .collect(),
                         ignored: res.ignored,

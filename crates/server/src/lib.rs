@@ -39,6 +39,7 @@
 pub mod actions;
 pub mod ambiguous;
 pub mod handler;
+pub mod health;
 pub mod jail;
 pub mod log;
 
@@ -120,6 +121,9 @@ pub struct Daemon {
     /// How often each jail compares its native nftables sets with its bans
     /// (`health_firewall_check`, 60 s by default).
     pub health_check_every: Duration,
+    /// The journal cross-check of file jails (`health_journal_check`,
+    /// `health_journal_files`).
+    pub health_journal: health::JournalCheck,
     sched: Mutex<bool>,
     sched_cv: Condvar,
     quit: AtomicBool,
@@ -520,6 +524,7 @@ pub fn run(opts: ServerOptions) -> Result<(), ServerError> {
     let d = Arc::new(Daemon {
         health_thresholds: extra.thresholds.clone(),
         health_check_every: extra.firewall_check,
+        health_journal: extra.journal_check.clone(),
         confdir: opts.confdir.clone(),
         host: HostNames::local(),
         self_ips: jail::self_ips(),
@@ -609,6 +614,7 @@ pub fn run(opts: ServerOptions) -> Result<(), ServerError> {
             return Err(e);
         }
     };
+    health::spawn_journal_check(&d);
     let sched = {
         let d2 = Arc::clone(&d);
         std::thread::Builder::new()
@@ -669,8 +675,7 @@ fn start_metrics(
             .iter()
             .map(|r| {
                 let mut c = r.core();
-                let banned = c.jail.status().currently_banned;
-                c.health.set_bans_active(banned as u64);
+                health::refresh(&mut c);
                 (r.name.clone(), c.health.clone())
             })
             .collect();
@@ -696,12 +701,16 @@ fn start_metrics(
 /// `health_source_down = TIME` (how long a log may be missing or unreadable before
 /// `client health` calls the jail unhealthy; 5 minutes by default) and
 /// `health_firewall_check = TIME` (how often native nftables sets are compared with
-/// the bans; 1 minute by default).
+/// the bans; 1 minute by default); the other `health_*` thresholds and the journal
+/// cross-check's options are read by [`health::read_options`] (all of them are
+/// listed, commented, in `config/fail2ban.conf`).
 #[derive(Debug, Clone)]
 pub struct BailiffOptions {
     pub metrics: Option<String>,
     pub thresholds: bailiff_health::Thresholds,
     pub firewall_check: Duration,
+    /// The other `health_*` options (`crate::health::read_options`).
+    pub journal_check: health::JournalCheck,
 }
 
 impl Default for BailiffOptions {
@@ -710,6 +719,7 @@ impl Default for BailiffOptions {
             metrics: None,
             thresholds: bailiff_health::Thresholds::default(),
             firewall_check: Duration::from_secs(60),
+            journal_check: health::JournalCheck::default(),
         }
     }
 }
@@ -755,6 +765,7 @@ impl BailiffOptions {
         if let Some(t) = option_time(&set, "health_firewall_check")? {
             o.firewall_check = Duration::from_secs_f64(t.max(1.0));
         }
+        health::read_options(&set, &mut o.thresholds, &mut o.journal_check)?;
         Ok(o)
     }
 }
