@@ -195,8 +195,17 @@ fn client(a: ClientArgs) -> Result<u8, String> {
         }
         return client_start(&conf, &socket);
     }
-    if first == "health" && words.len() <= 2 {
-        return client_health(&socket, words.get(1).map(String::as_str), a.json);
+    if first == "health" {
+        // `client health [JAIL] [--json]`: after the command, --json is a word.
+        let json = a.json || words[1..].iter().any(|w| w == "--json");
+        let rest: Vec<&str> = words[1..]
+            .iter()
+            .map(String::as_str)
+            .filter(|w| *w != "--json")
+            .collect();
+        if rest.len() <= 1 {
+            return client_health(&socket, rest.first().copied(), json);
+        }
     }
     let request: Vec<Value> = if matches!(first, "reload" | "restart") {
         reload_request(&conf, &words)?
