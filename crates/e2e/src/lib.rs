@@ -455,8 +455,15 @@ impl Daemon {
     /// Start `ip netns exec SRV bailiff server -f -x -c CONF -s SOCK` and wait until
     /// the socket answers `ping`.
     pub fn start(&mut self) -> Result<(), String> {
+        self.start_wrapped(&[])
+    }
+
+    /// [`Daemon::start`] with `wrapper` between `ip netns exec SRV` and the binary
+    /// (e.g. `setpriv --bounding-set=-net_admin --`, which execs it: the pid stays).
+    pub fn start_wrapped(&mut self, wrapper: &[&str]) -> Result<(), String> {
         let child = Command::new("ip")
             .args(["netns", "exec", &self.srv])
+            .args(wrapper)
             .arg(&self.bin)
             .args(["server", "-f", "-x", "-c"])
             .arg(self.path("conf"))
