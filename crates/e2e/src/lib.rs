@@ -20,6 +20,8 @@
 //! Tests that need root, `ip netns` or `nft` call [`skip_or_fail`]: with `CI=true`
 //! a missing prerequisite fails the test, elsewhere it prints `SKIPPED: ...`.
 
+pub mod firewalld;
+
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, FromRawFd};
@@ -221,16 +223,22 @@ impl Lab {
 
     /// `nft ARGS` inside `srv`: stdout, or stdout and stderr when it failed.
     pub fn nft(&self, args: &[&str]) -> Result<String, String> {
+        self.run_srv("nft", args)
+    }
+
+    /// `PROG ARGS` inside `srv`: stdout, or the command and its stderr when it
+    /// failed.
+    pub fn run_srv(&self, prog: &str, args: &[&str]) -> Result<String, String> {
         let out = self
-            .in_srv("nft")
+            .in_srv(prog)
             .args(args)
             .output()
-            .map_err(|e| format!("nft: {e}"))?;
+            .map_err(|e| format!("{prog}: {e}"))?;
         if out.status.success() {
             Ok(String::from_utf8_lossy(&out.stdout).into_owned())
         } else {
             Err(format!(
-                "nft {}: {}",
+                "{prog} {}: {}",
                 args.join(" "),
                 String::from_utf8_lossy(&out.stderr).trim()
             ))
@@ -240,12 +248,15 @@ impl Lab {
     /// The whole firewall of `srv`, nft and iptables views (for failure messages).
     pub fn firewall(&self) -> String {
         let nft = self.nft(&["list", "ruleset"]).unwrap_or_else(|e| e);
-        let ipt = self
-            .in_srv("iptables-save")
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-            .unwrap_or_default();
-        format!("--- nft list ruleset\n{nft}\n--- iptables-save\n{ipt}")
+        let save = |prog: &str| {
+            self.in_srv(prog)
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default()
+        };
+        let ipt = save("iptables-save") + &save("ip6tables-save");
+        let ipset = self.run_srv("ipset", &["list"]).unwrap_or_else(|e| e);
+        format!("--- nft list ruleset\n{nft}\n--- iptables-save\n{ipt}\n--- ipset list\n{ipset}")
     }
 }
 
@@ -405,6 +416,7 @@ pub struct Daemon {
     srv: String,
     child: Option<Child>,
     lines: usize,
+    envs: Vec<(String, String)>,
 }
 
 impl Daemon {
@@ -441,11 +453,30 @@ impl Daemon {
             srv: lab.srv.clone(),
             child: None,
             lines: 0,
+            envs: Vec::new(),
         })
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
+    }
+
+    /// Append `text` to the daemon's `fail2ban.local` (before [`Daemon::start`]), e.g.
+    /// `"health_firewall_check = 1\n"`: it lands in `[Definition]`.
+    pub fn fail2ban_local(&self, text: &str) -> Result<(), String> {
+        let p = self.path("conf").join("fail2ban.local");
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&p)
+            .map_err(|e| format!("{}: {e}", p.display()))?;
+        f.write_all(text.as_bytes())
+            .map_err(|e| format!("{}: {e}", p.display()))
+    }
+
+    /// Set an environment variable for the daemon started next (its actions inherit
+    /// it, e.g. `DBUS_SYSTEM_BUS_ADDRESS` for `firewall-cmd`).
+    pub fn env(&mut self, key: &str, value: &str) {
+        self.envs.push((key.to_string(), value.to_string()));
     }
 
     pub fn sock(&self) -> PathBuf {
@@ -469,6 +500,7 @@ impl Daemon {
             .arg(self.path("conf"))
             .arg("-s")
             .arg(self.sock())
+            .envs(self.envs.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
