@@ -25,12 +25,17 @@ use bailiff_store::{BanRecord, LogPosition, StoreHooks};
 
 use crate::actions::{action_ticket, ActionRt};
 use crate::log::Level;
+use crate::queue::{ActionQueue, Job, Taken};
 use crate::{lock, now, Daemon};
 
 /// How often a source thread saves its positions when it has read lines (fail2ban
 /// saves after every read), and how often anyway.
 const SAVE_DIRTY: Duration = Duration::from_secs(1);
 const SAVE_EVERY: Duration = Duration::from_secs(60);
+
+/// How long a control command (`banip`, `unbanip`, `unban`) waits for its job to
+/// run before it answers anyway (the job still runs, in order).
+const CONTROL_WAIT: Duration = Duration::from_secs(15);
 
 /// A change of `logpath` requested over the socket, applied by the source thread.
 #[derive(Debug, Clone)]
@@ -72,6 +77,9 @@ pub struct JailRt {
     pub spec: Mutex<JailSpec>,
     pub core: Mutex<Core>,
     pub actions: Mutex<Vec<ActionRt>>,
+    /// Ban, unban and prolong jobs for the action worker (see [`crate::queue`]).
+    pub queue: ActionQueue,
+    worker: Mutex<Option<JoinHandle<()>>>,
     stop: AtomicBool,
     waker: Mutex<Option<Waker>>,
     thread: Mutex<Option<JoinHandle<()>>>,
@@ -321,6 +329,8 @@ impl JailRt {
             spec: Mutex::new(spec),
             core: Mutex::new(core),
             actions: Mutex::new(actions),
+            queue: ActionQueue::new(),
+            worker: Mutex::new(None),
             stop: AtomicBool::new(false),
             waker: Mutex::new(None),
             thread: Mutex::new(None),
@@ -335,6 +345,14 @@ impl JailRt {
             a.start(&name);
         }
         rt.feed_action_outcomes();
+        {
+            let (d2, rt2) = (Arc::clone(d), Arc::clone(&rt));
+            let th = std::thread::Builder::new()
+                .name(format!("f2b/a/{name}"))
+                .spawn(move || rt2.action_worker(&d2))
+                .map_err(|e| format!("cannot start the action thread: {e}"))?;
+            *lock(&rt.worker) = Some(th);
+        }
         rt.restore_bans(d);
         let mut source = source;
         let waker = match &mut source {
@@ -346,8 +364,14 @@ impl JailRt {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let th = std::thread::Builder::new()
             .name(format!("f2b/{name}"))
-            .spawn(move || rt2.source_loop(&d2, source, ready_tx))
-            .map_err(|e| format!("cannot start the source thread: {e}"))?;
+            .spawn(move || rt2.source_loop(&d2, source, ready_tx));
+        let th = match th {
+            Ok(th) => th,
+            Err(e) => {
+                rt.stop_worker();
+                return Err(format!("cannot start the source thread: {e}"));
+            }
+        };
         *lock(&rt.thread) = Some(th);
         // The files present now are the ones "found at start" (`tail` starts at their
         // end): wait for the first look so that lines written after start count.
@@ -456,11 +480,95 @@ impl JailRt {
             .iter()
             .map(|t| action_ticket(t, default_bt))
             .collect();
-        for a in lock(&self.actions).iter_mut() {
-            a.ban(&self.name, &tickets);
-        }
-        self.feed_action_outcomes();
+        self.submit(Job::Ban(tickets), false);
         d.wake_scheduler();
+    }
+
+    /// Hand a job to the action worker; with `wait`, return only once it has run
+    /// (or after [`CONTROL_WAIT`]). After the worker has gone (the jail stopped) the
+    /// job runs here.
+    fn submit(&self, job: Job, wait: bool) {
+        if job.is_empty() {
+            return;
+        }
+        match self.queue.push(job) {
+            Ok(seq) => {
+                if wait && !self.queue.wait_done(seq, CONTROL_WAIT) {
+                    let (jobs, tickets) = self.queue.backlog();
+                    crate::log!(
+                        Level::Warning,
+                        "fail2ban.actions",
+                        "[{}] actions are behind ({jobs} job(s), {tickets} address(es) queued); the command's action runs later",
+                        self.name
+                    );
+                }
+            }
+            Err(job) => {
+                self.run_job(job);
+                self.feed_action_outcomes();
+            }
+        }
+    }
+
+    /// Run one job on every action of the jail.
+    fn run_job(&self, job: Job) {
+        let mut acts = lock(&self.actions);
+        for a in acts.iter_mut() {
+            match &job {
+                Job::Ban(t) => a.ban(&self.name, t),
+                Job::Unban(t) => a.unban(&self.name, t),
+                Job::Prolong(t) => {
+                    for p in t {
+                        a.prolong(&self.name, p);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The action worker: runs queued jobs in order, hands their results to the
+    /// jail's health, and when idle compares the native nftables sets with the bans
+    /// (every `health_firewall_check`; only then are all decided bans applied, so
+    /// the comparison sees no ban still waiting in the queue). Ends when the queue
+    /// is closed and empty.
+    fn action_worker(self: Arc<Self>, d: &Daemon) {
+        let mut last_check = Instant::now();
+        loop {
+            let until_check = d.health_check_every.saturating_sub(last_check.elapsed());
+            match self.queue.take(until_check) {
+                Taken::Jobs(jobs) => {
+                    for (seq, job) in jobs {
+                        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            self.run_job(job)
+                        }));
+                        if r.is_err() {
+                            crate::log!(
+                                Level::Error,
+                                "fail2ban.actions",
+                                "[{}] internal error while running actions (job skipped); the jail goes on",
+                                self.name
+                            );
+                        }
+                        self.feed_action_outcomes();
+                        self.queue.finished(seq);
+                    }
+                }
+                Taken::Idle => {
+                    last_check = Instant::now();
+                    self.check_firewall();
+                }
+                Taken::Closed => return,
+            }
+        }
+    }
+
+    /// Let the action worker run what is queued, then end it.
+    fn stop_worker(&self) {
+        self.queue.close();
+        let th = lock(&self.worker).take();
+        if let Some(th) = th {
+            let _ = th.join();
+        }
     }
 
     /// Ask the source thread to stop, wait for it (it saves its positions), then stop
@@ -474,6 +582,8 @@ impl JailRt {
         if let Some(th) = th {
             let _ = th.join();
         }
+        // Bans and unbans already decided reach the actions before they stop.
+        self.stop_worker();
         let banned: Vec<_> = {
             let core = lock(&self.core);
             let bt = core.jail.ban_manager().ban_time();
@@ -518,12 +628,7 @@ impl JailRt {
         let mut last_save = Instant::now();
         let mut dirty = false;
         let mut last_cursor: Option<(String, f64)> = None;
-        let mut last_check = Instant::now();
         while !self.stop.load(Ordering::SeqCst) && !d.quitting() {
-            if last_check.elapsed() >= d.health_check_every {
-                last_check = Instant::now();
-                self.check_firewall();
-            }
             match &mut source {
                 Source::Files(fs) => {
                     let changes: Vec<PathChange> =
@@ -892,13 +997,20 @@ impl JailRt {
             }
         }
         if !to_ban.is_empty() {
-            self.ban_tickets(d, to_ban, t);
+            self.ban_inner(d, to_ban, t, false);
         }
     }
 
-    /// Ban tickets (from counting, `banip` or `attempt`): store, log, actions.
-    /// Returns how many were newly banned.
+    /// Ban tickets (from `banip` or `attempt`): store, log, and the actions, waiting
+    /// until they have run (as fail2ban's `banip` answers after its actions). Returns
+    /// how many were newly banned.
     pub fn ban_tickets(&self, d: &Daemon, tickets: Vec<Ticket>, t: f64) -> usize {
+        self.ban_inner(d, tickets, t, true)
+    }
+
+    /// Ban tickets: counted in the jail, written to the store (one transaction),
+    /// logged, and queued for the actions as one batch (`wait`: until they ran).
+    fn ban_inner(&self, d: &Daemon, tickets: Vec<Ticket>, t: f64, wait: bool) -> usize {
         let mut banned = Vec::new();
         let mut records = Vec::new();
         let mut prolong = Vec::new();
@@ -993,24 +1105,45 @@ impl JailRt {
                 .iter()
                 .map(|x| action_ticket(x, default_bt))
                 .collect();
-            let mut acts = lock(&self.actions);
-            for a in acts.iter_mut() {
-                if !bt.is_empty() {
-                    a.ban(&self.name, &bt);
+            let mut seqs = Vec::new();
+            for job in [Job::Ban(bt), Job::Prolong(pt)] {
+                if job.is_empty() {
+                    continue;
                 }
-                for p in &pt {
-                    a.prolong(&self.name, p);
+                match self.queue.push(job) {
+                    Ok(seq) => seqs.push(seq),
+                    Err(job) => {
+                        self.run_job(job);
+                        self.feed_action_outcomes();
+                    }
                 }
             }
-            drop(acts);
-            self.feed_action_outcomes();
             d.wake_scheduler();
+            if wait {
+                if let Some(&last) = seqs.last() {
+                    if !self.queue.wait_done(last, CONTROL_WAIT) {
+                        crate::log!(
+                            Level::Warning,
+                            "fail2ban.actions",
+                            "[{}] actions are behind; the ban's action runs later",
+                            self.name
+                        );
+                    }
+                }
+            }
         }
         banned.len()
     }
 
-    /// Unban tickets already removed from the ban manager: log and actions.
+    /// Unban tickets already removed from the ban manager: log and actions, waiting
+    /// until the actions have run (the control commands' call).
     pub fn unban_tickets(&self, tickets: &[Ticket]) {
+        self.unban_inner(tickets, true)
+    }
+
+    /// Unban tickets already removed from the ban manager: log, and queue for the
+    /// actions (after any ban of the same address queued before).
+    fn unban_inner(&self, tickets: &[Ticket], wait: bool) {
         if tickets.is_empty() {
             return;
         }
@@ -1035,10 +1168,7 @@ impl JailRt {
             .iter()
             .map(|x| action_ticket(x, default_bt))
             .collect();
-        for a in lock(&self.actions).iter_mut() {
-            a.unban(&self.name, &at);
-        }
-        self.feed_action_outcomes();
+        self.submit(Job::Unban(at), wait);
     }
 
     /// Compare the native nftables sets with the bans the jail holds (no repair:
@@ -1116,7 +1246,7 @@ impl JailRt {
             if due.is_empty() {
                 break;
             }
-            self.unban_tickets(&due);
+            self.unban_inner(&due, false);
         }
         lock(&self.core).jail.next_unban_time()
     }

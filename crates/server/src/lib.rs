@@ -13,8 +13,11 @@
 //!   `auto` when no log file exists), passes each line through the jail's
 //!   `bailiff_filter::Filter`, counts failures in the pure `bailiff_jail::Jail` and
 //!   bans what reaches `maxretry`: the ban is written to the store, logged
-//!   (`NOTICE [jail] Ban IP`, see [`mod@log`]) and handed in one batch to the jail's
-//!   [`actions::ActionRt`]s (`action.d` commands, or native nftables).
+//!   (`NOTICE [jail] Ban IP`, see [`mod@log`]) and queued in one batch
+//!   ([`queue::ActionQueue`]) for the jail's action worker thread, which runs the
+//!   jail's [`actions::ActionRt`]s (`action.d` commands, or native nftables) in
+//!   order, merging batches when it is behind; a slow action never holds up reading
+//!   and counting.
 //! - The scheduler thread unbans what has expired, purges the store hourly and
 //!   otherwise sleeps until the next ban ends.
 //! - [`handler::Control`] answers fail2ban's control commands
@@ -42,6 +45,7 @@ pub mod handler;
 pub mod health;
 pub mod jail;
 pub mod log;
+pub mod queue;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
