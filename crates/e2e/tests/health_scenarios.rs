@@ -473,3 +473,49 @@ fn libsystemd() -> bool {
     .iter()
     .any(|p| Path::new(p).exists())
 }
+
+#[test]
+fn a_journal_backlog_read_at_start_is_not_date_skew() {
+    if !Path::new(REMOTE).is_file() || !libsystemd() {
+        skip_or_fail(&format!(
+            "needs {REMOTE} (package systemd-journal-remote) and libsystemd.so.0"
+        ));
+        return;
+    }
+    let Some(mut h) = Host::new(
+        "health_skew_lines = 3",
+        &sshd_jail("backend = systemd[journalfiles={dir}/journal/*.journal]\nfindtime = 1h"),
+    ) else {
+        return;
+    };
+    std::fs::create_dir_all(h.path("journal")).unwrap();
+    // Entries of the last 40 minutes, there before the daemon starts: read at start
+    // (within findtime), so they are 40 minutes old when read, rightly.
+    let then = jiff::Timestamp::now().as_microsecond() as u64 - 40 * 60 * 1_000_000;
+    let entries: Vec<(u64, String)> = (0..10)
+        .map(|i| {
+            (
+                then + i * 1_000_000,
+                format!(
+                    "Failed password for root from 192.0.2.{} port 22 ssh2",
+                    60 + i
+                ),
+            )
+        })
+        .collect();
+    write_journal(&h.path("journal/remote.journal"), &entries);
+    h.start();
+    assert!(
+        wait_until(WAIT, || h.log().contains("Found 192.0.2.69")),
+        "{}",
+        h.log()
+    );
+    let (rc, text) = h.health();
+    assert_eq!(rc, 0, "{text}");
+    assert!(!text.contains("date-skew"), "{text}");
+    let (_, status) = h.client(&["status", "sshd"]);
+    assert!(status.contains("10 / 10 / 0"), "{status}");
+    // A journal entry's time is its date: no line counts as undated.
+    let (_, json) = h.client(&["health", "--json"]);
+    assert!(json.contains("\"nodate\": 0,"), "{json}");
+}

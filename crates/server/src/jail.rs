@@ -628,6 +628,9 @@ impl JailRt {
         let mut last_save = Instant::now();
         let mut dirty = false;
         let mut last_cursor: Option<(String, f64)> = None;
+        // The journal's backlog (first batch, then full ones) is old by nature: its
+        // dates must not count as date skew.
+        let mut journal_backlog = true;
         while !self.stop.load(Ordering::SeqCst) && !d.quitting() {
             match &mut source {
                 Source::Files(fs) => {
@@ -705,7 +708,8 @@ impl JailRt {
                             lock(&self.core)
                                 .health
                                 .on_lines_read("journal", n, bytes, t);
-                            self.process_from(d, "journal", false, items, t);
+                            self.process_from(d, "journal", journal_backlog, items, t);
+                            journal_backlog = n >= 1000;
                         }
                         let since = last_save.elapsed();
                         if (dirty && since >= SAVE_DIRTY) || since >= SAVE_EVERY {
@@ -874,7 +878,8 @@ impl JailRt {
                 if !source.is_empty() {
                     let summary = bailiff_health::LineSummary {
                         source,
-                        line_time: res.date.as_ref().map(|h| h.time),
+                        // A journal entry's time is its date (no date detection).
+                        line_time: res.date.as_ref().map(|h| h.time).or(time),
                         catching_up,
                         matched: res
                             .failures
