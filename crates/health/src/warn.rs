@@ -233,8 +233,8 @@ pub fn evaluate(h: &JailHealth, now: Time, th: &Thresholds) -> Vec<Warning> {
                 severity: Severity::Warning,
                 subject: None,
                 message: format!(
-                    "{} lines were read in the last {} and none matched, although the \
-                     filter matched before: the log format may have changed",
+                    "{} lines were read since the filter last matched {} ago, and none \
+                     matched: the log format may have changed",
                     h.lines_since_match,
                     minutes(quiet)
                 ),
@@ -259,8 +259,7 @@ pub fn evaluate(h: &JailHealth, now: Time, th: &Thresholds) -> Vec<Warning> {
                     (
                         format!(
                             "the dates of new lines are {} {word} the clock: the log is \
-                             written in a time zone {} {word} the one assumed",
-                            span(off),
+                             written in another time zone than the one assumed",
                             span(off)
                         ),
                         format!(

@@ -111,7 +111,7 @@ const CASES: &[Case] = &[
             t + 1.0
         },
         words: &[
-            "2001 lines were read in the last 7 h",
+            "2001 lines were read since the filter last matched 7 h ago",
             "none matched",
             "failregex",
         ],
