@@ -162,18 +162,7 @@ impl ActionRt {
                 }
             }
             Runner::Nft(n) => {
-                let bans: Vec<Ban> = tickets
-                    .iter()
-                    .filter_map(|t| {
-                        t.ip.map(|ip| {
-                            let timeout = (t.bantime > 0).then(|| {
-                                let left = t.time + t.bantime - crate::now() as i64;
-                                Duration::from_secs(left.max(1) as u64)
-                            });
-                            Ban::new(ip, timeout)
-                        })
-                    })
-                    .collect();
+                let bans = nft_bans(tickets);
                 if !bans.is_empty() {
                     let r = n.ban(&bans);
                     note(&mut self.outcomes, &r);
@@ -226,6 +215,23 @@ impl ActionRt {
             }
         }
     }
+}
+
+/// The native backend's bans for `tickets` (addresses and networks only), each
+/// with the time it has left as the kernel element's timeout (none when permanent).
+pub fn nft_bans(tickets: &[ActTicket]) -> Vec<Ban> {
+    tickets
+        .iter()
+        .filter_map(|t| {
+            t.ip.map(|ip| {
+                let timeout = (t.bantime > 0).then(|| {
+                    let left = t.time + t.bantime - crate::now() as i64;
+                    Duration::from_secs(left.max(1) as u64)
+                });
+                Ban::new(ip, timeout)
+            })
+        })
+        .collect()
 }
 
 /// The action crate's view of a jail ticket (`<ip>`, `<failures>`, `<F-*>` ...).

@@ -1176,49 +1176,123 @@ impl JailRt {
         self.submit(Job::Unban(at), wait);
     }
 
-    /// Compare the native nftables sets with the bans the jail holds (no repair:
-    /// the health report says what is missing).
+    /// Compare the native nftables sets with the bans the jail holds and repair
+    /// what is broken: when the table, chain, sets or rules are gone (someone
+    /// flushed the ruleset) or recorded bans are missing from the sets, the action's
+    /// table is re-created with every current ban in one transaction
+    /// ([`NftBackend::repair`](bailiff_action::nft::NftBackend::repair)) and checked
+    /// again. A WARNING names what was missing and whether the repair worked; the
+    /// health report gets `firewall-repaired` after a repair, and keeps
+    /// `bans-not-enforced` with the error while a repair fails (the next check
+    /// tries again). Runs every `health_firewall_check` from the source thread.
     pub fn check_firewall(&self) {
-        let banned = lock(&self.core).jail.status().banned;
-        let recorded: Vec<bailiff_action::Target> =
-            banned.iter().filter_map(|b| b.parse().ok()).collect();
-        let reports: Vec<(String, Result<bailiff_action::nft::CheckReport, String>)> =
-            lock(&self.actions)
-                .iter()
-                .filter_map(|a| match &a.runner {
-                    crate::actions::Runner::Nft(n) => Some((
-                        a.name.clone(),
-                        n.check(&recorded).map_err(|e| e.to_string()),
-                    )),
-                    _ => None,
-                })
+        let bans = {
+            let core = lock(&self.core);
+            let bt = core.jail.ban_manager().ban_time();
+            let tickets: Vec<_> = core
+                .jail
+                .ban_manager()
+                .banned()
+                .into_iter()
+                .map(|t| action_ticket(t, bt))
                 .collect();
-        if reports.is_empty() {
+            crate::actions::nft_bans(&tickets)
+        };
+        let recorded: Vec<bailiff_action::Target> = bans.iter().map(|b| b.target).collect();
+        // (action, first check, the repair: bans restored, how long it took and the
+        // check after it)
+        type Repair = Result<(usize, Duration, bailiff_action::nft::CheckReport), String>;
+        let mut results: Vec<(
+            String,
+            Result<bailiff_action::nft::CheckReport, String>,
+            Option<Repair>,
+        )> = Vec::new();
+        for a in lock(&self.actions).iter_mut() {
+            let crate::actions::Runner::Nft(n) = &mut a.runner else {
+                continue;
+            };
+            let first = n.check(&recorded).map_err(|e| e.to_string());
+            let repair = match &first {
+                Ok(rep) if !rep.is_sane() => Some({
+                    // Bans applied since the snapshot above are in the backend's
+                    // mirror: keep them (without a kernel timeout; the daemon
+                    // unbans them when they end).
+                    let mut all = bans.clone();
+                    let late: Vec<_> = n
+                        .banned()
+                        .filter(|t| !recorded.contains(t))
+                        .map(|t| bailiff_action::nft::Ban::new(*t, None))
+                        .collect();
+                    all.extend(late);
+                    n.repair(&all).map_err(|e| e.to_string()).and_then(|took| {
+                        n.check(&recorded)
+                            .map(|after| (all.len(), took, after))
+                            .map_err(|e| e.to_string())
+                    })
+                }),
+                _ => None,
+            };
+            results.push((a.name.clone(), first, repair));
+        }
+        if results.is_empty() {
             return;
         }
         let t = now();
         let mut core = lock(&self.core);
-        for (name, r) in reports {
-            match r {
-                Ok(rep) => {
-                    if !rep.is_sane() {
-                        crate::log!(
-                            Level::Warning,
-                            "fail2ban.actions",
-                            "[{}] action {name}: firewall check: {} recorded ban(s) missing, table {} chain {} sets {} rules {}",
-                            self.name,
-                            rep.missing.len(),
-                            rep.table,
-                            rep.chain,
-                            rep.sets,
-                            rep.rules
-                        );
-                    }
-                    core.health.on_check_report(&name, &rep, t);
-                }
+        for (name, first, repair) in results {
+            let rep = match first {
+                Ok(rep) => rep,
                 Err(e) => {
                     core.health
-                        .on_action_result(&name, bailiff_health::ActionOutcome::Err(e), t)
+                        .on_action_result(&name, bailiff_health::ActionOutcome::Err(e), t);
+                    continue;
+                }
+            };
+            let Some(repair) = repair else {
+                core.health.on_check_report(&name, &rep, t);
+                continue;
+            };
+            let what = describe_broken(&rep);
+            match repair {
+                Ok((restored, took, after)) if after.is_sane() => {
+                    crate::log!(
+                        Level::Warning,
+                        "fail2ban.actions",
+                        "[{}] action {name}: firewall check: {what}; repaired: {} ban(s) restored in {} ms",
+                        self.name,
+                        restored,
+                        took.as_millis()
+                    );
+                    core.health.on_repair(&name, t);
+                    core.health.on_check_report(&name, &after, t);
+                    core.health
+                        .on_action_result(&name, bailiff_health::ActionOutcome::Ok, t);
+                }
+                Ok((_, _, after)) => {
+                    let err = format!("firewall repair did not hold: {}", describe_broken(&after));
+                    crate::log!(
+                        Level::Warning,
+                        "fail2ban.actions",
+                        "[{}] action {name}: firewall check: {what}; {err}",
+                        self.name
+                    );
+                    core.health.on_check_report(&name, &after, t);
+                    core.health
+                        .on_action_result(&name, bailiff_health::ActionOutcome::Err(err), t);
+                }
+                Err(e) => {
+                    crate::log!(
+                        Level::Warning,
+                        "fail2ban.actions",
+                        "[{}] action {name}: firewall check: {what}; repair failed: {e}",
+                        self.name
+                    );
+                    core.health.on_check_report(&name, &rep, t);
+                    core.health.on_action_result(
+                        &name,
+                        bailiff_health::ActionOutcome::Err(format!("firewall repair failed: {e}")),
+                        t,
+                    );
                 }
             }
         }
@@ -1433,5 +1507,42 @@ fn apply_ignore(jail: &mut Jail, spec: &JailSpec, d: &Daemon) {
     il.set_self_ips(&d.self_ips);
     for ip in &spec.ignoreip {
         il.add_all(ip);
+    }
+}
+
+/// What a firewall check found broken, for the log: the missing parts and up to ten
+/// of the missing bans.
+fn describe_broken(r: &bailiff_action::nft::CheckReport) -> String {
+    let mut parts: Vec<String> = [
+        (r.table, "table"),
+        (r.chain, "chain"),
+        (r.sets, "sets"),
+        (r.rules, "rules"),
+    ]
+    .iter()
+    .filter(|(present, _)| !present)
+    .map(|(_, name)| format!("{name} missing"))
+    .collect();
+    if !r.missing.is_empty() {
+        const SHOWN: usize = 10;
+        let mut list: Vec<String> = r
+            .missing
+            .iter()
+            .take(SHOWN)
+            .map(|t| t.to_string())
+            .collect();
+        if r.missing.len() > SHOWN {
+            list.push(format!("and {} more", r.missing.len() - SHOWN));
+        }
+        parts.push(format!(
+            "{} recorded ban(s) missing ({})",
+            r.missing.len(),
+            list.join(", ")
+        ));
+    }
+    if parts.is_empty() {
+        "nothing missing".to_string()
+    } else {
+        parts.join(", ")
     }
 }

@@ -1,7 +1,9 @@
-//! The periodic firewall check: a ban deleted from the native nftables set behind
-//! the daemon's back makes the jail unhealthy (bans-not-enforced). Runs in a network
-//! namespace of its own (the test thread unshares; the daemon's threads and the nft
-//! processes inherit it).
+//! The periodic firewall check repairs: a ban deleted from the native nftables set
+//! behind the daemon's back is put back at the next check (a WARNING names it, the
+//! health report says firewall-repaired); a repair that cannot work (a foreign
+//! chain in the way) leaves the jail unhealthy (bans-not-enforced, with the error)
+//! until it can. Runs in a network namespace of its own (the test thread unshares;
+//! the daemon's threads and the nft processes inherit it).
 
 mod common;
 
@@ -41,7 +43,7 @@ fn nft(args: &[&str]) -> (bool, String) {
 }
 
 #[test]
-fn ban_removed_from_the_kernel_set_is_reported() {
+fn ban_removed_from_the_kernel_set_is_repaired() {
     let ci = std::env::var("CI").is_ok_and(|v| v == "true");
     let stock = Path::new("/etc/fail2ban/action.d");
     let have_nft = Command::new("nft").arg("--version").output().is_ok();
@@ -100,14 +102,42 @@ fn ban_removed_from_the_kernel_set_is_reported() {
         "{ 192.0.2.201 }",
     ]);
     assert!(ok);
+    wait_for("the repaired ban", Duration::from_secs(20), || {
+        nft(&["list", "set", "inet", "f2b-table", "addr-set-test"])
+            .1
+            .contains("192.0.2.201")
+    });
+    wait_for("the repair's WARNING", Duration::from_secs(5), || {
+        env.log().contains(
+            "firewall check: 1 recorded ban(s) missing (192.0.2.201); repaired: 1 ban(s) restored",
+        )
+    });
+    let (code, text) = health(&env);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("firewall-repaired"), "{text}");
+
+    // A chain of another tool where ours goes: the repair refuses to delete it.
+    assert!(nft(&["flush", "ruleset"]).0);
+    assert!(
+        nft(&["add table inet f2b-table ; \
+             add chain inet f2b-table f2b-chain { type filter hook input priority 10 ; } ; \
+             add rule inet f2b-table f2b-chain tcp dport 9999 counter"])
+        .0
+    );
     wait_for("bans-not-enforced", Duration::from_secs(20), || {
         health(&env).0 == 1
     });
     let (_, text) = health(&env);
     assert!(text.contains("bans-not-enforced"), "{text}");
-    eprintln!("{text}");
-    assert!(env
-        .log()
-        .contains("firewall check: 1 recorded ban(s) missing"));
+    assert!(text.contains("firewall repair failed"), "{text}");
+    assert!(env.log().contains("repair failed"), "{}", env.log());
+    // Gone again: the next check repairs and the jail is healthy.
+    assert!(nft(&["delete", "table", "inet", "f2b-table"]).0);
+    wait_for("healthy after the repair", Duration::from_secs(20), || {
+        health(&env).0 == 0
+    });
+    assert!(nft(&["list", "set", "inet", "f2b-table", "addr-set-test"])
+        .1
+        .contains("192.0.2.201"));
     env.stop();
 }
