@@ -1214,9 +1214,9 @@ impl JailRt {
             let first = n.check(&recorded).map_err(|e| e.to_string());
             let repair = match &first {
                 Ok(rep) if !rep.is_sane() => Some({
-                    // Bans applied since the snapshot above are in the backend's
-                    // mirror: keep them (without a kernel timeout; the daemon
-                    // unbans them when they end).
+                    // Addresses the backend holds but the snapshot lacks (their
+                    // unban is still queued for the worker) stay until that unban
+                    // runs, as they would have without the repair.
                     let mut all = bans.clone();
                     let late: Vec<_> = n
                         .banned()
