@@ -28,7 +28,9 @@
 //! - Each jail keeps a `bailiff_health::JailHealth` in its [`jail::Core`], fed by the
 //!   source thread (`FileSource::health()` each round, lines read per path, every
 //!   filter verdict), the bans, every action call's result and a periodic check of
-//!   the native nftables sets. The hidden status flavours `health` / `health-json`
+//!   the native nftables sets; the `health-journal` thread ([`health`]) compares
+//!   each jail reading files with the journal entries its `journalmatch` selects
+//!   (`journal-not-read`). The hidden status flavours `health` / `health-json`
 //!   (`status JAIL|--all health`) answer `bailiff client health`; with
 //!   `metrics = ADDRESS:PORT` in fail2ban.conf a Prometheus endpoint serves them
 //!   ([`BailiffOptions`]).
