@@ -45,8 +45,9 @@ impl Default for JournalCheck {
 }
 
 /// Fewer journal entries than this in an interval say nothing (a line written to
-/// both just at the interval's edge).
-pub const MIN_JOURNAL_ENTRIES: u64 = 3;
+/// both just at the interval's edge, a service's few start-up messages on stderr
+/// while it writes its own log file).
+pub const MIN_JOURNAL_ENTRIES: u64 = 5;
 /// Entries counted per jail and check at most (the count stays cheap on a busy
 /// journal; beyond it the answer is clear anyway).
 pub const MAX_JOURNAL_ENTRIES: u64 = 100_000;
@@ -346,8 +347,10 @@ mod tests {
         // (journal entries, file lines, verdict: None no evidence, Some(true) mismatch)
         let table = [
             (0, 0, None),
-            (2, 0, None),
-            (3, 0, Some(true)),
+            (4, 0, None),
+            (5, 0, Some(true)),
+            (9, 4, Some(true)),
+            (9, 5, Some(false)),
             (40, 19, Some(true)),
             (40, 20, Some(false)),
             (40, 500, Some(false)),
