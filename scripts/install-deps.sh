@@ -7,9 +7,11 @@
 # python3-systemd (fail2ban's journal formatter as the oracle), firewalld and
 # dbus-daemon (the stock firewallcmd-* action files are tested against a real
 # firewalld, which only talks D-Bus: the tests start a private bus and firewalld
-# inside a network namespace, see crates/e2e/src/firewalld.rs).
+# inside a network namespace, see crates/e2e/src/firewalld.rs), and util-linux
+# for setpriv (crates/e2e/tests/health_capability.rs runs the daemon without
+# CAP_NET_ADMIN; essential on Debian, listed so a slim image cannot lack it).
 set -euo pipefail
-pkgs=(fail2ban nftables iptables ipset iproute2 sqlite3 python3 python3-systemd systemd-journal-remote libsystemd0 procps time firewalld dbus-daemon)
+pkgs=(fail2ban nftables iptables ipset iproute2 sqlite3 python3 python3-systemd systemd-journal-remote libsystemd0 procps time firewalld dbus-daemon util-linux)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
