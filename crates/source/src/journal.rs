@@ -79,33 +79,49 @@ impl JournalOptions {
 /// (double or single quotes group a value with spaces), `+` starting a new
 /// OR-ed group. An empty line gives no group.
 pub fn parse_journalmatch(line: &str) -> Result<Vec<Vec<String>>, SourceError> {
+    journalmatch_groups(&split_words(line)?)
+}
+
+/// Groups words already split as a shell splits them (the arguments of
+/// `set JAIL addjournalmatch ...`): `+` separates OR-ed groups, every other
+/// word must be a `FIELD=value` term with a journal field name. Empty groups
+/// are dropped.
+pub fn journalmatch_groups<S: AsRef<str>>(words: &[S]) -> Result<Vec<Vec<String>>, SourceError> {
     let mut groups: Vec<Vec<String>> = vec![Vec::new()];
-    for word in split_words(line)? {
+    for word in words {
+        let word = word.as_ref();
         if word == "+" {
             groups.push(Vec::new());
             continue;
         }
-        let Some((field, _)) = word.split_once('=') else {
-            return Err(SourceError::Journal(format!(
-                "journalmatch term {word:?} is not FIELD=value"
-            )));
-        };
-        let valid = !field.is_empty()
-            && field
-                .bytes()
-                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
-            && !field.as_bytes()[0].is_ascii_digit();
-        if !valid {
-            return Err(SourceError::Journal(format!(
-                "journalmatch field {field:?} is not a journal field name"
-            )));
-        }
+        check_term(word)?;
         if let Some(g) = groups.last_mut() {
-            g.push(word);
+            g.push(word.to_string());
         }
     }
     groups.retain(|g| !g.is_empty());
     Ok(groups)
+}
+
+/// A `FIELD=value` term whose field is a journal field name (upper-case
+/// letters, digits and `_`, not starting with a digit).
+fn check_term(word: &str) -> Result<(), SourceError> {
+    let Some((field, _)) = word.split_once('=') else {
+        return Err(SourceError::Journal(format!(
+            "journalmatch term {word:?} is not FIELD=value"
+        )));
+    };
+    let valid = !field.is_empty()
+        && field
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+        && !field.as_bytes()[0].is_ascii_digit();
+    if !valid {
+        return Err(SourceError::Journal(format!(
+            "journalmatch field {field:?} is not a journal field name"
+        )));
+    }
+    Ok(())
 }
 
 fn split_words(s: &str) -> Result<Vec<String>, SourceError> {
@@ -580,6 +596,11 @@ impl JournalSource {
             self.add_match_group(g)?;
         }
         Ok(())
+    }
+
+    /// Changes `logencoding` for the entries read from now on.
+    pub fn set_encoding(&mut self, enc: Encoding) {
+        self.enc = enc;
     }
 
     /// The match groups in force.

@@ -271,6 +271,51 @@ fn journalmatch_selects_entries() {
     assert_eq!(read_all(&mut src).len(), 4);
 }
 
+/// Matches replaced while reading (`set JAIL addjournalmatch/deljournalmatch`
+/// on a running jail): the reader goes on from where it is, with the new
+/// selection, without going back.
+#[test]
+fn matches_change_mid_stream() {
+    if !tools_or_skip("matches_change_mid_stream") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("system.journal");
+    write_journal(dir.path(), &file, &sample());
+    let mut o = files_opts(&file);
+    o.matches = journal::parse_journalmatch("_SYSTEMD_UNIT=ssh.service").unwrap();
+    let mut src = JournalSource::open(&o).unwrap();
+    let first = src.next_entry().unwrap().unwrap();
+    assert!(first.line.contains("192.0.2.1"), "{first:?}");
+    src.set_matches(&journal::journalmatch_groups(&["_COMM=dovecot"]).unwrap())
+        .unwrap();
+    assert_eq!(src.matches(), [vec!["_COMM=dovecot".to_string()]]);
+    let got = read_all(&mut src);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(got[0].line.contains("dovecot"), "{got:?}");
+    // No match at all: every entry after the current one.
+    src.set_matches(&[]).unwrap();
+    let got = read_all(&mut src);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(got[0].line.contains("Invalid user admin"), "{got:?}");
+}
+
+/// Words as the client sends them: `+` separates groups, bad terms are refused.
+#[test]
+fn journalmatch_words() {
+    assert_eq!(
+        journal::journalmatch_groups(&["_SYSTEMD_UNIT=a.service", "+", "_COMM=a", "_PID=1"])
+            .unwrap(),
+        vec![
+            vec!["_SYSTEMD_UNIT=a.service".to_string()],
+            vec!["_COMM=a".to_string(), "_PID=1".to_string()]
+        ]
+    );
+    assert!(journal::journalmatch_groups(&["+"]).unwrap().is_empty());
+    assert!(journal::journalmatch_groups(&["sshd"]).is_err());
+    assert!(journal::journalmatch_groups(&["_comm=sshd"]).is_err());
+}
+
 #[test]
 fn cursor_and_time_positioning() {
     if !tools_or_skip("cursor_and_time_positioning") {
