@@ -78,20 +78,79 @@ fn health_reply(reports: Vec<bailiff_health::JailReport>, json: bool) -> Value {
     pairs(vec![("code", int(code)), ("text", Value::str(text))])
 }
 
-/// `status <jail>`.
-fn jail_status(rt: &JailRt, th: &bailiff_health::Thresholds) -> Value {
-    let report = health_report(rt, th);
+/// The `status <jail> [FLAVOR]` flavours of fail2ban 1.0, and bailiff's default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flavor {
+    /// No flavour given: fail2ban's `basic` fields, then bailiff's own branches
+    /// (`Ambiguous`, `Health`).
+    Default,
+    /// `basic` (and any flavour fail2ban does not know, after a warning): exactly
+    /// fail2ban's fields.
+    Basic,
+    /// `short`: no `Banned IP list`.
+    Short,
+    /// `cymru`: `basic` plus the ASN, country and RIR lists. fail2ban fills them
+    /// from DNS lookups when dnspython is installed and with `error` when it is not;
+    /// bailiff does no such lookups and answers as fail2ban without dnspython.
+    Cymru,
+}
+
+impl Flavor {
+    fn parse(jail: &str, flavor: Option<&str>) -> Flavor {
+        match flavor {
+            None => Flavor::Default,
+            Some("basic") => Flavor::Basic,
+            Some("short") => Flavor::Short,
+            Some("cymru") => Flavor::Cymru,
+            Some(other) => {
+                crate::log!(
+                    Level::Warning,
+                    "fail2ban.actions",
+                    "[{jail}] Unsupported extended jail status flavor {}. Supported: ['short', 'basic', 'cymru']",
+                    Value::str(other).py_repr()
+                );
+                Flavor::Basic
+            }
+        }
+    }
+}
+
+/// `status <jail> [FLAVOR]`.
+fn jail_status(rt: &JailRt, th: &bailiff_health::Thresholds, flavor: Flavor) -> Value {
+    let report = (flavor == Flavor::Default).then(|| health_report(rt, th));
     let core = rt.core();
     let st = core.jail.status();
     let files = if core.journal {
-        (
-            "Journal matches",
-            Value::str_list(core.journalmatch.iter().cloned()),
-        )
+        // fail2ban: one string, the groups joined by " + ".
+        let joined = core
+            .journalmatch
+            .iter()
+            .map(|g| g.join(" "))
+            .collect::<Vec<_>>()
+            .join(" + ");
+        ("Journal matches", Value::str_list([joined]))
     } else {
         ("File list", Value::str_list(core.files.iter().cloned()))
     };
-    pairs(vec![
+    let mut actions = vec![
+        ("Currently banned", int(st.currently_banned)),
+        ("Total banned", int(st.total_banned)),
+    ];
+    if flavor != Flavor::Short {
+        actions.push(("Banned IP list", Value::str_list(st.banned)));
+    }
+    if flavor == Flavor::Cymru {
+        crate::log!(
+            Level::Error,
+            "fail2ban.banmanager",
+            "[{}] status cymru: bailiff does not query Team Cymru (as fail2ban without dnspython); the lists say error",
+            rt.name
+        );
+        for k in ["Banned ASN list", "Banned Country list", "Banned RIR list"] {
+            actions.push((k, Value::str_list(["error"])));
+        }
+    }
+    let mut v = vec![
         (
             "Filter",
             pairs(vec![
@@ -100,28 +159,25 @@ fn jail_status(rt: &JailRt, th: &bailiff_health::Thresholds) -> Value {
                 files,
             ]),
         ),
-        (
-            "Actions",
-            pairs(vec![
-                ("Currently banned", int(st.currently_banned)),
-                ("Total banned", int(st.total_banned)),
-                ("Banned IP list", Value::str_list(st.banned)),
-            ]),
-        ),
-        // bailiff's own branch, after fail2ban's fields (scripts parsing those keep
-        // working): lines nobody was banned for because the address was ambiguous.
-        (
-            "Ambiguous",
-            pairs(vec![
-                ("Lines", int(core.ambiguous.lines)),
-                (
-                    "Top candidates",
-                    Value::str_list(core.ambiguous.top(crate::ambiguous::TOP)),
-                ),
-            ]),
-        ),
-    ])
-    .push_health(report.status_value())
+        ("Actions", pairs(actions)),
+    ];
+    let Some(report) = report else {
+        return pairs(v);
+    };
+    // bailiff's own branches, after fail2ban's fields (scripts parsing those keep
+    // working): lines nobody was banned for because the address was ambiguous, and
+    // the health report.
+    v.push((
+        "Ambiguous",
+        pairs(vec![
+            ("Lines", int(core.ambiguous.lines)),
+            (
+                "Top candidates",
+                Value::str_list(core.ambiguous.top(crate::ambiguous::TOP)),
+            ),
+        ]),
+    ));
+    pairs(v).push_health(report.status_value())
 }
 
 trait PushHealth {
@@ -179,11 +235,6 @@ impl Handler for Control {
                 ]))
             }
             Command::JailStatus { jail, flavor } => {
-                if flavor.as_deref() == Some("cymru") {
-                    return Err(CommandError::other(
-                        "status flavor 'cymru' is not supported",
-                    ));
-                }
                 if let Some(f @ ("health" | "health-json")) = flavor.as_deref() {
                     let json = f == "health-json";
                     let reports = if jail == "--all" {
@@ -196,7 +247,9 @@ impl Handler for Control {
                     };
                     return Ok(health_reply(reports, json));
                 }
-                Ok(jail_status(&*self.jail(&jail)?, &d.health_thresholds))
+                let rt = self.jail(&jail)?;
+                let flavor = Flavor::parse(&jail, flavor.as_deref());
+                Ok(jail_status(&rt, &d.health_thresholds, flavor))
             }
             Command::Reload {
                 jail,
@@ -432,42 +485,90 @@ impl Control {
                 Ok(Value::str(c))
             }
             JailSet::AddLogPath { path, tail } => {
-                let mut core = rt.core();
                 let lp = if tail {
                     bailiff_source::LogPath::tail(path.clone())
                 } else {
                     bailiff_source::LogPath::head(path.clone())
                 };
-                if !core.files.contains(&path) {
-                    core.files.push(path.clone());
+                {
+                    let mut core = rt.core();
+                    if !core.files.contains(&path) {
+                        core.files.push(path.clone());
+                    }
+                    core.logpaths.push(lp.clone());
                 }
-                core.logpaths.push(lp.clone());
-                core.path_changes.push(PathChange::Add(lp));
-                Ok(Value::str_list(core.files.clone()))
+                rt.change_source(PathChange::Add(lp));
+                Ok(Value::str_list(rt.core().files.clone()))
             }
             JailSet::DelLogPath(path) => {
-                let mut core = rt.core();
-                core.files.retain(|f| *f != path);
-                core.logpaths.retain(|l| l.pattern != path);
-                core.path_changes.push(PathChange::Del(path));
-                Ok(Value::str_list(core.files.clone()))
+                {
+                    let mut core = rt.core();
+                    core.files.retain(|f| *f != path);
+                    core.logpaths.retain(|l| l.pattern != path);
+                }
+                rt.change_source(PathChange::Del(path));
+                Ok(Value::str_list(rt.core().files.clone()))
             }
             JailSet::LogEncoding(e) => {
-                bailiff_source::Encoding::parse(&e)
+                let enc = bailiff_source::Encoding::parse(&e)
                     .map_err(|err| CommandError::value(err.to_string()))?;
                 rt.core().logencoding = e.clone();
+                // Applied to the open files (or the journal reader) for what is read
+                // from now on, as fail2ban's filter does.
+                rt.change_source(PathChange::Encoding(enc));
                 Ok(Value::str(e))
             }
             JailSet::AddJournalMatch(m) => {
-                let mut core = rt.core();
-                core.journalmatch.push(m.join(" "));
-                Ok(Value::str_list(core.journalmatch.clone()))
+                // As fail2ban: only a journal jail has matches; elsewhere a no-op.
+                if !rt.core().journal {
+                    return Ok(Value::List(Vec::new()));
+                }
+                let add = bailiff_source::journal::journalmatch_groups(&m).map_err(|e| {
+                    CommandError::value(format!(
+                        "Error adding journal match for: {:?}: {e}",
+                        m.join(" ")
+                    ))
+                })?;
+                let groups = {
+                    let mut core = rt.core();
+                    core.journalmatch.extend(add);
+                    core.journalmatch.clone()
+                };
+                rt.change_source(PathChange::JournalMatch(groups.clone()));
+                crate::log!(
+                    Level::Info,
+                    "fail2ban.filtersystemd",
+                    "[{}] Added journal match for: {:?}",
+                    rt.name,
+                    m.join(" ")
+                );
+                Ok(journal_groups(&groups))
             }
             JailSet::DelJournalMatch(m) => {
-                let mut core = rt.core();
-                let s = m.join(" ");
-                core.journalmatch.retain(|x| *x != s);
-                Ok(Value::str_list(core.journalmatch.clone()))
+                if !rt.core().journal {
+                    return Ok(Value::List(Vec::new()));
+                }
+                // fail2ban removes the one group equal to the words given.
+                let groups = {
+                    let mut core = rt.core();
+                    let Some(i) = core.journalmatch.iter().position(|g| *g == m) else {
+                        return Err(CommandError::value(format!(
+                            "Match {} not found",
+                            Value::str_list(m.iter().cloned()).py_repr()
+                        )));
+                    };
+                    core.journalmatch.remove(i);
+                    core.journalmatch.clone()
+                };
+                rt.change_source(PathChange::JournalMatch(groups.clone()));
+                crate::log!(
+                    Level::Info,
+                    "fail2ban.filtersystemd",
+                    "[{}] Removed journal match for: {}",
+                    rt.name,
+                    Value::str_list(m.iter().cloned()).py_repr()
+                );
+                Ok(journal_groups(&groups))
             }
             JailSet::PrefRegex(r) => {
                 filter_change(&|c| {
@@ -757,7 +858,13 @@ impl Control {
             }
             JailGet::LogPath => Value::str_list(core.files.clone()),
             JailGet::LogEncoding => Value::str(core.logencoding.clone()),
-            JailGet::JournalMatch => Value::str_list(core.journalmatch.clone()),
+            JailGet::JournalMatch => {
+                if core.journal {
+                    journal_groups(&core.journalmatch)
+                } else {
+                    Value::List(Vec::new())
+                }
+            }
             JailGet::IgnoreSelf => Value::Bool(j.ignore_list().ignore_self()),
             JailGet::IgnoreIp => Value::str_list(j.ignore_list().entries()),
             JailGet::IgnoreCommand => opt_str(&core.ignorecommand),
@@ -825,6 +932,16 @@ impl Control {
             }
         })
     }
+}
+
+/// The journal match groups as fail2ban answers them: a list of lists of terms.
+fn journal_groups(groups: &[Vec<String>]) -> Value {
+    Value::List(
+        groups
+            .iter()
+            .map(|g| Value::str_list(g.iter().cloned()))
+            .collect(),
+    )
 }
 
 /// What a filter change returns to the caller.

@@ -37,11 +37,16 @@ const SAVE_EVERY: Duration = Duration::from_secs(60);
 /// run before it answers anyway (the job still runs, in order).
 const CONTROL_WAIT: Duration = Duration::from_secs(15);
 
-/// A change of `logpath` requested over the socket, applied by the source thread.
+/// A change of the running source requested over the socket (`addlogpath`,
+/// `dellogpath`, `logencoding`, `addjournalmatch`/`deljournalmatch`), applied by the
+/// source thread (see [`JailRt::change_source`]).
 #[derive(Debug, Clone)]
 pub enum PathChange {
     Add(LogPath),
     Del(String),
+    Encoding(Encoding),
+    /// The journal match groups now in force (ignored by a file source).
+    JournalMatch(Vec<Vec<String>>),
 }
 
 /// The mutable state of a jail.
@@ -53,7 +58,11 @@ pub struct Core {
     pub logpaths: Vec<LogPath>,
     pub path_changes: Vec<PathChange>,
     pub journal: bool,
-    pub journalmatch: Vec<String>,
+    /// The `journalmatch` groups (OR-ed; the terms of a group AND-ed).
+    pub journalmatch: Vec<Vec<String>>,
+    /// Source changes queued and applied so far (the handler waits for its own).
+    pub changes_queued: u64,
+    pub changes_applied: u64,
     /// Files currently followed (for `status` and `get logpath`).
     pub files: Vec<String>,
     pub logencoding: String,
@@ -225,6 +234,14 @@ impl JailRt {
             None
         };
         let use_journal = journal.is_some();
+        let journal_groups: Vec<Vec<String>> = match &journal {
+            Some(j) => j.matches().to_vec(),
+            None => journalmatch
+                .iter()
+                .filter_map(|l| bailiff_source::journal::parse_journalmatch(l).ok())
+                .flatten()
+                .collect(),
+        };
         let source =
             if let Some(j) = journal {
                 Source::Journal(j)
@@ -308,7 +325,9 @@ impl JailRt {
             logpaths,
             path_changes: Vec::new(),
             journal: use_journal,
-            journalmatch,
+            journalmatch: journal_groups,
+            changes_queued: 0,
+            changes_applied: 0,
             files,
             logencoding: spec.logencoding.clone(),
             usedns: spec.usedns.clone(),
@@ -426,6 +445,29 @@ impl JailRt {
             self.name
         );
         Ok(())
+    }
+
+    /// Queue a change of the running source, wake the source thread and wait (at most
+    /// two seconds) until it has applied it, so that what the log holds after the
+    /// reply is read with the change. Returns whether it was applied in time.
+    pub fn change_source(&self, c: PathChange) -> bool {
+        let ticket = {
+            let mut core = lock(&self.core);
+            core.path_changes.push(c);
+            core.changes_queued += 1;
+            core.changes_queued
+        };
+        if let Some(w) = lock(&self.waker).as_ref() {
+            w.wake();
+        }
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < deadline {
+            if lock(&self.core).changes_applied >= ticket {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        false
     }
 
     /// Restore the active bans of this jail from the store, as one batch per action.
@@ -632,19 +674,9 @@ impl JailRt {
         // dates must not count as date skew.
         let mut journal_backlog = true;
         while !self.stop.load(Ordering::SeqCst) && !d.quitting() {
+            self.apply_source_changes(&mut source);
             match &mut source {
                 Source::Files(fs) => {
-                    let changes: Vec<PathChange> =
-                        std::mem::take(&mut lock(&self.core).path_changes);
-                    for c in changes {
-                        match c {
-                            PathChange::Add(p) => fs.add_path(p),
-                            PathChange::Del(p) => {
-                                fs.remove_path(&p);
-                                lock(&self.core).health.remove_source(&p);
-                            }
-                        }
-                    }
                     let lines = fs.wait(Duration::from_millis(500));
                     if !lines.is_empty() {
                         dirty = true;
@@ -734,6 +766,33 @@ impl JailRt {
             Source::Files(fs) => self.save_positions(d, fs),
             Source::Journal(_) => self.save_cursor(d, &last_cursor),
         }
+    }
+
+    /// Apply the changes queued by [`JailRt::change_source`] to the running source.
+    fn apply_source_changes(&self, source: &mut Source) {
+        let (changes, queued) = {
+            let mut core = lock(&self.core);
+            (std::mem::take(&mut core.path_changes), core.changes_queued)
+        };
+        for c in changes {
+            match (&mut *source, c) {
+                (Source::Files(fs), PathChange::Add(p)) => fs.add_path(p),
+                (Source::Files(fs), PathChange::Del(p)) => {
+                    fs.remove_path(&p);
+                    lock(&self.core).health.remove_source(&p);
+                }
+                (Source::Files(fs), PathChange::Encoding(e)) => fs.set_encoding(e),
+                (Source::Journal(j), PathChange::Encoding(e)) => j.set_encoding(e),
+                (Source::Journal(j), PathChange::JournalMatch(groups)) => {
+                    if let Err(e) = j.set_matches(&groups) {
+                        crate::log!(Level::Error, "fail2ban.filter", "[{}] {e}", self.name);
+                    }
+                }
+                (Source::Files(_), PathChange::JournalMatch(_))
+                | (Source::Journal(_), PathChange::Add(_) | PathChange::Del(_)) => {}
+            }
+        }
+        lock(&self.core).changes_applied = queued;
     }
 
     fn save_positions(&self, d: &Daemon, fs: &FileSource) {
