@@ -19,7 +19,7 @@ use std::time::{Duration, Instant, UNIX_EPOCH};
 use bailiff_config::reader::{ConfigSet, Vars};
 use bailiff_health::{JournalMismatch, Thresholds};
 use bailiff_jail::FailId;
-use bailiff_source::journal::{parse_journalmatch, JournalOptions, JournalSource};
+use bailiff_source::journal::{JournalOptions, JournalSource};
 
 use crate::jail::{Core, JailRt};
 use crate::log::Level;
@@ -276,13 +276,8 @@ fn check_all(d: &Daemon, jc: &JournalCheck, marks: &mut HashMap<usize, Mark>) {
                 c.health.file_lines_read(),
             )
         };
-        let mut groups = Vec::new();
-        for line in &journalmatch {
-            match parse_journalmatch(line) {
-                Ok(g) => groups.extend(g),
-                Err(_) => groups.clear(),
-            }
-        }
+        // The jail's journalmatch, already parsed into groups.
+        let groups = journalmatch;
         if journal || groups.is_empty() {
             continue;
         }
@@ -326,6 +321,7 @@ fn check_all(d: &Daemon, jc: &JournalCheck, marks: &mut HashMap<usize, Mark>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bailiff_source::journal::parse_journalmatch;
 
     #[test]
     fn unit_named_by_journalmatch() {
