@@ -701,3 +701,140 @@ fn auto_backend_without_log_file_reads_the_journal() {
     let text = env.ok(&["status", "sshd"]);
     assert!(text.contains("Journal matches:\t"), "{text}");
 }
+
+/// The real fail2ban-server on a configuration, stopped when dropped.
+struct Fail2ban<'a> {
+    env: &'a Env,
+}
+
+impl Fail2ban<'_> {
+    fn client(&self, args: &[&str]) -> (i32, String) {
+        fail2ban_client(&self.env.path("conf"), None, args)
+    }
+}
+
+impl Drop for Fail2ban<'_> {
+    fn drop(&mut self) {
+        let _ = self.client(&["stop"]);
+    }
+}
+
+/// The real `fail2ban-client -c CONF [-s SOCK] ARGS...`: exit code and stdout.
+fn fail2ban_client(conf: &Path, sock: Option<&Path>, args: &[&str]) -> (i32, String) {
+    let mut c = Command::new("fail2ban-client");
+    c.arg("-c").arg(conf);
+    if let Some(s) = sock {
+        c.arg("-s").arg(s);
+    }
+    let out = c.args(args).stderr(Stdio::null()).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).trim_end().to_string(),
+    )
+}
+
+/// `status JAIL [FLAVOR]`, `get JAIL journalmatch` and the journal-match errors,
+/// printed by the real fail2ban-client for the real fail2ban-server and for bailiff on
+/// the same configuration (a file jail and a journal jail, the same bans), and by
+/// bailiff's own client.
+#[test]
+fn status_flavours_and_journal_matches_answer_as_fail2ban() {
+    let test = "status_flavours_and_journal_matches_answer_as_fail2ban";
+    let dnspython = Command::new("/usr/bin/python3")
+        .args(["-c", "import dns.resolver"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let f2b_systemd = Command::new("/usr/bin/python3")
+        .args(["-c", "import fail2ban.server.filtersystemd"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !journal_tools(test)
+        || !require(
+            test,
+            Command::new("fail2ban-client").arg("-V").output().is_ok() && f2b_systemd,
+            "needs fail2ban and python3-systemd (scripts/install-deps.sh)",
+        )
+    {
+        return;
+    }
+    let jails =
+        format!("[files]\nenabled = true\nfilter = sshd\nlogpath = @D@/auth.log\n\n{SSHD_JOURNAL}");
+    let mut ours = Env::new(&jails, &[]);
+    let theirs_env = Env::new(&jails, &[]);
+    for env in [&ours, &theirs_env] {
+        std::fs::write(env.path("auth.log"), "").unwrap();
+        write_journal(&env.jfile(), -3600, &[cron("boot")]);
+    }
+    ours.start();
+    let (code, out) = fail2ban_client(&theirs_env.path("conf"), None, &["start"]);
+    assert_eq!(code, 0, "fail2ban-client start: {out}");
+    let theirs = Fail2ban { env: &theirs_env };
+    for (jail, ips) in [
+        ("files", &["192.0.2.1", "192.0.2.2"][..]),
+        ("sshd", &["192.0.2.3"][..]),
+    ] {
+        let mut args = vec!["set", jail, "banip"];
+        args.extend_from_slice(ips);
+        assert_eq!(theirs.client(&args).0, 0);
+        assert_eq!(ours.client(&args).0, 0);
+    }
+    // The same text once each server's directory is named alike.
+    let norm = |env: &Env, s: String| s.replace(&env.dir.path().display().to_string(), "@D@");
+    let ours_by_f2b = |args: &[&str]| fail2ban_client(&ours.path("conf"), Some(&ours.sock()), args);
+    let mut flavours: Vec<&str> = vec!["basic", "short", "bogus"];
+    if dnspython {
+        eprintln!(
+            "SKIPPED (part): dnspython is installed, so fail2ban's cymru answer depends on DNS"
+        );
+    } else {
+        flavours.push("cymru");
+    }
+    for jail in ["files", "sshd"] {
+        for flavour in &flavours {
+            let args = ["status", jail, flavour];
+            let (tc, want) = theirs.client(&args);
+            assert_eq!(tc, 0, "{args:?}: {want}");
+            let want = norm(&theirs_env, want);
+            let (oc, got) = ours_by_f2b(&args);
+            assert_eq!(oc, 0, "{args:?}: {got}");
+            assert_eq!(norm(&ours, got), want, "{args:?} through fail2ban-client");
+            let (oc, got) = ours.client(&args);
+            assert_eq!(oc, 0, "{args:?}: {got}");
+            assert_eq!(
+                norm(&ours, got.trim_end().to_string()),
+                want,
+                "{args:?} through bailiff client"
+            );
+        }
+        // No flavour: fail2ban's basic answer, then bailiff's own branches.
+        let want = norm(&theirs_env, theirs.client(&["status", jail]).1);
+        let got = norm(&ours, ours_by_f2b(&["status", jail]).1);
+        let cut = want.find("`- Actions").unwrap();
+        assert_eq!(got[..cut], want[..cut], "status {jail}");
+        assert!(
+            got.contains("|- Ambiguous") && got.contains("`- Health"),
+            "{got}"
+        );
+
+        for args in [
+            &["get", jail, "journalmatch"][..],
+            &[
+                "set",
+                jail,
+                "addjournalmatch",
+                "_COMM=x",
+                "+",
+                "_COMM=y",
+                "_PID=1",
+            ],
+            &["set", jail, "deljournalmatch", "_COMM=y", "_PID=1"],
+            &["set", jail, "deljournalmatch", "_COMM=x"],
+            &["set", jail, "deljournalmatch", "_COMM=nothing"],
+            &["set", jail, "deljournalmatch"],
+        ] {
+            let (tc, want) = theirs.client(args);
+            let (oc, got) = ours_by_f2b(args);
+            assert_eq!((oc == 0, got), (tc == 0, want), "{args:?}");
+        }
+    }
+}
