@@ -838,3 +838,78 @@ fn status_flavours_and_journal_matches_answer_as_fail2ban() {
         }
     }
 }
+
+/// `reload` after the journal matches, the log encoding and a log path changed: as
+/// fail2ban, the jails are kept with their counters and the running sources take the
+/// new settings.
+#[test]
+fn reload_applies_source_changes_and_keeps_counters() {
+    if !journal_tools("reload_applies_source_changes_and_keeps_counters") {
+        return;
+    }
+    let jails = "[files]\nenabled = true\nfilter = sshd\nlogpath = @D@/a.log\n\n\
+                 [sshd]\nenabled = true\nfilter = sshd\nmaxretry = 3\n\
+                 backend = systemd[journalfiles=@D@/journal/x.journal]\n";
+    let mut env = Env::new(jails, &[]);
+    for f in ["a.log", "b.log"] {
+        std::fs::write(env.path(f), "").unwrap();
+    }
+    write_journal(&env.jfile(), -3600, &[cron("boot")]);
+    env.start();
+    let line = |ip: &str| {
+        format!(
+            "{} web1 sshd[1]: {}\n",
+            jiff::Zoned::now().strftime("%Y-%m-%d %H:%M:%S"),
+            failed(ip)
+        )
+    };
+    let append = |f: &str, text: &str| {
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(env.path(f))
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+    };
+    append("a.log", &line("192.0.2.9"));
+    write_journal(
+        &env.jfile(),
+        0,
+        &[sshd(failed("192.0.2.7")), sshd(failed("192.0.2.7"))],
+    );
+    wait_for(
+        "the failures before the reload",
+        Duration::from_secs(15),
+        || env.num("files", "Total failed") == 1 && env.num("sshd", "Total failed") == 2,
+    );
+
+    // The filter's journalmatch now takes cron's entries too; the file jail follows
+    // b.log instead of a.log.
+    std::fs::write(
+        env.path("conf/filter.d/sshd.local"),
+        "[Definition]\njournalmatch = _SYSTEMD_UNIT=sshd.service + _COMM=sshd + _SYSTEMD_UNIT=cron.service\n",
+    )
+    .unwrap();
+    let jail_conf = env.path("conf/jail.conf");
+    let text = std::fs::read_to_string(&jail_conf).unwrap();
+    std::fs::write(&jail_conf, text.replace("/a.log", "/b.log")).unwrap();
+    assert_eq!(env.ok(&["reload"]), "OK");
+    assert_eq!(
+        env.ok(&["get", "sshd", "journalmatch"]),
+        "Current match filter:\n_SYSTEMD_UNIT=sshd.service + _COMM=sshd + _SYSTEMD_UNIT=cron.service"
+    );
+    assert!(env.ok(&["get", "files", "logpath"]).ends_with("/b.log"));
+    // Counters kept: one more failure each bans.
+    assert_eq!(env.num("files", "Total failed"), 1);
+    assert_eq!(env.num("sshd", "Total failed"), 2);
+    write_journal(&env.jfile(), 0, &[cron(failed("192.0.2.7"))]);
+    append("a.log", &line("192.0.2.10"));
+    append("a.log", &line("192.0.2.10"));
+    append("b.log", &line("192.0.2.9"));
+    wait_for("the bans after the reload", Duration::from_secs(15), || {
+        env.count("ban sshd 192.0.2.7 0") == 1 && env.count("ban files 192.0.2.9 0") == 1
+    });
+    // a.log is no longer followed.
+    assert_eq!(env.banned("files"), vec!["192.0.2.9"]);
+    assert_eq!(env.num("files", "Total failed"), 2);
+}

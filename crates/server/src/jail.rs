@@ -400,15 +400,22 @@ impl JailRt {
     }
 
     /// Whether `new` differs from the running spec only in what [`JailRt::reconfigure`]
-    /// can change in place (not the log source nor the actions).
+    /// can change in place: everything but the backend and the actions (fail2ban keeps
+    /// a reloaded jail, counters included, unless its backend changes; bailiff also
+    /// restarts a jail whose actions changed, its bans coming back from the store). A
+    /// jail that `backend = auto` put on the journal for want of a log file is
+    /// restarted once one of its files exists.
     pub fn can_reconfigure(&self, new: &JailSpec) -> bool {
         let old = lock(&self.spec);
-        let jm = |s: &JailSpec| s.filter.as_ref().map(|f| f.journalmatch.clone());
-        old.logpaths == new.logpaths
-            && old.backend == new.backend
+        let auto_on_journal = lock(&self.core).journal
+            && !old
+                .backend
+                .trim()
+                .to_ascii_lowercase()
+                .starts_with("systemd");
+        old.backend == new.backend
             && old.actions == new.actions
-            && old.logencoding == new.logencoding
-            && jm(&old) == jm(new)
+            && !(auto_on_journal && new.logpaths.iter().any(|l| !l.files.is_empty()))
     }
 
     /// Apply a changed spec in place (reload): counters, bans, the source position and
@@ -436,6 +443,8 @@ impl JailRt {
             // Dates may be read differently now (logtimezone, datepattern).
             core.health.reset_date_offsets();
         }
+        let old = lock(&self.spec).clone();
+        self.reconfigure_source(&old, &spec);
         *lock(&self.spec) = spec;
         d.wake_scheduler();
         crate::log!(
@@ -445,6 +454,82 @@ impl JailRt {
             self.name
         );
         Ok(())
+    }
+
+    /// The source part of a reload in place: log paths added and removed, the log
+    /// encoding and the journal matches applied to the running source.
+    fn reconfigure_source(&self, old: &JailSpec, new: &JailSpec) {
+        let key = |l: &bailiff_config::LogPath| (l.pattern.clone(), l.position.clone());
+        let (before, after): (Vec<_>, Vec<_>) = (
+            old.logpaths.iter().map(key).collect(),
+            new.logpaths.iter().map(key).collect(),
+        );
+        if before != after {
+            let mut changes = Vec::new();
+            for (pattern, position) in &before {
+                if !after.contains(&(pattern.clone(), position.clone())) {
+                    changes.push(PathChange::Del(pattern.clone()));
+                }
+            }
+            for (pattern, position) in &after {
+                if !before.contains(&(pattern.clone(), position.clone())) {
+                    changes.push(PathChange::Add(if position == "tail" {
+                        LogPath::tail(pattern.clone())
+                    } else {
+                        LogPath::head(pattern.clone())
+                    }));
+                }
+            }
+            {
+                let mut core = lock(&self.core);
+                core.logpaths = new
+                    .logpaths
+                    .iter()
+                    .map(|l| LogPath {
+                        pattern: l.pattern.clone(),
+                        start: if l.position == "tail" {
+                            StartAt::Tail
+                        } else {
+                            StartAt::Head
+                        },
+                    })
+                    .collect();
+                core.files = new
+                    .logpaths
+                    .iter()
+                    .flat_map(|l| {
+                        if l.files.is_empty() {
+                            vec![l.pattern.clone()]
+                        } else {
+                            l.files.clone()
+                        }
+                    })
+                    .collect();
+            }
+            for c in changes {
+                self.change_source(c);
+            }
+        }
+        if old.logencoding != new.logencoding {
+            let enc = Encoding::parse(&new.logencoding).unwrap_or(Encoding::Utf8);
+            lock(&self.core).logencoding = new.logencoding.clone();
+            self.change_source(PathChange::Encoding(enc));
+        }
+        let jm = |s: &JailSpec| {
+            s.filter
+                .as_ref()
+                .map(|f| f.journalmatch.clone())
+                .unwrap_or_default()
+        };
+        if jm(old) != jm(new) {
+            let groups: Vec<Vec<String>> = jm(new)
+                .iter()
+                .filter_map(|l| bailiff_source::journal::parse_journalmatch(l).ok())
+                .flatten()
+                .collect();
+            lock(&self.core).journalmatch = groups.clone();
+            self.change_source(PathChange::JournalMatch(groups));
+        }
     }
 
     /// Queue a change of the running source, wake the source thread and wait (at most

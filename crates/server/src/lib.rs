@@ -24,7 +24,10 @@
 //!   (`bailiff_control::Handler`), so `fail2ban-client` and `bailiff client` work.
 //!   `status JAIL` appends bailiff's own branches after fail2ban's fields:
 //!   `Ambiguous` (lines whose address attacker text could have supplied, see
-//!   [`ambiguous`]: logged as WARNING, never counted) and `Health`.
+//!   [`ambiguous`]: logged as WARNING, never counted) and `Health`; the flavours
+//!   `basic`, `short` and `cymru` answer exactly fail2ban 1.0.2's fields.
+//!   `addlogpath`/`dellogpath`, `logencoding` and `addjournalmatch`/`deljournalmatch`
+//!   act on the running source before the reply ([`jail::JailRt::change_source`]).
 //! - Each jail keeps a `bailiff_health::JailHealth` in its [`jail::Core`], fed by the
 //!   source thread (`FileSource::health()` each round, lines read per path, every
 //!   filter verdict), the bans, every action call's result and a periodic check of
@@ -36,9 +39,11 @@
 //!   ([`BailiffOptions`]).
 //!
 //! Signals: SIGTERM/SIGINT stop (actions stopped, positions saved), SIGHUP reloads
-//! ([`Daemon::reload`]: unchanged jails keep running untouched; a jail whose log
-//! source and actions are unchanged is updated in place, keeping its counters and
-//! bans; any other changed jail is restarted and gets its bans back from the store),
+//! ([`Daemon::reload`]: unchanged jails keep running untouched; a jail whose backend
+//! and actions are unchanged is updated in place, keeping its counters and bans, with
+//! changed log paths, log encoding and journal matches applied to its running source,
+//! as fail2ban does; a jail whose backend or actions changed is restarted and gets its
+//! bans back from the store, its failure counters start again),
 //! SIGUSR1 reopens the log file.
 
 pub mod actions;
