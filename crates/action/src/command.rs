@@ -1,7 +1,7 @@
 //! [`CommandAction`]: one `action.d` file's hooks run through the shell, with
 //! fail2ban's start-on-demand, family, check-and-repair and `norestored` rules.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::exec::{self, Outcome};
@@ -64,6 +64,11 @@ pub struct CommandAction {
     timeout: Duration,
     /// Bumped by every repair; tickets banned in an older epoch get re-banned.
     epoch: u64,
+    /// Family slots repaired since the last [`CommandAction::reban_after_repair`].
+    repaired: HashSet<Family>,
+    /// Tickets (by `<ip>`/`<fid>`) banned since the last repair: a repair does not
+    /// lose them, so they are not re-banned.
+    epoch_bans: HashSet<String>,
 }
 
 impl CommandAction {
@@ -131,6 +136,8 @@ impl CommandAction {
             per_family: props_has_cond,
             timeout,
             epoch: 0,
+            repaired: HashSet::new(),
+            epoch_bans: HashSet::new(),
         })
     }
 
@@ -373,6 +380,7 @@ impl CommandAction {
             self.start_family(fam)?;
         }
         self.process(hook, ticket)?;
+        self.epoch_bans.insert(ticket_key(ticket));
         Ok(true)
     }
 
@@ -384,6 +392,7 @@ impl CommandAction {
         if !self.started(ticket.family()) {
             return Ok(());
         }
+        self.epoch_bans.remove(&ticket_key(ticket));
         self.process(Hook::Unban, ticket)
     }
 
@@ -445,11 +454,17 @@ impl CommandAction {
             return Ok(());
         }
         self.epoch += 1;
+        // Whatever the repair does (actionrepair, or actionstop + actionstart), the
+        // bans this family slot held before it are to be re-applied.
+        let slot = self.key(family);
+        self.repaired.insert(slot);
+        let per_family = self.per_family;
+        self.epoch_bans
+            .retain(|k| per_family && key_family(k) != slot);
         let has_repair = self
             .props
             .get_for(Hook::Repair.key(), Some(family))
             .is_some_and(|v| !v.trim().is_empty());
-        let slot = self.key(family);
         if has_repair {
             match self.exec(Hook::Repair, family, None)? {
                 Some(out) if !out.success() => {
@@ -477,6 +492,62 @@ impl CommandAction {
             });
         }
         Ok(())
+    }
+
+    /// The family slots whose `actionstart` has run (one slot, `inet4`, for an
+    /// action without `?family=` variants): what a periodic check looks at.
+    pub fn started_slots(&self) -> Vec<Family> {
+        self.slots()
+            .iter()
+            .copied()
+            .filter(|&f| self.started(f))
+            .collect()
+    }
+
+    /// fail2ban's consistency check, run periodically rather than only when an
+    /// address shows up again: [`CommandAction::check_and_repair`] for every
+    /// started family slot. The first error is returned; every slot is tried.
+    pub fn consistency_check(&mut self) -> Result<(), ActionError> {
+        let mut first = None;
+        for f in self.started_slots() {
+            if let Err(e) = self.check_and_repair(f) {
+                first.get_or_insert(e);
+            }
+        }
+        first.map_or(Ok(()), Err)
+    }
+
+    /// After a repair (here, or on a failed ban), the bans the repaired family
+    /// slots held are gone: re-apply those of `active` (the jail's current bans)
+    /// that were banned before the repair (fail2ban re-bans tickets of an older ban
+    /// epoch), through `actionreban` or `actionban`. Tickets banned since the
+    /// repair are left alone, so no rule is added twice. Returns None when nothing
+    /// was repaired since the last call, else how many tickets were re-applied and
+    /// the first error.
+    pub fn reban_after_repair(
+        &mut self,
+        active: &[Ticket],
+    ) -> Option<(usize, Result<(), ActionError>)> {
+        if self.repaired.is_empty() {
+            return None;
+        }
+        let repaired = std::mem::take(&mut self.repaired);
+        let mut done = 0;
+        let mut first = None;
+        for t in active {
+            if !repaired.contains(&self.key(t.family())) || self.epoch_bans.contains(&ticket_key(t))
+            {
+                continue;
+            }
+            match self.reban(t) {
+                Ok(true) => done += 1,
+                Ok(false) => {}
+                Err(e) => {
+                    first.get_or_insert(e);
+                }
+            }
+        }
+        Some((done, first.map_or(Ok(()), Err)))
     }
 
     /// Run a per-ticket hook; on failure check (and repair) and retry once.
@@ -523,4 +594,21 @@ fn now() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
+}
+
+/// A ticket's identity for the ban-epoch bookkeeping: its `<ip>` (or `<fid>`).
+fn ticket_key(t: &Ticket) -> String {
+    match (&t.ip, &t.fid) {
+        (Some(ip), _) => ip.to_string(),
+        (None, Some(fid)) => fid.clone(),
+        (None, None) => String::new(),
+    }
+}
+
+/// The family of a [`ticket_key`] (`inet4` for a failure id that is no address,
+/// as [`Ticket::family`]).
+fn key_family(k: &str) -> Family {
+    k.parse::<crate::ticket::Target>()
+        .map(|t| t.family())
+        .unwrap_or(Family::Inet4)
 }

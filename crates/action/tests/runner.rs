@@ -202,6 +202,80 @@ fn check_and_repair_after_a_failed_ban() {
     assert_eq!(read(), "start\nstop\nstart\nban 192.0.2.6\n");
 }
 
+/// The periodic consistency check and fail2ban's ban epoch: a repair loses what
+/// the firewall held, so the bans from before it are re-applied once, and the
+/// ones banned after it are not applied twice.
+#[test]
+fn consistency_check_repairs_and_rebans_older_bans_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let out = dir.path().join("out");
+    let (s, o) = (state.display().to_string(), out.display().to_string());
+    // The "firewall" is the state file: start creates it empty, a ban appends
+    // the address, check looks for it, stop deletes it (so its bans are lost).
+    let props = vec![
+        ("actionstart".to_string(), format!("touch {s}")),
+        ("actionstop".to_string(), format!("rm -f {s}")),
+        ("actioncheck".to_string(), format!("test -f {s}")),
+        (
+            "actionban".to_string(),
+            format!("test -f {s} && echo <ip> >> {s} && echo ban <ip> >> {o}"),
+        ),
+        ("actionunban".to_string(), format!("echo unban <ip> >> {o}")),
+    ];
+    let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
+    let mut act = CommandAction::new("j", "a", props, host()).unwrap();
+    act.start().unwrap();
+    let (a, b, c) = (
+        ticket("192.0.2.1"),
+        ticket("192.0.2.2"),
+        ticket("2001:db8::3"),
+    );
+    for t in [&a, &b, &c] {
+        act.ban(t).unwrap();
+    }
+    assert_eq!(act.started_slots(), vec![Family::Inet4]);
+    // Intact: nothing repaired, nothing re-applied.
+    act.consistency_check().unwrap();
+    assert!(act
+        .reban_after_repair(&[a.clone(), b.clone(), c.clone()])
+        .is_none());
+    assert_eq!(act.epoch(), 0);
+
+    // Someone wipes the firewall: the periodic check repairs (stop + start) and
+    // all three bans come back, once each.
+    std::fs::remove_file(&state).unwrap();
+    act.consistency_check().unwrap();
+    assert_eq!(act.epoch(), 1);
+    assert_eq!(read(&state), "");
+    let (n, r) = act
+        .reban_after_repair(&[a.clone(), b.clone(), c.clone()])
+        .expect("a repair happened");
+    r.unwrap();
+    assert_eq!(n, 3);
+    assert_eq!(read(&state), "192.0.2.1\n192.0.2.2\n2001:db8::3\n");
+    assert!(act
+        .reban_after_repair(&[a.clone(), b.clone(), c.clone()])
+        .is_none());
+
+    // Wiped again, and this time the next ban notices (its hook fails, the
+    // check fails, repair, retry): that ticket is in the new epoch already, so
+    // the re-ban afterwards applies only the older ones.
+    std::fs::remove_file(&state).unwrap();
+    let d = ticket("192.0.2.4");
+    act.ban(&d).unwrap();
+    assert_eq!(act.epoch(), 2);
+    assert_eq!(read(&state), "192.0.2.4\n");
+    let (n, r) = act
+        .reban_after_repair(&[a.clone(), b.clone(), c.clone(), d.clone()])
+        .unwrap();
+    r.unwrap();
+    assert_eq!(n, 3);
+    let mut held: Vec<String> = read(&state).lines().map(str::to_string).collect();
+    held.sort();
+    assert_eq!(held, ["192.0.2.1", "192.0.2.2", "192.0.2.4", "2001:db8::3"]);
+}
+
 #[test]
 fn hook_timeout_kills_the_process_group() {
     let dir = tempfile::tempdir().unwrap();

@@ -78,7 +78,20 @@ fn jail_local(banaction: &str, bantime: u64) -> String {
 }
 
 fn start(lab: &Lab, banaction: &str, bantime: u64, fw: Option<&Firewalld>) -> Daemon {
+    start_with(lab, banaction, bantime, fw, "")
+}
+
+/// [`start`] with `fail2ban_local` appended to the daemon's `fail2ban.local`.
+fn start_with(
+    lab: &Lab,
+    banaction: &str,
+    bantime: u64,
+    fw: Option<&Firewalld>,
+    fail2ban_local: &str,
+) -> Daemon {
     let mut d = Daemon::new(lab, &jail_local(banaction, bantime)).unwrap_or_else(|e| panic!("{e}"));
+    d.fail2ban_local(fail2ban_local)
+        .unwrap_or_else(|e| panic!("{e}"));
     if let Some(fw) = fw {
         d.env("DBUS_SYSTEM_BUS_ADDRESS", &fw.bus_address());
     }
@@ -333,16 +346,22 @@ fn iptables_ipset_ban_survives_restart_and_unban_lifts_it() {
     );
 }
 
+/// The periodic check's pace in the repair tests (`health_firewall_check`).
+const CHECK_EVERY: u64 = 2;
+
 /// fail2ban's invariant check with a stock file: someone removed the jail's rule
 /// and destroyed its ipset. The next ban's `ipset add` fails, `actioncheck` (the
 /// rule check inherited from `iptables.conf`) fails, and as the file has no
 /// `actionrepair` the runner runs `actionstop` + `actionstart`, checks again and
-/// retries the ban: the new address is blocked.
+/// retries the ban: the new address is blocked. The ban from before the repair
+/// was lost with the set; the periodic check applies it again (fail2ban would wait
+/// until that address shows up in the log again).
 #[test]
 fn iptables_ipset_runner_repairs_a_broken_environment_on_the_next_ban() {
     let Some(lab) = lab() else { return };
     let banaction = "iptables-ipset-proto6";
-    let mut d = start(&lab, banaction, 600, None);
+    // A long check interval first: the repair below must be the ban's own.
+    let mut d = start_with(&lab, banaction, 600, None, "health_firewall_check = 3600\n");
     d.fail(ATK4[0], 3);
     assert!(
         lab.wait_connects(ATK4[0], false, Duration::from_secs(20)),
@@ -381,6 +400,144 @@ fn iptables_ipset_runner_repairs_a_broken_environment_on_the_next_ban() {
         !log.contains("Failed to execute ban"),
         "the repaired ban was logged as failed:\n{log}"
     );
+    assert!(
+        lab.connects(ATK4[0], PORT),
+        "{} blocked without a periodic check (the test proves nothing)",
+        ATK4[0]
+    );
+    d.kill9();
+
+    // The same daemon state with a short check interval: the ban from before the
+    // repair comes back at the next check.
+    let mut d2 = Daemon::new(&lab, &jail_local(banaction, 600)).unwrap();
+    d2.fail2ban_local(&format!("health_firewall_check = {CHECK_EVERY}\n"))
+        .unwrap();
+    for f in [
+        "bailiff.sqlite3",
+        "bailiff.sqlite3-wal",
+        "bailiff.sqlite3-shm",
+    ] {
+        if d.path(f).exists() {
+            std::fs::copy(d.path(f), d2.path(f)).unwrap();
+        }
+    }
+    d2.start().unwrap_or_else(|e| panic!("{e}"));
+    for a in [ATK4[0], ATK4[1]] {
+        assert!(
+            lab.wait_connects(a, false, Duration::from_secs(20)),
+            "{a} not restored\n{}\n{}",
+            lab.firewall(),
+            d2.log()
+        );
+    }
+    lab.run_srv("iptables", &["-w", "-F", "INPUT"])
+        .unwrap_or_else(|e| panic!("{e}"));
+    lab.run_srv("ipset", &["destroy", "f2b-sshd"])
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(lab.connects(ATK4[0], PORT) && lab.connects(ATK4[1], PORT));
+    for a in [ATK4[0], ATK4[1]] {
+        assert!(
+            lab.wait_connects(a, false, Duration::from_secs(2 * CHECK_EVERY + 10)),
+            "{a}: not blocked again by the periodic consistency check\n{}\n--- bailiff log\n{}",
+            lab.firewall(),
+            d2.log()
+        );
+    }
+    assert_eq!(
+        ipset_rules(&lab),
+        1,
+        "one rule for IPv4\n{}",
+        lab.firewall()
+    );
+    let log = d2.log();
+    assert!(
+        log.contains("action was repaired; 2 earlier ban(s) applied again"),
+        "no WARNING about the repair:\n{log}"
+    );
+    assert!(d2.stop(), "bailiff server did not stop on SIGTERM");
+}
+
+/// How many rules of chain f2b-sshd name `addr` (iptables or ip6tables)?
+fn rules_for(lab: &Lab, addr: &str) -> usize {
+    let prog = if addr.contains(':') {
+        "ip6tables"
+    } else {
+        "iptables"
+    };
+    lab.run_srv(prog, &["-w", "-S", "f2b-sshd"])
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains(&format!("-s {addr}/")))
+        .count()
+}
+
+/// The periodic consistency check with the stock `iptables-multiport`: someone
+/// flushes INPUT (the jail's jump rule is gone, IPv4 only); within the check
+/// interval `actioncheck` fails, the action is restarted and the IPv4 ban applied
+/// again, once; the IPv6 side is left alone (no duplicate rule, so an unban
+/// still lifts each ban).
+#[test]
+fn iptables_multiport_periodic_check_repairs_and_reapplies_bans() {
+    let Some(lab) = lab() else { return };
+    let banaction = "iptables-multiport";
+    let mut d = start_with(
+        &lab,
+        banaction,
+        600,
+        None,
+        &format!("health_firewall_check = {CHECK_EVERY}\n"),
+    );
+    let targets = [ATK4[0], ATK6[0]];
+    for a in targets {
+        d.fail(a, 3);
+    }
+    for a in targets {
+        assert!(
+            lab.wait_connects(a, false, Duration::from_secs(20)),
+            "{a} not banned\n{}\n{}",
+            lab.firewall(),
+            d.log()
+        );
+    }
+    lab.run_srv("iptables", &["-w", "-F", "INPUT"])
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        lab.connects(ATK4[0], PORT),
+        "flushing INPUT did not lift the ban (the test proves nothing)"
+    );
+    assert!(
+        lab.wait_connects(ATK4[0], false, Duration::from_secs(2 * CHECK_EVERY + 10)),
+        "{}: not blocked again by the periodic check\n{}\n--- bailiff log\n{}",
+        ATK4[0],
+        lab.firewall(),
+        d.log()
+    );
+    assert!(!lab.connects(ATK6[0], PORT), "the IPv6 ban was lost");
+    assert!(lab.connects(ATK4[1], PORT) && lab.connects(ATK6[1], PORT));
+    // A few more checks: nothing is applied twice.
+    std::thread::sleep(Duration::from_secs(2 * CHECK_EVERY + 1));
+    for a in targets {
+        assert_eq!(rules_for(&lab, a), 1, "rules for {a}\n{}", lab.firewall());
+    }
+    let log = d.log();
+    assert_eq!(
+        log.matches("action was repaired; 1 earlier ban(s) applied again")
+            .count(),
+        1,
+        "one repair, one re-applied ban:\n{log}"
+    );
+    let (code, status) = d.client(&["status", "sshd"]);
+    assert_eq!(code, 0, "{status}");
+    assert!(status.contains("firewall-repaired"), "{status}");
+    for a in targets {
+        let (code, out) = d.client(&["unban", a]);
+        assert_eq!(code, 0, "{out}");
+        assert!(
+            lab.wait_connects(a, true, Duration::from_secs(5)),
+            "{a} still blocked after unban (a duplicate rule?)\n{}",
+            lab.firewall()
+        );
+    }
     assert!(d.stop(), "bailiff server did not stop on SIGTERM");
 }
 

@@ -1329,20 +1329,32 @@ impl JailRt {
     /// health report gets `firewall-repaired` after a repair, and keeps
     /// `bans-not-enforced` with the error while a repair fails (the next check
     /// tries again). Runs every `health_firewall_check` from the source thread.
+    ///
+    /// `action.d` actions get fail2ban's consistency check at the same pace: for
+    /// every started family, `actioncheck`, and when it fails `actionrepair` (or
+    /// `actionstop` + `actionstart`); after any repair (this one, or one a failed
+    /// ban ran) the bans from before it are applied again (fail2ban's ban epoch,
+    /// which it only acts on when an address shows up again).
     pub fn check_firewall(&self) {
-        let bans = {
+        let tickets: Vec<_> = {
             let core = lock(&self.core);
             let bt = core.jail.ban_manager().ban_time();
-            let tickets: Vec<_> = core
-                .jail
+            core.jail
                 .ban_manager()
                 .banned()
                 .into_iter()
                 .map(|t| action_ticket(t, bt))
-                .collect();
-            crate::actions::nft_bans(&tickets)
+                .collect()
         };
+        let bans = crate::actions::nft_bans(&tickets);
         let recorded: Vec<bailiff_action::Target> = bans.iter().map(|b| b.target).collect();
+        // (action, its check, the re-bans after a repair: how many and the error)
+        type CmdResult = (
+            String,
+            Result<(), String>,
+            Option<(usize, Result<(), String>)>,
+        );
+        let mut commands: Vec<CmdResult> = Vec::new();
         // (action, first check, the repair: bans restored, how long it took and the
         // check after it)
         type Repair = Result<(usize, Duration, bailiff_action::nft::CheckReport), String>;
@@ -1352,8 +1364,17 @@ impl JailRt {
             Option<Repair>,
         )> = Vec::new();
         for a in lock(&self.actions).iter_mut() {
-            let crate::actions::Runner::Nft(n) = &mut a.runner else {
-                continue;
+            let n = match &mut a.runner {
+                crate::actions::Runner::Nft(n) => n,
+                crate::actions::Runner::Command(c) => {
+                    let check = c.consistency_check().map_err(|e| e.to_string());
+                    let rebanned = c
+                        .reban_after_repair(&tickets)
+                        .map(|(n, r)| (n, r.map_err(|e| e.to_string())));
+                    commands.push((a.name.clone(), check, rebanned));
+                    continue;
+                }
+                crate::actions::Runner::Broken(_) => continue,
             };
             let first = n.check(&recorded).map_err(|e| e.to_string());
             let repair = match &first {
@@ -1378,11 +1399,55 @@ impl JailRt {
             };
             results.push((a.name.clone(), first, repair));
         }
-        if results.is_empty() {
+        if results.is_empty() && commands.is_empty() {
             return;
         }
         let t = now();
         let mut core = lock(&self.core);
+        for (name, check, rebanned) in commands {
+            if let Err(e) = &check {
+                crate::log!(
+                    Level::Warning,
+                    "fail2ban.actions",
+                    "[{}] action {name}: consistency check failed and the repair did not work: {e}",
+                    self.name
+                );
+                core.health.on_action_result(
+                    &name,
+                    bailiff_health::ActionOutcome::Err(format!("consistency check: {e}")),
+                    t,
+                );
+            }
+            let Some((n, r)) = rebanned else { continue };
+            core.health.on_repair(&name, t);
+            match r {
+                Ok(()) => {
+                    crate::log!(
+                        Level::Warning,
+                        "fail2ban.actions",
+                        "[{}] action {name}: actioncheck failed, the action was repaired; {n} earlier ban(s) applied again",
+                        self.name
+                    );
+                    if check.is_ok() {
+                        core.health
+                            .on_action_result(&name, bailiff_health::ActionOutcome::Ok, t);
+                    }
+                }
+                Err(e) => {
+                    crate::log!(
+                        Level::Warning,
+                        "fail2ban.actions",
+                        "[{}] action {name}: actioncheck failed, the action was repaired; applying the earlier bans again failed: {e}",
+                        self.name
+                    );
+                    core.health.on_action_result(
+                        &name,
+                        bailiff_health::ActionOutcome::Err(format!("re-ban after repair: {e}")),
+                        t,
+                    );
+                }
+            }
+        }
         for (name, first, repair) in results {
             let rep = match first {
                 Ok(rep) => rep,
