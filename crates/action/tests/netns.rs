@@ -9,10 +9,12 @@ use std::time::{Duration, Instant};
 
 use bailiff_action::nft::{Ban, NftBackend, NftJail, NftTable};
 use bailiff_action::{CommandAction, HostNames, Target, Ticket};
-use common::netns::{Lab, ATK4, ATK4_OTHER_NET, ATK6, OTHER_PORT, PORT, SRV4, SRV4B, SRV6};
+use bailiff_e2e::{Lab, ATK4, ATK4_OTHER_NET, ATK6, OTHER_PORT, PORT, SRV4, SRV4B, SRV6};
 
-fn lab(tag: &str) -> Option<Lab> {
-    match Lab::new(tag) {
+/// The lab shared with the end-to-end tests (`bailiff_e2e::Lab`); `_tag` names the
+/// test for the reader only.
+fn lab(_tag: &str) -> Option<Lab> {
+    match Lab::new() {
         Ok(l) => Some(l),
         Err(e) => {
             common::skip(&format!("network namespaces unavailable: {e}"));
@@ -21,12 +23,19 @@ fn lab(tag: &str) -> Option<Lab> {
     }
 }
 
+/// Run an nft script inside the lab's server namespace; it must succeed.
+fn nft_script(lab: &Lab, script: &str) {
+    if let Err(e) = lab.nft(&[script]) {
+        panic!("{e}");
+    }
+}
+
 fn t(s: &str) -> Target {
     s.parse().unwrap()
 }
 
 fn backend(lab: &Lab, jail: NftJail) -> NftBackend {
-    NftBackend::new(jail).with_command(lab.in_srv("nft"))
+    NftBackend::new(jail).with_command(lab.srv_argv("nft"))
 }
 
 #[test]
@@ -35,28 +44,28 @@ fn nft_ban_and_unban_ipv4_and_ipv6() {
     let jail = NftJail::new("sshd", Some(&PORT.to_string()), "tcp", "reject").unwrap();
     let mut nft = backend(&lab, jail);
     nft.start(&[]).unwrap();
-    assert!(lab.connects(ATK4[0], SRV4, PORT));
+    assert!(lab.connects_to(ATK4[0], SRV4, PORT));
 
     nft.ban(&[Ban::new(t(ATK4[0]), None), Ban::new(t(ATK6[0]), None)])
         .unwrap();
     assert!(
-        !lab.connects(ATK4[0], SRV4, PORT),
+        !lab.connects_to(ATK4[0], SRV4, PORT),
         "banned IPv4 still connects"
     );
     assert!(
-        lab.connects(ATK4[1], SRV4, PORT),
+        lab.connects_to(ATK4[1], SRV4, PORT),
         "the other IPv4 is blocked too"
     );
     assert!(
-        !lab.connects(ATK6[0], SRV6, PORT),
+        !lab.connects_to(ATK6[0], SRV6, PORT),
         "banned IPv6 still connects"
     );
     assert!(
-        lab.connects(ATK6[1], SRV6, PORT),
+        lab.connects_to(ATK6[1], SRV6, PORT),
         "the other IPv6 is blocked too"
     );
     assert!(
-        lab.connects(ATK4[0], SRV4, OTHER_PORT),
+        lab.connects_to(ATK4[0], SRV4, OTHER_PORT),
         "the rule must only cover the jail's port"
     );
 
@@ -66,11 +75,11 @@ fn nft_ban_and_unban_ipv4_and_ipv6() {
 
     nft.unban(&[t(ATK4[0]), t(ATK6[0])]).unwrap();
     assert!(
-        lab.connects(ATK4[0], SRV4, PORT),
+        lab.connects_to(ATK4[0], SRV4, PORT),
         "unbanned IPv4 still blocked"
     );
     assert!(
-        lab.connects(ATK6[0], SRV6, PORT),
+        lab.connects_to(ATK6[0], SRV6, PORT),
         "unbanned IPv6 still blocked"
     );
 
@@ -96,12 +105,18 @@ fn nft_element_timeout_expires_in_the_kernel() {
         Ban::new(t(ATK6[0]), Some(life)),
     ])
     .unwrap();
-    assert!(!lab.connects(ATK4[0], SRV4, PORT));
-    assert!(!lab.connects(ATK6[0], SRV6, PORT));
+    assert!(!lab.connects_to(ATK4[0], SRV4, PORT));
+    assert!(!lab.connects_to(ATK6[0], SRV6, PORT));
     assert!(t0.elapsed() < life, "checks took too long to prove the ban");
     std::thread::sleep(life.saturating_sub(t0.elapsed()) + Duration::from_millis(700));
-    assert!(lab.connects(ATK4[0], SRV4, PORT), "element did not expire");
-    assert!(lab.connects(ATK6[0], SRV6, PORT), "element did not expire");
+    assert!(
+        lab.connects_to(ATK4[0], SRV4, PORT),
+        "element did not expire"
+    );
+    assert!(
+        lab.connects_to(ATK6[0], SRV6, PORT),
+        "element did not expire"
+    );
     // the backend still believes they are banned: unban must cope with the kernel
     nft.unban(&[t(ATK4[0]), t(ATK6[0])]).unwrap();
 
@@ -112,12 +127,12 @@ fn nft_element_timeout_expires_in_the_kernel() {
         .unwrap();
     std::thread::sleep(life.saturating_sub(t0.elapsed()) + Duration::from_millis(700));
     assert!(
-        !lab.connects(ATK4[1], SRV4, PORT),
+        !lab.connects_to(ATK4[1], SRV4, PORT),
         "prolonged ban expired at its old timeout"
     );
     // and a fresh ban works again
     nft.ban(&[Ban::new(t(ATK4[0]), None)]).unwrap();
-    assert!(!lab.connects(ATK4[0], SRV4, PORT));
+    assert!(!lab.connects_to(ATK4[0], SRV4, PORT));
 }
 
 #[test]
@@ -128,43 +143,42 @@ fn nft_cidr_ban_blocks_a_whole_network() {
     nft.start(&[]).unwrap();
     nft.ban(&[
         Ban::new(t(ATK4[0]), None),
-        Ban::new(t("10.200.0.0/30"), None),
+        Ban::new(t("10.77.0.0/30"), None),
     ])
     .unwrap();
     // a network over an already banned address and network, and a network inside it
     nft.ban(&[
-        Ban::new(t("10.200.0.0/24"), None),
-        Ban::new(t("10.200.0.0/28"), None),
+        Ban::new(t("10.77.0.0/24"), None),
+        Ban::new(t("10.77.0.0/28"), None),
     ])
     .unwrap();
     for port in [PORT, OTHER_PORT] {
-        assert!(!lab.connects(ATK4[0], SRV4, port), "allports: {port}");
-        assert!(!lab.connects(ATK4[1], SRV4, port), "allports: {port}");
+        assert!(!lab.connects_to(ATK4[0], SRV4, port), "allports: {port}");
+        assert!(!lab.connects_to(ATK4[1], SRV4, port), "allports: {port}");
     }
     assert!(
-        lab.connects(ATK4_OTHER_NET, SRV4B, PORT),
+        lab.connects_to(ATK4_OTHER_NET, SRV4B, PORT),
         "another /24 is blocked"
     );
-    nft.ban(&[Ban::new(t("fd00:200::/64"), None)]).unwrap();
-    assert!(!lab.connects(ATK6[0], SRV6, PORT));
-    assert!(!lab.connects(ATK6[1], SRV6, PORT));
-    nft.unban(&[t("10.200.0.0/24"), t("fd00:200::/64")])
-        .unwrap();
+    nft.ban(&[Ban::new(t("fd00:77::/64"), None)]).unwrap();
+    assert!(!lab.connects_to(ATK6[0], SRV6, PORT));
+    assert!(!lab.connects_to(ATK6[1], SRV6, PORT));
+    nft.unban(&[t("10.77.0.0/24"), t("fd00:77::/64")]).unwrap();
     assert!(
-        lab.connects(ATK4[1], SRV4, PORT),
+        lab.connects_to(ATK4[1], SRV4, PORT),
         "network unban did not lift the ban"
     );
     assert!(
-        lab.connects(ATK6[1], SRV6, PORT),
+        lab.connects_to(ATK6[1], SRV6, PORT),
         "network unban did not lift the ban"
     );
     // the /30 was replaced by the /24; the address banned on its own stays banned
     assert!(
-        !lab.connects(ATK4[0], SRV4, PORT),
+        !lab.connects_to(ATK4[0], SRV4, PORT),
         "an address ban must outlive the network ban"
     );
     nft.unban(&[t(ATK4[0])]).unwrap();
-    assert!(lab.connects(ATK4[0], SRV4, PORT));
+    assert!(lab.connects_to(ATK4[0], SRV4, PORT));
 }
 
 #[test]
@@ -177,11 +191,11 @@ fn nft_check_and_repair_after_flush_ruleset() {
     let recorded: Vec<Target> = bans.iter().map(|b| b.target).collect();
     let report = nft.check(&recorded).unwrap();
     assert!(report.is_sane(), "{report:?}");
-    assert!(!lab.connects(ATK4[0], SRV4, PORT));
+    assert!(!lab.connects_to(ATK4[0], SRV4, PORT));
 
-    lab.nft("flush ruleset");
+    nft_script(&lab, "flush ruleset");
     assert!(
-        lab.connects(ATK4[0], SRV4, PORT),
+        lab.connects_to(ATK4[0], SRV4, PORT),
         "flush ruleset should lift the ban"
     );
     let report = nft.check(&recorded).unwrap();
@@ -191,19 +205,22 @@ fn nft_check_and_repair_after_flush_ruleset() {
     nft.repair(&bans).unwrap();
     assert!(nft.check(&recorded).unwrap().is_sane());
     assert!(
-        !lab.connects(ATK4[0], SRV4, PORT),
+        !lab.connects_to(ATK4[0], SRV4, PORT),
         "repair did not restore the IPv4 ban"
     );
     assert!(
-        !lab.connects(ATK6[0], SRV6, PORT),
+        !lab.connects_to(ATK6[0], SRV6, PORT),
         "repair did not restore the IPv6 ban"
     );
 
     // an element removed behind our back is reported as missing
-    lab.nft(&format!(
-        "delete element inet bailiff addr-set-sshd {{ {} }}",
-        ATK4[0]
-    ));
+    nft_script(
+        &lab,
+        &format!(
+            "delete element inet bailiff addr-set-sshd {{ {} }}",
+            ATK4[0]
+        ),
+    );
     let report = nft.check(&recorded).unwrap();
     assert_eq!(report.missing, vec![t(ATK4[0])]);
     assert!(report.table && report.chain && report.sets && report.rules);
@@ -235,14 +252,13 @@ fn nft_restores_20000_bans_in_one_transaction() {
             took,
             t0.elapsed()
         );
-        if n == 20_000 {
-            assert!(took < Duration::from_secs(1), "20k restore took {took:?}");
-        }
+        // How fast is bench/bulk-ban's question (beside fail2ban, in the same
+        // run); this test only proves that the restored bans are enforced.
         assert!(
-            !lab.connects(ATK4[0], SRV4, PORT),
+            !lab.connects_to(ATK4[0], SRV4, PORT),
             "restored ban not enforced"
         );
-        assert!(lab.connects(ATK4[1], SRV4, PORT));
+        assert!(lab.connects_to(ATK4[1], SRV4, PORT));
         let recorded: Vec<Target> = bans.iter().map(|b| b.target).collect();
         let t1 = Instant::now();
         let report = nft.check(&recorded).unwrap();
@@ -268,7 +284,7 @@ fn nft_restores_20000_bans_in_one_transaction() {
     nft.unban(&extra.iter().map(|b| b.target).collect::<Vec<_>>())
         .unwrap();
     eprintln!("MEASURED: unban batch of 10000: {:?}", t0.elapsed());
-    assert!(!lab.connects(ATK4[0], SRV4, PORT));
+    assert!(!lab.connects_to(ATK4[0], SRV4, PORT));
 }
 
 #[test]
@@ -296,9 +312,9 @@ fn stock_nftables_multiport_applied_natively() {
     nft.start(&[]).unwrap();
     nft.ban(&[Ban::new(t(ATK4[0]), None), Ban::new(t(ATK6[1]), None)])
         .unwrap();
-    assert!(!lab.connects(ATK4[0], SRV4, PORT));
-    assert!(!lab.connects(ATK6[1], SRV6, PORT));
-    assert!(lab.connects(ATK4[1], SRV4, PORT));
+    assert!(!lab.connects_to(ATK4[0], SRV4, PORT));
+    assert!(!lab.connects_to(ATK6[1], SRV6, PORT));
+    assert!(lab.connects_to(ATK4[1], SRV4, PORT));
     let rs = lab.ruleset();
     for name in [
         "table inet f2b-table",
@@ -353,19 +369,19 @@ fn stock_iptables_multiport_through_the_runner() {
     act.ban(&b4).unwrap();
     act.ban(&b6).unwrap();
     assert!(
-        !lab.connects(ATK4[0], SRV4, PORT),
+        !lab.connects_to(ATK4[0], SRV4, PORT),
         "iptables ban not enforced"
     );
     assert!(
-        !lab.connects(ATK6[0], SRV6, PORT),
+        !lab.connects_to(ATK6[0], SRV6, PORT),
         "ip6tables ban not enforced"
     );
-    assert!(lab.connects(ATK4[1], SRV4, PORT));
-    assert!(lab.connects(ATK6[1], SRV6, PORT));
+    assert!(lab.connects_to(ATK4[1], SRV4, PORT));
+    assert!(lab.connects_to(ATK6[1], SRV6, PORT));
     act.unban(&b4).unwrap();
     act.unban(&b6).unwrap();
-    assert!(lab.connects(ATK4[0], SRV4, PORT));
-    assert!(lab.connects(ATK6[0], SRV6, PORT));
+    assert!(lab.connects_to(ATK4[0], SRV4, PORT));
+    assert!(lab.connects_to(ATK6[0], SRV6, PORT));
     act.stop().unwrap();
 }
 
@@ -382,7 +398,7 @@ fn action_facade_restores_checks_and_repairs() {
         fq: "h".into(),
         short: "h".into(),
     });
-    opts.nft_command = lab.in_srv("nft");
+    opts.nft_command = lab.srv_argv("nft");
     let props = common::read_action(stock, &[("name", "recidive"), ("protocol", "tcp")]);
     let mut act = Action::from_properties("recidive", "nftables-allports", props, &opts).unwrap();
     assert!(
@@ -400,11 +416,17 @@ fn action_facade_restores_checks_and_repairs() {
     let restored = [ticket(ATK4[0], -1), ticket(ATK6[0], 600)];
     act.start(now, &restored).unwrap();
     for port in [PORT, OTHER_PORT] {
-        assert!(!lab.connects(ATK4[0], SRV4, port), "allports ban on {port}");
-        assert!(!lab.connects(ATK6[0], SRV6, port), "allports ban on {port}");
+        assert!(
+            !lab.connects_to(ATK4[0], SRV4, port),
+            "allports ban on {port}"
+        );
+        assert!(
+            !lab.connects_to(ATK6[0], SRV6, port),
+            "allports ban on {port}"
+        );
     }
     act.ban(now, &[ticket(ATK4[1], 600)]).unwrap();
-    assert!(!lab.connects(ATK4[1], SRV4, PORT));
+    assert!(!lab.connects_to(ATK4[1], SRV4, PORT));
     let active = [
         restored[0].clone(),
         restored[1].clone(),
@@ -415,29 +437,29 @@ fn action_facade_restores_checks_and_repairs() {
         "nothing to repair yet"
     );
 
-    lab.nft("flush ruleset");
-    assert!(lab.connects(ATK4[0], SRV4, PORT));
+    nft_script(&lab, "flush ruleset");
+    assert!(lab.connects_to(ATK4[0], SRV4, PORT));
     assert!(
         act.check_and_repair(now, &active).unwrap(),
         "a repair was needed"
     );
     assert!(
-        !lab.connects(ATK4[0], SRV4, PORT),
+        !lab.connects_to(ATK4[0], SRV4, PORT),
         "repair did not restore enforcement"
     );
     assert!(
-        !lab.connects(ATK4[1], SRV4, PORT),
+        !lab.connects_to(ATK4[1], SRV4, PORT),
         "repair did not restore enforcement"
     );
     assert!(
-        !lab.connects(ATK6[0], SRV6, PORT),
+        !lab.connects_to(ATK6[0], SRV6, PORT),
         "repair did not restore enforcement"
     );
 
     act.unban(&[ticket(ATK4[1], 600)]).unwrap();
-    assert!(lab.connects(ATK4[1], SRV4, PORT));
+    assert!(lab.connects_to(ATK4[1], SRV4, PORT));
     act.stop(&active).unwrap();
-    assert!(lab.connects(ATK4[0], SRV4, PORT));
+    assert!(lab.connects_to(ATK4[0], SRV4, PORT));
     assert!(
         !lab.ruleset().contains("f2b-table"),
         "stop leaves the table"
@@ -477,11 +499,11 @@ fn native_backend_takes_over_a_ruleset_made_by_the_stock_file() {
     file.ban(&Ticket::new(t(ATK4[0]))).unwrap();
     file.ban(&Ticket::new(t(ATK6[0]))).unwrap();
     assert!(
-        !lab.connects(ATK4[0], SRV4, PORT),
+        !lab.connects_to(ATK4[0], SRV4, PORT),
         "the stock file's ban is not enforced"
     );
     assert!(
-        !lab.connects(ATK6[0], SRV6, PORT),
+        !lab.connects_to(ATK6[0], SRV6, PORT),
         "the stock file's ban is not enforced"
     );
     assert!(file.check(bailiff_action::Family::Inet4).unwrap());
@@ -493,10 +515,10 @@ fn native_backend_takes_over_a_ruleset_made_by_the_stock_file() {
     let mut nft = backend(&lab, jail);
     nft.start(&[Ban::new(t(ATK4[1]), None)]).unwrap();
     assert!(
-        lab.connects(ATK4[0], SRV4, PORT),
+        lab.connects_to(ATK4[0], SRV4, PORT),
         "start must reset the set to the given bans"
     );
-    assert!(!lab.connects(ATK4[1], SRV4, PORT));
+    assert!(!lab.connects_to(ATK4[1], SRV4, PORT));
     let rs = lab.ruleset();
     assert_eq!(
         rs.matches("saddr @addr-set-sshd ").count(),
@@ -509,12 +531,15 @@ fn native_backend_takes_over_a_ruleset_made_by_the_stock_file() {
 #[test]
 fn start_recreates_a_chain_with_another_priority() {
     let Some(lab) = lab("p") else { return };
-    lab.nft("add table inet bailiff");
-    lab.nft("add chain inet bailiff input { type filter hook input priority 0 ; }");
+    nft_script(&lab, "add table inet bailiff");
+    nft_script(
+        &lab,
+        "add chain inet bailiff input { type filter hook input priority 0 ; }",
+    );
     let jail = NftJail::new("sshd", Some(&PORT.to_string()), "tcp", "reject").unwrap();
     let mut nft = backend(&lab, jail);
     nft.start(&[Ban::new(t(ATK4[0]), None)]).unwrap();
-    assert!(!lab.connects(ATK4[0], SRV4, PORT));
+    assert!(!lab.connects_to(ATK4[0], SRV4, PORT));
     assert!(nft.check(&[t(ATK4[0])]).unwrap().is_sane());
     assert!(
         lab.ruleset().contains("priority filter - 1"),
@@ -522,10 +547,13 @@ fn start_recreates_a_chain_with_another_priority() {
         lab.ruleset()
     );
     // a foreign rule in a chain with another priority is not thrown away
-    lab.nft("flush ruleset");
-    lab.nft("add table inet bailiff");
-    lab.nft("add chain inet bailiff input { type filter hook input priority 0 ; }");
-    lab.nft("add rule inet bailiff input tcp dport 9999 accept");
+    nft_script(&lab, "flush ruleset");
+    nft_script(&lab, "add table inet bailiff");
+    nft_script(
+        &lab,
+        "add chain inet bailiff input { type filter hook input priority 0 ; }",
+    );
+    nft_script(&lab, "add rule inet bailiff input tcp dport 9999 accept");
     let e = nft.start(&[]).unwrap_err();
     assert!(e.to_string().contains("other rules"), "{e}");
 }

@@ -4,8 +4,10 @@
 //! Principal types and the flow between them:
 //!
 //! - A [`Lab`] is two network namespaces joined by a veth pair: `srv` (addresses
-//!   [`SRV4`], [`SRV6`]) runs TCP listeners on [`PORT`] and [`OTHER_PORT`] and the
-//!   firewall; `atk` holds two IPv4 ([`ATK4`]) and two IPv6 ([`ATK6`]) addresses.
+//!   [`SRV4`], [`SRV4B`], [`SRV6`]) runs TCP listeners on [`PORT`] and
+//!   [`OTHER_PORT`] and the firewall; `atk` holds two IPv4 ([`ATK4`]) and two IPv6
+//!   ([`ATK6`]) addresses, and one in a second IPv4 network ([`ATK4_OTHER_NET`]).
+//!   The action crate's namespace tests use the same lab.
 //!   [`Lab::connects`] opens a TCP connection from one attacker address and reads the
 //!   listener's greeting: a ban counts only when that stops working.
 //! - A [`Daemon`] is `bailiff server -f` started inside `srv` (`ip netns exec`) on a
@@ -38,6 +40,10 @@ pub const SRV6: &str = "fd00:77::1";
 /// Attacker addresses in `atk`: the first of each pair is the one the tests ban.
 pub const ATK4: [&str; 2] = ["10.77.0.2", "10.77.0.3"];
 pub const ATK6: [&str; 2] = ["fd00:77::2", "fd00:77::3"];
+/// A second IPv4 network on the same link (for network bans: a ban of
+/// `10.77.0.0/24` must leave it alone): the server's address and the attacker's.
+pub const SRV4B: &str = "10.78.0.1";
+pub const ATK4_OTHER_NET: &str = "10.78.0.2";
 /// The jail's port, and a port outside the jail.
 pub const PORT: u16 = 8022;
 pub const OTHER_PORT: u16 = 8080;
@@ -154,13 +160,18 @@ impl Lab {
             "netns", &a,
         ])?;
         let setup: [(&str, &str, Vec<&str>); 2] = [
-            (&s, "veth-srv", vec!["10.77.0.1/24", "fd00:77::1/64"]),
+            (
+                &s,
+                "veth-srv",
+                vec!["10.77.0.1/24", "10.78.0.1/24", "fd00:77::1/64"],
+            ),
             (
                 &a,
                 "veth-atk",
                 vec![
                     "10.77.0.2/24",
                     "10.77.0.3/24",
+                    "10.78.0.2/24",
                     "fd00:77::2/64",
                     "fd00:77::3/64",
                 ],
@@ -181,7 +192,11 @@ impl Lab {
             let h = listen(&lab.srv, port, lab.stop.clone())?;
             lab.listeners.push(h);
         }
-        for src in ATK4.iter().chain(ATK6.iter()) {
+        for src in ATK4
+            .iter()
+            .chain(ATK6.iter())
+            .chain([ATK4_OTHER_NET].iter())
+        {
             if !wait_until(Duration::from_secs(5), || lab.connects(src, PORT)) {
                 return Err(format!("lab: {src} cannot reach the server before any ban"));
             }
@@ -189,19 +204,28 @@ impl Lab {
         Ok(lab)
     }
 
-    /// Can attacker address `src` connect to the server's address of the same
-    /// family on `port` and read its greeting (within 1.5 s)?
+    /// Can attacker address `src` connect to the server's address on its network
+    /// ([`SRV4`], [`SRV4B`] or [`SRV6`]) on `port` and read its greeting (within
+    /// 1.5 s)?
     pub fn connects(&self, src: &str, port: u16) -> bool {
+        let dst = if src.contains(':') {
+            SRV6
+        } else if src == ATK4_OTHER_NET {
+            SRV4B
+        } else {
+            SRV4
+        };
+        self.connects_to(src, dst, port)
+    }
+
+    /// Can attacker address `src` connect to server address `dst` on `port` and
+    /// read its greeting (within 1.5 s)?
+    pub fn connects_to(&self, src: &str, dst: &str, port: u16) -> bool {
         let ns = self.atk.clone();
-        let src = src.to_string();
+        let (Ok(src), Ok(dst)) = (src.parse::<IpAddr>(), dst.parse::<IpAddr>()) else {
+            return false;
+        };
         std::thread::spawn(move || {
-            let Ok(src) = src.parse::<IpAddr>() else {
-                return false;
-            };
-            let dst: IpAddr = match src {
-                IpAddr::V4(_) => SRV4.parse().expect("constant"),
-                IpAddr::V6(_) => SRV6.parse().expect("constant"),
-            };
             enter_netns(&ns).is_ok()
                 && connect_from(src, SocketAddr::new(dst, port), Duration::from_millis(1500))
         })
@@ -219,6 +243,20 @@ impl Lab {
         let mut c = Command::new("ip");
         c.args(["netns", "exec", &self.srv]).arg(prog);
         c
+    }
+
+    /// `ip netns exec SRV PROG` as an argument vector (a command prefix for
+    /// `NftBackend::with_command` or a runner's shell).
+    pub fn srv_argv(&self, prog: &str) -> Vec<String> {
+        ["ip", "netns", "exec", &self.srv, prog]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    }
+
+    /// `nft list ruleset` inside `srv` (the error text when it fails).
+    pub fn ruleset(&self) -> String {
+        self.nft(&["list", "ruleset"]).unwrap_or_else(|e| e)
     }
 
     /// `nft ARGS` inside `srv`: stdout, or stdout and stderr when it failed.

@@ -3,8 +3,6 @@
 //! `before`/`after` includes), and a loud skip.
 #![allow(dead_code)]
 
-pub mod netns;
-
 use std::path::Path;
 
 /// Read an action file the way fail2ban's reader would present it: `[Definition]`
