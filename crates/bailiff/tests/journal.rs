@@ -902,6 +902,13 @@ fn reload_applies_source_changes_and_keeps_counters() {
     // Counters kept: one more failure each bans.
     assert_eq!(env.num("files", "Total failed"), 1);
     assert_eq!(env.num("sshd", "Total failed"), 2);
+    // Still selective: a third unit's entries are not read.
+    let other = || Entry {
+        unit: "other.service",
+        comm: "other",
+        message: failed("192.0.2.77").into_bytes(),
+    };
+    write_journal(&env.jfile(), 0, &[other(), other(), other()]);
     write_journal(&env.jfile(), 0, &[cron(failed("192.0.2.7"))]);
     append("a.log", &line("192.0.2.10"));
     append("a.log", &line("192.0.2.10"));
@@ -909,6 +916,7 @@ fn reload_applies_source_changes_and_keeps_counters() {
     wait_for("the bans after the reload", Duration::from_secs(15), || {
         env.count("ban sshd 192.0.2.7 0") == 1 && env.count("ban files 192.0.2.9 0") == 1
     });
+    assert_eq!(env.banned("sshd"), vec!["192.0.2.7"]);
     // a.log is no longer followed.
     assert_eq!(env.banned("files"), vec!["192.0.2.9"]);
     assert_eq!(env.num("files", "Total failed"), 2);
