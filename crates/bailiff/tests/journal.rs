@@ -90,7 +90,15 @@ fn failed(ip: &str) -> String {
 /// Appends `entries` (timed `offset_secs` from now, a microsecond apart) to the
 /// journal file `file` with systemd-journal-remote reading export format on stdin.
 fn write_journal(file: &Path, offset_secs: i64, entries: &[Entry]) {
-    let base = (now_usec() as i64 + offset_secs * 1_000_000) as u64;
+    write_journal_at(
+        file,
+        (now_usec() as i64 + offset_secs * 1_000_000) as u64,
+        entries,
+    )
+}
+
+/// [`write_journal`] with the first entry's time in microseconds.
+fn write_journal_at(file: &Path, base: u64, entries: &[Entry]) {
     let mut export = Vec::new();
     for (i, e) in entries.iter().enumerate() {
         let usec = base + i as u64;
@@ -920,4 +928,53 @@ fn reload_applies_source_changes_and_keeps_counters() {
     // a.log is no longer followed.
     assert_eq!(env.banned("files"), vec!["192.0.2.9"]);
     assert_eq!(env.num("files", "Total failed"), 2);
+}
+
+/// After a restart the journal is read from the stored cursor, but never from further
+/// back than `now - findtime` (as fail2ban: max(stored time, now - findtime)):
+/// entries written while the daemon was down and already older than that are not
+/// even read (they could not count; after a long stop they would be many).
+#[test]
+fn journal_restart_does_not_go_back_beyond_findtime() {
+    if !journal_tools("journal_restart_does_not_go_back_beyond_findtime") {
+        return;
+    }
+    let mut env = Env::new(
+        &format!(
+            "{SSHD_JOURNAL}findtime = 5
+"
+        ),
+        &[],
+    );
+    write_journal(&env.jfile(), -3600, &[cron("boot")]);
+    env.start();
+    let t_w = now_usec();
+    write_journal_at(&env.jfile(), t_w - 1_000_000, &[sshd(failed("192.0.2.7"))]);
+    wait_for("the cursor stored", Duration::from_secs(10), || {
+        env.stored_cursor("sshd").is_some()
+    });
+    env.kill9();
+    // Written while down, dated just after the stored entry: older than findtime
+    // once the daemon is back, five seconds later.
+    write_journal_at(
+        &env.jfile(),
+        t_w - 999_000,
+        &[sshd(failed("192.0.2.8")), sshd(failed("192.0.2.8"))],
+    );
+    while now_usec() < t_w + 5_500_000 {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    write_journal(&env.jfile(), 0, &[sshd(failed("192.0.2.9"))]);
+    env.start();
+    write_journal(&env.jfile(), 0, &[sshd(failed("192.0.2.10"))]);
+    wait_for("the recent entries", Duration::from_secs(15), || {
+        env.num("sshd", "Total failed") >= 2
+    });
+    assert_eq!(env.num("sshd", "Total failed"), 2);
+    let s = env.status("sshd");
+    let read = find(&s, "Lines read/matched/missed")
+        .and_then(|v| v.as_str())
+        .unwrap_or_else(|| panic!("no line counts in {s}"));
+    assert!(read.starts_with("2 /"), "{read}");
+    assert!(env.banned("sshd").is_empty());
 }

@@ -1578,8 +1578,8 @@ fn run_ignorecommand(cmd: Option<&str>, t: &Ticket) -> bool {
     }
 }
 
-/// Open the journal for a jail and place it: at the stored cursor (or time), else at
-/// `now - findtime`.
+/// Open the journal for a jail and place it: after the stored cursor (or at its time)
+/// when that is within `findtime`, else at `now - findtime`.
 fn open_journal(
     d: &Daemon,
     name: &str,
@@ -1600,8 +1600,11 @@ fn open_journal(
     let stored = lock(&d.store)
         .as_ref()
         .and_then(|s| s.journal_cursor(name).ok().flatten());
+    // As fail2ban (max(stored time, now - findtime)): never further back than
+    // `now - findtime`, where older entries could not count anyway.
+    let floor = (t0 - find_time).max(0.0);
     let mut placed = false;
-    if let Some((cursor, time)) = stored {
+    if let Some((cursor, time)) = stored.filter(|(_, time)| *time >= floor) {
         if !cursor.is_empty() && j.seek_cursor(&cursor).unwrap_or(false) {
             placed = true;
         } else if time > 0.0 {
@@ -1611,8 +1614,7 @@ fn open_journal(
         }
     }
     if !placed {
-        let from = (t0 - find_time).max(0.0);
-        j.seek_time(UNIX_EPOCH + Duration::from_secs_f64(from))
+        j.seek_time(UNIX_EPOCH + Duration::from_secs_f64(floor))
             .map_err(|e| format!("journal: {e}"))?;
     }
     Ok(j)
