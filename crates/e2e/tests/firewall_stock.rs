@@ -54,10 +54,16 @@ fn lab_with_firewalld() -> Option<(Lab, Firewalld)> {
         }
     };
     // The default zone (public) rejects what it does not allow: open both listener
-    // ports, so that only the jail's rules decide.
+    // ports, so that only the jail's rules decide (permanently too, so that a
+    // `firewall-cmd --reload` keeps them).
     for port in [PORT, OTHER_PORT] {
-        fw.cmd(&[&format!("--add-port={port}/tcp")])
-            .unwrap_or_else(|e| panic!("{e}\n{}", fw.logs()));
+        for args in [vec![], vec!["--permanent"]] {
+            let mut args: Vec<String> = args.into_iter().map(String::from).collect();
+            args.push(format!("--add-port={port}/tcp"));
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            fw.cmd(&args)
+                .unwrap_or_else(|e| panic!("{e}\n{}", fw.logs()));
+        }
     }
     for src in ATK4.iter().chain(ATK6.iter()) {
         assert!(
@@ -587,6 +593,79 @@ fn firewallcmd_allports_bans_every_port() {
     full_cycle(&lab, "firewallcmd-allports", Some(&fw), &|a| {
         in_direct_chain(&fw, a)
     });
+}
+
+#[test]
+fn firewallcmd_new_bans_and_expires_ipv4_and_ipv6() {
+    let Some((lab, fw)) = lab_with_firewalld() else {
+        return;
+    };
+    full_cycle(&lab, "firewallcmd-new", Some(&fw), &|a| {
+        in_direct_chain(&fw, a)
+    });
+}
+
+#[test]
+fn firewallcmd_rich_logging_bans_and_expires_ipv4_and_ipv6() {
+    let Some((lab, fw)) = lab_with_firewalld() else {
+        return;
+    };
+    full_cycle(&lab, "firewallcmd-rich-logging", Some(&fw), &|a| {
+        in_rich_rules(&fw, a)
+    });
+}
+
+/// `firewall-cmd --reload` drops the runtime direct rules (the classic way bans
+/// silently stop working under firewalld): with the stock `firewallcmd-multiport`
+/// the periodic consistency check sees its `actioncheck` fail, restarts the action
+/// and applies both bans again within the check interval.
+#[test]
+fn firewallcmd_multiport_bans_come_back_after_firewalld_reload() {
+    let Some((lab, fw)) = lab_with_firewalld() else {
+        return;
+    };
+    let mut d = start_with(
+        &lab,
+        "firewallcmd-multiport",
+        600,
+        Some(&fw),
+        &format!("health_firewall_check = {CHECK_EVERY}\n"),
+    );
+    let targets = [ATK4[0], ATK6[0]];
+    for a in targets {
+        d.fail(a, 3);
+    }
+    for a in targets {
+        assert!(
+            lab.wait_connects(a, false, Duration::from_secs(30)),
+            "{a} not banned\n{}\n{}",
+            lab.firewall(),
+            d.log()
+        );
+    }
+    fw.cmd(&["--reload"])
+        .unwrap_or_else(|e| panic!("{e}\n{}", fw.logs()));
+    assert!(
+        lab.wait_connects(ATK4[0], true, Duration::from_secs(10)),
+        "firewall-cmd --reload did not drop the ban (the test proves nothing)\n{}",
+        lab.firewall()
+    );
+    for a in targets {
+        assert!(
+            lab.wait_connects(a, false, Duration::from_secs(2 * CHECK_EVERY + 30)),
+            "{a}: not blocked again after firewall-cmd --reload\n{}\n--- bailiff log\n{}",
+            lab.firewall(),
+            d.log()
+        );
+        assert!(in_direct_chain(&fw, a), "{a} not in the direct chain");
+    }
+    assert!(lab.connects(ATK4[1], PORT) && lab.connects(ATK6[1], PORT));
+    let log = d.log();
+    assert!(
+        log.contains("the action was repaired;") && log.contains("earlier ban(s) applied again"),
+        "no WARNING about the repair:\n{log}"
+    );
+    assert!(d.stop(), "bailiff server did not stop on SIGTERM");
 }
 
 #[test]
