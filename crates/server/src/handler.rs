@@ -525,8 +525,8 @@ impl Control {
                 }
                 let add = bailiff_source::journal::journalmatch_groups(&m).map_err(|e| {
                     CommandError::value(format!(
-                        "Error adding journal match for: {:?}: {e}",
-                        m.join(" ")
+                        "Error adding journal match for: {}: {e}",
+                        Value::str(m.join(" ")).py_repr()
                     ))
                 })?;
                 let groups = {
@@ -538,9 +538,9 @@ impl Control {
                 crate::log!(
                     Level::Info,
                     "fail2ban.filtersystemd",
-                    "[{}] Added journal match for: {:?}",
+                    "[{}] Added journal match for: {}",
                     rt.name,
-                    m.join(" ")
+                    Value::str(m.join(" ")).py_repr()
                 );
                 Ok(journal_groups(&groups))
             }
