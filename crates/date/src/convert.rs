@@ -510,16 +510,30 @@ pub(crate) enum AmPm<'a> {
 
 /// Turns fields into a Unix time; `local_to_utc` maps a naive local time in the
 /// system zone to a Unix time (mktime).
-pub(crate) fn fields_to_time<'a>(
+/// Every field of a match but the seconds, read: what consecutive lines of a log
+/// usually share, so [`crate::DateDetector`] keeps the last one.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Parsed {
+    year: Option<i64>,
+    month: Option<u32>,
+    day: Option<u32>,
+    hour: i64,
+    minute: i64,
+    tzoffset: Option<i32>,
+    weekday: Option<i64>,
+    julian: Option<i64>,
+    week: Option<(i64, bool)>,
+}
+
+/// Reads the fields (the seconds excluded: the caller passes them to
+/// [`Parsed::to_time`]); None when one of them is not a valid value.
+pub(crate) fn parse_fields<'a>(
     fields: impl Iterator<Item = (Field, &'a str)>,
     ampm: AmPm<'_>,
-    now: NaiveNow,
-    log_offset: Option<i32>,
-    local_to_utc: &mut dyn FnMut(i64) -> i64,
-) -> Option<f64> {
+) -> Option<Parsed> {
     let mut year: Option<i64> = None;
     let (mut month, mut day): (Option<u32>, Option<u32>) = (None, None);
-    let (mut hour, mut minute, mut second) = (0i64, 0i64, 0i64);
+    let (mut hour, mut minute) = (0i64, 0i64);
     let mut tzoffset: Option<i32> = None;
     let mut weekday: Option<i64> = None;
     let mut julian: Option<i64> = None;
@@ -553,7 +567,8 @@ pub(crate) fn fields_to_time<'a>(
                 }
             }
             Field::Minute => minute = int(v)?,
-            Field::Second => second = int(v)?,
+            // Read by `to_time`.
+            Field::Second => {}
             Field::WeekdayName | Field::WeekdayAbbr => {
                 weekday = Some(name_index(&DAYS, v, f == Field::WeekdayAbbr)? as i64);
             }
@@ -574,75 +589,114 @@ pub(crate) fn fields_to_time<'a>(
             }
         }
     }
-    let mut assume_year = false;
-    let year = match year {
-        Some(y) => y,
-        None => {
-            assume_year = true;
-            now.ymd().0
-        }
-    };
-    let (mut year, mut month, mut day) = (year, month, day);
-    if month.is_none() || day.is_none() {
-        if julian.is_none() {
-            if let (Some((w, monday)), Some(wd)) = (week, weekday) {
-                julian = Some(julian_from_week(year, w, wd, monday)?);
+    Some(Parsed {
+        year,
+        month,
+        day,
+        hour,
+        minute,
+        tzoffset,
+        weekday,
+        julian,
+        week,
+    })
+}
+
+impl Parsed {
+    /// The Unix time of the parsed fields and the seconds text (None: no seconds
+    /// field, 0).
+    pub(crate) fn to_time(
+        self,
+        second: Option<&str>,
+        now: NaiveNow,
+        log_offset: Option<i32>,
+        local_to_utc: &mut dyn FnMut(i64) -> i64,
+    ) -> Option<f64> {
+        let second = match second {
+            Some(v) => int(v)?,
+            None => 0,
+        };
+        let Parsed {
+            year,
+            month,
+            day,
+            hour,
+            minute,
+            mut tzoffset,
+            weekday,
+            mut julian,
+            week,
+        } = self;
+        let mut assume_year = false;
+        let year = match year {
+            Some(y) => y,
+            None => {
+                assume_year = true;
+                now.ymd().0
+            }
+        };
+        let (mut year, mut month, mut day) = (year, month, day);
+        if month.is_none() || day.is_none() {
+            if julian.is_none() {
+                if let (Some((w, monday)), Some(wd)) = (week, weekday) {
+                    julian = Some(julian_from_week(year, w, wd, monday)?);
+                }
+            }
+            if let Some(j) = julian {
+                if !(1..=9999).contains(&year) {
+                    return None;
+                }
+                let days = days_from_civil(year, 1, 1) + j - 1;
+                // Python's date ordinals start at 0001-01-01
+                if days < days_from_civil(1, 1, 1) || days > days_from_civil(9999, 12, 31) {
+                    return None;
+                }
+                let (y, m, d) = civil_from_days(days);
+                year = y;
+                month = Some(m);
+                day = Some(d);
             }
         }
-        if let Some(j) = julian {
-            if !(1..=9999).contains(&year) {
-                return None;
-            }
-            let days = days_from_civil(year, 1, 1) + j - 1;
-            // Python's date ordinals start at 0001-01-01
-            if days < days_from_civil(1, 1, 1) || days > days_from_civil(9999, 12, 31) {
-                return None;
-            }
-            let (y, m, d) = civil_from_days(days);
-            year = y;
+        let mut assume_today = false;
+        if month.is_none() && day.is_none() {
+            let (_, m, d) = now.ymd();
             month = Some(m);
             day = Some(d);
+            assume_today = true;
         }
-    }
-    let mut assume_today = false;
-    if month.is_none() && day.is_none() {
-        let (_, m, d) = now.ymd();
-        month = Some(m);
-        day = Some(d);
-        assume_today = true;
-    }
-    let (month, day) = (month?, day?);
-    if !valid_date(year, month, day)
-        || !(0..24).contains(&hour)
-        || !(0..60).contains(&minute)
-        || !(0..60).contains(&second)
-    {
-        return None;
-    }
-    let tod = hour * 3600 + minute * 60 + second;
-    let mut naive = days_from_civil(year, month, day) * 86_400 + tod;
-    if tzoffset.is_none() {
-        tzoffset = log_offset;
-    }
-    if let Some(off) = tzoffset {
-        naive -= i64::from(off) * 60;
-    }
-    if assume_today && naive > now.secs {
-        naive -= 86_400;
-    }
-    if assume_year && naive > now.secs + 86_400 {
-        // back one year, with the *original* month and day but the shifted time
-        let tod = naive.rem_euclid(86_400);
-        if !valid_date(year - 1, month, day) {
+        let (month, day) = (month?, day?);
+        if !valid_date(year, month, day)
+            || !(0..24).contains(&hour)
+            || !(0..60).contains(&minute)
+            || !(0..60).contains(&second)
+        {
             return None;
         }
-        naive = days_from_civil(year - 1, month, day) * 86_400 + tod;
+        let tod = hour * 3600 + minute * 60 + second;
+        let mut naive = days_from_civil(year, month, day) * 86_400 + tod;
+        if tzoffset.is_none() {
+            tzoffset = log_offset;
+        }
+        if let Some(off) = tzoffset {
+            naive -= i64::from(off) * 60;
+        }
+        if assume_today && naive > now.secs {
+            naive -= 86_400;
+        }
+        if assume_year && naive > now.secs + 86_400 {
+            // back one year, with the *original* month and day but the shifted time
+            let tod = naive.rem_euclid(86_400);
+            if !valid_date(year - 1, month, day) {
+                return None;
+            }
+            naive = days_from_civil(year - 1, month, day) * 86_400 + tod;
+        }
+        let t = match tzoffset {
+            Some(_) => naive,
+            None => local_to_utc(naive),
+        };
+        Some(t as f64)
     }
-    let t = match tzoffset {
-        Some(_) => naive,
-        None => local_to_utc(naive),
-    };
-    Some(t as f64)
 }
 
 /// Day of the year from a week number (`%U`: weeks start Sunday, `%W`: Monday)

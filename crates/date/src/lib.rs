@@ -308,6 +308,12 @@ struct Template {
     spec: Spec,
     regex: Regex,
     locs: CaptureLocations,
+    /// The same regex without UTF/UCP for pure-ASCII lines (compiled on first use;
+    /// None inside: it does not compile that way). On ASCII text both modes match
+    /// alike, and the JIT runs the byte one faster.
+    ascii: Option<Option<Box<(Regex, CaptureLocations)>>>,
+    /// The last search ran on the ASCII twin (its captures are in there).
+    last_ascii: bool,
     /// Named groups that carry fields, in group order.
     fields: Vec<(Field, usize)>,
     /// Group of `%p`, if the template has one.
@@ -321,17 +327,12 @@ struct Template {
 impl Template {
     fn compile(spec: Spec) -> Result<Template, DateError> {
         let pcre = pattern::to_pcre2(&spec.regex);
-        let regex = RegexBuilder::new()
-            .utf(true)
-            .ucp(true)
-            .jit_if_available(true)
-            .build(&pcre)
-            .map_err(|e| {
-                DateError::new(format!(
-                    "date template {:?}: cannot compile regex {:?}: {e}",
-                    spec.name, spec.regex
-                ))
-            })?;
+        let regex = build_regex(&pcre, true).map_err(|e| {
+            DateError::new(format!(
+                "date template {:?}: cannot compile regex {:?}: {e}",
+                spec.name, spec.regex
+            ))
+        })?;
         let mut fields = Vec::new();
         let mut ampm = None;
         for (i, name) in regex.capture_names().iter().enumerate() {
@@ -348,6 +349,8 @@ impl Template {
             spec,
             regex,
             locs,
+            ascii: None,
+            last_ascii: false,
             fields,
             ampm,
             regex_hits: 0,
@@ -359,18 +362,134 @@ impl Template {
         self.spec.flags & (LINE_BEGIN | LINE_END) != 0
     }
 
-    /// Search `subject[from..]`; on success the captures are in `self.locs`.
-    fn search(&mut self, subject: &[u8], from: usize) -> Option<(usize, usize)> {
+    /// Search `subject[from..]` (`ascii`: the whole line is ASCII); on success the
+    /// captures are in [`Template::locs`].
+    fn search(&mut self, subject: &[u8], from: usize, ascii: bool) -> Option<(usize, usize)> {
         if from > subject.len() {
             return None;
         }
-        match self.regex.captures_read_at(&mut self.locs, subject, from) {
+        match self.captures_at(subject, from, ascii) {
             Ok(Some(m)) => {
                 self.regex_hits += 1;
                 Some((m.start(), m.end()))
             }
             _ => None,
         }
+    }
+}
+
+impl Template {
+    fn captures_at<'s>(
+        &mut self,
+        subject: &'s [u8],
+        from: usize,
+        ascii: bool,
+    ) -> Result<Option<pcre2::bytes::Match<'s>>, pcre2::Error> {
+        if ascii {
+            if self.ascii.is_none() {
+                let pcre = pattern::to_pcre2(&self.spec.regex);
+                self.ascii = Some(build_regex(&pcre, false).ok().map(|re| {
+                    let locs = re.capture_locations();
+                    Box::new((re, locs))
+                }));
+            }
+            if let Some(Some(b)) = &mut self.ascii {
+                self.last_ascii = true;
+                let (re, locs) = &mut **b;
+                return re.captures_read_at(locs, subject, from);
+            }
+        }
+        self.last_ascii = false;
+        self.regex.captures_read_at(&mut self.locs, subject, from)
+    }
+
+    /// Capture locations of the last search.
+    fn locs(&self) -> &CaptureLocations {
+        match &self.ascii {
+            Some(Some(b)) if self.last_ascii => &b.1,
+            _ => &self.locs,
+        }
+    }
+}
+
+fn build_regex(pcre: &str, utf: bool) -> Result<Regex, pcre2::Error> {
+    RegexBuilder::new()
+        .utf(utf)
+        .ucp(utf)
+        .jit_if_available(true)
+        .build(pcre)
+}
+
+/// The fields (all but the seconds) of the last date converted and what they read
+/// as: consecutive lines of a log mostly differ in the seconds only, and then the
+/// fields need not be read again. The parse depends on nothing but the template and
+/// the field texts, so reusing it gives the same result.
+#[derive(Debug, Default)]
+struct ParsedMemo {
+    template: usize,
+    /// (field, length) of each field that took part, in template order.
+    key: Vec<(Field, usize)>,
+    /// Their texts, one after the other.
+    text: String,
+    parsed: Option<convert::Parsed>,
+    valid: bool,
+}
+
+impl ParsedMemo {
+    fn same(
+        &self,
+        template: usize,
+        fields: &[(Field, usize)],
+        locs: &CaptureLocations,
+        line: &str,
+    ) -> bool {
+        if !self.valid || self.template != template {
+            return false;
+        }
+        let mut key = self.key.iter();
+        let mut off = 0;
+        for &(f, g) in fields {
+            if f == Field::Second {
+                continue;
+            }
+            let Some((a, b)) = locs.get(g) else { continue };
+            match key.next() {
+                Some(&(kf, len))
+                    if kf == f
+                        && len == b - a
+                        && self.text.as_bytes().get(off..off + len)
+                            == Some(&line.as_bytes()[a..b]) =>
+                {
+                    off += len;
+                }
+                _ => return false,
+            }
+        }
+        key.next().is_none()
+    }
+
+    fn store(
+        &mut self,
+        template: usize,
+        fields: &[(Field, usize)],
+        locs: &CaptureLocations,
+        line: &str,
+        parsed: Option<convert::Parsed>,
+    ) {
+        self.key.clear();
+        self.text.clear();
+        for &(f, g) in fields {
+            if f == Field::Second {
+                continue;
+            }
+            if let Some((a, b)) = locs.get(g) {
+                self.key.push((f, b - a));
+                self.text.push_str(&line[a..b]);
+            }
+        }
+        self.template = template;
+        self.parsed = parsed;
+        self.valid = true;
     }
 }
 
@@ -472,6 +591,8 @@ pub struct DateDetector {
     local_period: [Option<Period>; 2],
     /// Offset of the last local conversion (glibc's `mktime` guess).
     mktime_offset: Option<i64>,
+    /// The fields of the last date converted, read.
+    parsed_memo: ParsedMemo,
 }
 
 impl std::fmt::Debug for DateDetector {
@@ -570,6 +691,7 @@ impl DateDetector {
             now_cache: NowCache::default(),
             local_period: [None, None],
             mktime_offset: None,
+            parsed_memo: ParsedMemo::default(),
         })
     }
 
@@ -647,10 +769,10 @@ impl DateDetector {
         if let Some(f) = found {
             let t = &mut self.templates[tpl];
             let subject = &line.as_bytes()[..f.to];
-            let _ = t.regex.captures_read_at(&mut t.locs, subject, f.from);
+            let _ = t.captures_at(subject, f.from, l.ascii);
         }
         let t = &self.templates[tpl];
-        let (start, end) = t.locs.get(1).unwrap_or((0, 0));
+        let (start, end) = t.locs().get(1).unwrap_or((0, 0));
         let time = if start == end {
             None
         } else {
@@ -674,7 +796,7 @@ impl DateDetector {
         if from > to {
             return None;
         }
-        let (s, e) = self.templates[tpl].search(&l.s.as_bytes()[..to], from)?;
+        let (s, e) = self.templates[tpl].search(&l.s.as_bytes()[..to], from, l.ascii)?;
         Some(Found {
             slot,
             start: l.chr(s),
@@ -896,8 +1018,8 @@ impl DateDetector {
         };
         let t = &self.templates[tpl];
         match t.spec.kind {
-            Kind::Epoch { long, group } => convert::epoch_value(text(&t.locs, group)?, long),
-            Kind::Tai64n => convert::tai64n_value(text(&t.locs, 1)?),
+            Kind::Epoch { long, group } => convert::epoch_value(text(t.locs(), group)?, long),
+            Kind::Tai64n => convert::tai64n_value(text(t.locs(), 1)?),
             Kind::Fields => {
                 let naive_now = DateDetector::naive_now(&mut self.now_cache, now, zone);
                 let period = &mut self.local_period;
@@ -905,18 +1027,33 @@ impl DateDetector {
                 let now_offset = self.now_cache.offset;
                 let ampm = match t.ampm {
                     None => AmPm::Absent,
-                    Some(g) => match text(&t.locs, g) {
+                    Some(g) => match text(t.locs(), g) {
                         None => AmPm::Unset,
                         Some(v) => AmPm::Value(v),
                     },
                 };
-                let fields = t
-                    .fields
-                    .iter()
-                    .filter_map(|&(f, g)| text(&t.locs, g).map(|v| (f, v)));
-                convert::fields_to_time(fields, ampm, naive_now, zone.log_offset, &mut |n| {
-                    DateDetector::local_to_utc(period, last, now_offset, zone, n)
-                })
+                let locs = t.locs();
+                let mut second = None;
+                let memo = &mut self.parsed_memo;
+                if !memo.same(tpl, &t.fields, locs, line) {
+                    let fields = t.fields.iter().filter_map(|&(f, g)| {
+                        let v = text(locs, g)?;
+                        (f != Field::Second).then_some((f, v))
+                    });
+                    let parsed = convert::parse_fields(fields, ampm);
+                    memo.store(tpl, &t.fields, locs, line, parsed);
+                }
+                for &(f, g) in &t.fields {
+                    if f == Field::Second {
+                        if let Some(v) = text(locs, g) {
+                            second = Some(v);
+                        }
+                    }
+                }
+                memo.parsed?
+                    .to_time(second, naive_now, zone.log_offset, &mut |n| {
+                        DateDetector::local_to_utc(period, last, now_offset, zone, n)
+                    })
             }
         }
     }

@@ -298,6 +298,8 @@ pub struct Filter {
     ambiguous_total: u64,
     /// The ambiguity check is on (see [`Filter::set_ambiguity_check`]).
     check_hosts: bool,
+    /// What failures carry (see [`Filter::set_keep_matches`], [`Filter::set_keep_keys`]).
+    keep: Keep,
 }
 
 impl std::fmt::Debug for Filter {
@@ -414,6 +416,10 @@ impl Filter {
             checker,
             ambiguous_total: 0,
             check_hosts: true,
+            keep: Keep {
+                matches: true,
+                keys: None,
+            },
             lits,
             lits_on: true,
             lits_worth: literals::Worth::default(),
@@ -425,6 +431,22 @@ impl Filter {
     /// fail2ban does) or back on (the default). For measurements and comparisons.
     pub fn set_ambiguity_check(&mut self, on: bool) {
         self.check_hosts = on;
+    }
+
+    /// Whether [`Failure::matches`] is filled (the default) or left empty, for a
+    /// caller that never reads it (`bailiff regex -o '<ip>'`): copying the matched
+    /// lines of a connection into every failure is a good part of a failure's cost.
+    /// Nothing else changes.
+    pub fn set_keep_matches(&mut self, on: bool) {
+        self.keep.matches = on;
+    }
+
+    /// Which ticket-data keys [`Failure::data`] holds: `None` (the default) every
+    /// one, else only those named, for a caller that reads a few (`bailiff regex -o
+    /// '<F-USER>'`). When a value it keeps holds the text `<F-`, the failure keeps
+    /// every key: a caller that expands tags in values may then read any of them.
+    pub fn set_keep_keys(&mut self, keys: Option<Vec<String>>) {
+        self.keep.keys = keys;
     }
 
     /// How many matches were ambiguous (reported in [`LineResult::ambiguous`], nobody
@@ -921,7 +943,7 @@ impl Filter {
                     Ok(m) => {
                         let fail = m.into_inner().unwrap_or_else(|e| e.into_inner());
                         res.failures
-                            .push(into_failure(idx, fid, time, fail, needs_dns));
+                            .push(into_failure(idx, fid, time, fail, needs_dns, &self.keep));
                         if !self.check_all {
                             break;
                         }
@@ -934,7 +956,7 @@ impl Filter {
             let snap = lock(&rc);
             if let Some(fid) = fids {
                 res.failures
-                    .push(make_failure(idx, fid, time, &snap, needs_dns));
+                    .push(make_failure(idx, fid, time, &snap, needs_dns, &self.keep));
             }
             drop(snap);
             if !self.check_all {
@@ -1144,6 +1166,38 @@ impl Filter {
     }
 }
 
+/// What a [`Failure`] carries of its ticket data.
+#[derive(Debug, Clone)]
+struct Keep {
+    matches: bool,
+    /// None: every key.
+    keys: Option<Vec<String>>,
+}
+
+impl Keep {
+    fn wants(&self, k: &str) -> bool {
+        self.keys
+            .as_ref()
+            .is_none_or(|ks| ks.iter().any(|w| w == k))
+    }
+    /// Every key is kept: no list, or the id or a kept value holds `<F-`.
+    fn all_keys(&self, fid: Option<&str>, fail: &Fail) -> bool {
+        const TAG: &str = "<F-";
+        self.keys.is_none()
+            || fid.is_some_and(|f| f.contains(TAG))
+            || fail.entries().any(|(k, v)| {
+                self.wants(k)
+                    && match v {
+                        Val::Str(s) => s.contains(TAG),
+                        Val::Set(s) => s.iter().any(|s| s.contains(TAG)),
+                        Val::Lines(l) => l.iter().any(|s| s.contains(TAG)),
+                        Val::Tuple(t) => t.iter().flatten().any(|s| s.contains(TAG)),
+                        Val::Int(_) | Val::None => false,
+                    }
+            })
+    }
+}
+
 /// A [`Failure`] from ticket data shared with the mlfid cache: a copy of it is
 /// turned into the failure.
 fn make_failure(
@@ -1152,8 +1206,44 @@ fn make_failure(
     time: f64,
     fail: &Fail,
     needs_dns: bool,
+    keep: &Keep,
 ) -> Failure {
-    into_failure(idx, fid, time, fail.clone(), needs_dns)
+    let nofail = fail.get("nofail").is_some_and(Val::truthy);
+    let pending = fid.is_none();
+    let mut entries = Vec::with_capacity(fail.len());
+    let mut matches = Vec::new();
+    let all = keep.all_keys(fid.as_deref(), fail);
+    for (k, v) in fail.entries() {
+        if &**k == "matches" {
+            if let Val::Lines(l) = v {
+                if keep.matches {
+                    matches.clone_from(l);
+                }
+            }
+            continue;
+        }
+        if !all && !keep.wants(k) {
+            continue;
+        }
+        if let Some(j) = v.to_json() {
+            entries.push((k.to_string(), j));
+        }
+    }
+    entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    Failure {
+        kind: if nofail || pending {
+            FailureKind::NoFail
+        } else {
+            FailureKind::Fail
+        },
+        fid: fid.unwrap_or_default(),
+        time,
+        regex: idx,
+        data: entries.into_iter().collect(),
+        matches,
+        pending,
+        needs_dns,
+    }
 }
 
 /// A [`Failure`] from ticket data nobody else holds: its values are moved, not
@@ -1164,16 +1254,23 @@ fn into_failure(
     time: f64,
     fail: Fail,
     needs_dns: bool,
+    keep: &Keep,
 ) -> Failure {
     let nofail = fail.get("nofail").is_some_and(Val::truthy);
     let pending = fid.is_none();
     let mut entries = Vec::with_capacity(fail.len());
     let mut matches = Vec::new();
+    let all = keep.all_keys(fid.as_deref(), &fail);
     for (k, v) in fail.into_entries() {
         if &*k == "matches" {
             if let Val::Lines(l) = v {
-                matches = l;
+                if keep.matches {
+                    matches = l;
+                }
             }
+            continue;
+        }
+        if !all && !keep.wants(&k) {
             continue;
         }
         if let Some(j) = v.into_json() {

@@ -356,3 +356,53 @@ fn find_time_checks() {
         T - 7200.0
     );
 }
+
+/// `set_keep_keys` / `set_keep_matches` leave out what the caller does not read, and
+/// nothing else changes; a kept value holding `<F-` keeps every key.
+#[test]
+fn keep_keys_and_matches() {
+    let regexes = [
+        r"^<F-MLFID>\S+</F-MLFID> user <F-USER>\S+</F-USER> port <F-PORT>\d+</F-PORT> from <HOST>$",
+        r"^user <F-USER>\S+</F-USER> port <F-PORT>\d+</F-PORT> from <HOST>$",
+    ];
+    let lines = [
+        "c1 user bob port 22 from 192.0.2.1",
+        "c1 user eve port 23 from 192.0.2.1",
+        "user <F-PORT> port 24 from 192.0.2.2",
+        "user carol port 25 from 192.0.2.3",
+    ];
+    for re in regexes {
+        let mut full = filter(cfg(&[re]));
+        let mut lean = filter(cfg(&[re]));
+        lean.set_keep_keys(Some(vec!["user".into(), "ip".into()]));
+        lean.set_keep_matches(false);
+        let mut seen = 0;
+        for line in lines {
+            let a = full.process_entry(line, T, T);
+            let b = lean.process_entry(line, T, T);
+            assert_eq!(a.failures.len(), b.failures.len(), "{re} {line}");
+            for (x, y) in a.failures.iter().zip(&b.failures) {
+                seen += 1;
+                assert_eq!(
+                    (&x.fid, x.time, x.kind, x.regex, x.pending),
+                    (&y.fid, y.time, y.kind, y.regex, y.pending)
+                );
+                assert!(!x.matches.is_empty() && y.matches.is_empty());
+                if x.data.get("user").and_then(|v| v.as_str()) == Some("<F-PORT>") {
+                    // Tag text in a kept value: everything is kept.
+                    assert_eq!(x.data, y.data, "{line}");
+                } else {
+                    let want: BTreeMap<String, serde_json::Value> = x
+                        .data
+                        .iter()
+                        .filter(|(k, _)| *k == "user" || *k == "ip")
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect();
+                    assert_eq!(y.data, want, "{line}");
+                    assert!(x.data.len() > y.data.len(), "{:?}", x.data);
+                }
+            }
+        }
+        assert!(seen >= 2, "{re}: {seen} failures");
+    }
+}

@@ -106,7 +106,10 @@ impl Template {
                 // The tags of every line, written without a temporary.
                 Seg::Tag(t) if t == "time" => {
                     use std::fmt::Write as _;
-                    if int_time && f.time.is_finite() && f.time.fract() == 0.0 {
+                    if int_time && f.time > 0.0 && f.time < 9e15 && f.time.fract() == 0.0 {
+                        // An integer: printed as one (the same digits as `{:.0}`).
+                        let _ = write!(out, "{}", f.time as i64);
+                    } else if int_time && f.time.is_finite() && f.time.fract() == 0.0 {
                         let _ = write!(out, "{:.0}", f.time);
                     } else {
                         out.push_str(&py_float(f.time));
@@ -155,6 +158,56 @@ impl OutFormat {
             "row" => OutFormat::Row,
             _ if s.contains('<') => OutFormat::Template(Template::compile(s)),
             _ => OutFormat::Key(s.to_string()),
+        }
+    }
+
+    /// Whether printing reads [`Failure::matches`] (the matched lines).
+    pub fn reads_matches(&self) -> bool {
+        match self {
+            OutFormat::Id | OutFormat::Ip | OutFormat::Row => false,
+            OutFormat::Msg => true,
+            OutFormat::Key(k) => k == "matches",
+            OutFormat::Template(t) => t.segs.iter().any(|s| match s {
+                Seg::Tag(t) => !matches!(
+                    t.as_str(),
+                    "ip" | "fid"
+                        | "time"
+                        | "family"
+                        | "ip-rev"
+                        | "ip-host"
+                        | "failures"
+                        | "ipfailures"
+                        | "ipjailfailures"
+                        | "bancount"
+                        | "restored"
+                        | "br"
+                        | "sp"
+                ),
+                Seg::Lit(_) | Seg::Group(_) => false,
+            }),
+        }
+    }
+
+    /// The ticket-data keys printing reads (None: any). A value holding `<F-` is
+    /// expanded again and may name any key: the filter then keeps them all.
+    pub fn reads_keys(&self) -> Option<Vec<String>> {
+        match self {
+            OutFormat::Id | OutFormat::Msg => Some(Vec::new()),
+            OutFormat::Ip => Some(vec!["ip".into()]),
+            OutFormat::Row => None,
+            OutFormat::Key(k) => Some(vec![k.clone()]),
+            OutFormat::Template(t) => {
+                let mut keys = vec!["ip".to_string(), "failures".to_string()];
+                for s in &t.segs {
+                    match s {
+                        Seg::Group(k) => keys.push(k.clone()),
+                        // `<F-` written in the text: the general path reads any key.
+                        Seg::Lit(l) if l.contains("<F-") => return None,
+                        _ => {}
+                    }
+                }
+                Some(keys)
+            }
         }
     }
 

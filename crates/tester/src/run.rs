@@ -458,6 +458,14 @@ fn process(
 ) -> Result<(), Error> {
     let started = Instant::now();
     let outfmt = args.out.as_deref().map(OutFormat::parse);
+    if outfmt.as_ref().is_some_and(|f| !f.reads_matches()) {
+        // Nothing reads the matched lines: failures need not copy them.
+        s.filter.set_keep_matches(false);
+    }
+    if let Some(f) = &outfmt {
+        // Failures carry only the ticket data the output reads.
+        s.filter.set_keep_keys(f.reads_keys());
+    }
     let verbose = args.verbosity() > 0;
     // Results streamed to the same terminal would be garbled by the bar.
     let streaming = outfmt.is_some() || json;
