@@ -41,6 +41,7 @@
 //! assert_eq!(jail.unban_due(now + 602.0, 10).len(), 1);
 //! ```
 
+mod arena;
 pub mod banmanager;
 pub mod bantime;
 pub mod failmanager;
