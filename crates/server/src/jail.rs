@@ -960,9 +960,13 @@ impl JailRt {
         lines: Vec<(String, Option<f64>)>,
         t: f64,
     ) {
+        let big = lines.iter().map(|(l, _)| l.len()).sum::<usize>() >= RELEASE_AFTER_BYTES;
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             self.process_inner(d, source, catching_up, lines, t)
         }));
+        if big {
+            release_freed_memory();
+        }
         if r.is_err() {
             crate::log!(
                 Level::Error,
@@ -1755,5 +1759,22 @@ fn describe_broken(r: &bailiff_action::nft::CheckReport) -> String {
         "nothing missing".to_string()
     } else {
         parts.join(", ")
+    }
+}
+
+/// A batch of at least this much log text (a backlog: read at start, or after a
+/// pause) leaves enough freed memory behind to be worth handing back.
+const RELEASE_AFTER_BYTES: usize = 1 << 20;
+
+/// Hands freed heap memory back to the system. A big batch allocates tens of MB of
+/// short-lived line text, captures and tickets in the reader thread's malloc arena;
+/// once freed, glibc keeps those pages (they lie between long-lived allocations,
+/// and its trim threshold grows with every large block freed), so the RSS would stay
+/// at the batch's peak for good. `malloc_trim` releases the free pages of every arena.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: no pointer is passed; glibc walks its own free lists under its locks.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
