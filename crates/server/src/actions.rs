@@ -7,7 +7,9 @@ use std::time::Duration;
 use bailiff_action::nft::{Ban, NftBackend, NftJail};
 use bailiff_action::{CommandAction, HostNames, Target, Ticket as ActTicket};
 use bailiff_config::ActionSpec;
-use bailiff_jail::Ticket;
+use bailiff_jail::{FailId, Ticket};
+
+use crate::queue::Batch;
 
 use bailiff_health::ActionOutcome;
 
@@ -144,11 +146,13 @@ impl ActionRt {
         }
     }
 
-    /// Ban a batch (the native backend in one transaction).
-    pub fn ban(&mut self, jail: &str, tickets: &[ActTicket]) {
+    /// Ban a job's tickets (the native backend in one transaction, built straight
+    /// from the jail's tickets). Other actions get the full action tickets, built
+    /// once per job for all of them in `full`.
+    pub fn ban(&mut self, jail: &str, batches: &[Batch], full: &mut Option<Vec<ActTicket>>) {
         match &mut self.runner {
             Runner::Command(a) => {
-                for t in tickets {
+                for t in full_tickets(batches, full) {
                     let r = a.ban(t);
                     note(&mut self.outcomes, &r);
                     if let Err(e) = r {
@@ -162,7 +166,18 @@ impl ActionRt {
                 }
             }
             Runner::Nft(n) => {
-                let bans = nft_bans(tickets);
+                let now = crate::now() as i64;
+                let bans: Vec<Ban> = Batch::iter(batches)
+                    .filter_map(|(t, default_bt)| {
+                        let target = native_target(t)?;
+                        let bantime = ban_seconds(t, default_bt);
+                        let timeout = (bantime > 0).then(|| {
+                            let left = t.time as i64 + bantime - now;
+                            Duration::from_secs(left.max(1) as u64)
+                        });
+                        Some(Ban::new(target, timeout))
+                    })
+                    .collect();
                 if !bans.is_empty() {
                     let r = n.ban(&bans);
                     note(&mut self.outcomes, &r);
@@ -176,11 +191,11 @@ impl ActionRt {
         self.note_broken();
     }
 
-    /// Unban a batch.
-    pub fn unban(&mut self, jail: &str, tickets: &[ActTicket]) {
+    /// Unban a job's tickets (see [`ActionRt::ban`]).
+    pub fn unban(&mut self, jail: &str, batches: &[Batch], full: &mut Option<Vec<ActTicket>>) {
         match &mut self.runner {
             Runner::Command(a) => {
-                for t in tickets {
+                for t in full_tickets(batches, full) {
                     let r = a.unban(t);
                     note(&mut self.outcomes, &r);
                     if let Err(e) = r {
@@ -194,7 +209,9 @@ impl ActionRt {
                 }
             }
             Runner::Nft(n) => {
-                let targets: Vec<Target> = tickets.iter().filter_map(|t| t.ip).collect();
+                let targets: Vec<Target> = Batch::iter(batches)
+                    .filter_map(|(t, _)| native_target(t))
+                    .collect();
                 if !targets.is_empty() {
                     let r = n.unban(&targets);
                     note(&mut self.outcomes, &r);
@@ -207,11 +224,13 @@ impl ActionRt {
         }
     }
 
-    /// `actionprolong` for a ban made longer.
-    pub fn prolong(&mut self, jail: &str, t: &ActTicket) {
+    /// `actionprolong` for bans made longer.
+    pub fn prolong(&mut self, jail: &str, batches: &[Batch], full: &mut Option<Vec<ActTicket>>) {
         if let Runner::Command(a) = &mut self.runner {
-            if let Err(e) = a.prolong(t) {
-                crate::log!(Level::Error, "fail2ban.actions", "[{jail}] {e}");
+            for t in full_tickets(batches, full) {
+                if let Err(e) = a.prolong(t) {
+                    crate::log!(Level::Error, "fail2ban.actions", "[{jail}] {e}");
+                }
             }
         }
     }
@@ -234,6 +253,33 @@ pub fn nft_bans(tickets: &[ActTicket]) -> Vec<Ban> {
         .collect()
 }
 
+/// The action tickets of a job, built on first use.
+fn full_tickets<'a>(batches: &[Batch], full: &'a mut Option<Vec<ActTicket>>) -> &'a [ActTicket] {
+    full.get_or_insert_with(|| {
+        Batch::iter(batches)
+            .map(|(t, default_bt)| action_ticket(t, default_bt))
+            .collect()
+    })
+}
+
+/// The address or network a ticket bans (`None` for other failure ids).
+fn native_target(t: &Ticket) -> Option<Target> {
+    match &t.id {
+        FailId::Ip(ip) => Some(Target::from(*ip)),
+        other => other.to_string().parse().ok(),
+    }
+}
+
+/// `<bantime>` of a ticket in whole seconds, `-1` for a permanent ban.
+fn ban_seconds(t: &Ticket, default_ban_time: f64) -> i64 {
+    let bt = t.ban_time_or(default_ban_time);
+    if bt < 0.0 {
+        -1
+    } else {
+        bt.round() as i64
+    }
+}
+
 /// The action crate's view of a jail ticket (`<ip>`, `<failures>`, `<F-*>` ...).
 pub fn action_ticket(t: &Ticket, default_ban_time: f64) -> ActTicket {
     let id = t.id.to_string();
@@ -244,8 +290,7 @@ pub fn action_ticket(t: &Ticket, default_ban_time: f64) -> ActTicket {
     }
     a.failures = u64::from(t.failures.max(t.retry));
     a.time = t.time as i64;
-    let bt = t.ban_time_or(default_ban_time);
-    a.bantime = if bt < 0.0 { -1 } else { bt.round() as i64 };
+    a.bantime = ban_seconds(t, default_ban_time);
     a.bancount = u64::from(t.ban_count);
     a.matches = t.matches.clone();
     a.restored = t.restored;

@@ -25,7 +25,7 @@ use bailiff_store::{BanRecord, LogPosition, StoreHooks};
 
 use crate::actions::{action_ticket, ActionRt};
 use crate::log::Level;
-use crate::queue::{ActionQueue, Job, Taken};
+use crate::queue::{ActionQueue, Batch, Job, Taken};
 use crate::{lock, now, Daemon};
 
 /// How often a source thread saves its positions when it has read lines (fail2ban
@@ -603,11 +603,7 @@ impl JailRt {
                 t.id
             );
         }
-        let tickets: Vec<_> = restored
-            .iter()
-            .map(|t| action_ticket(t, default_bt))
-            .collect();
-        self.submit(Job::Ban(tickets), false);
+        self.submit(Job::Ban(vec![Batch::new(restored, default_bt)]), false);
         d.wake_scheduler();
     }
 
@@ -639,16 +635,14 @@ impl JailRt {
 
     /// Run one job on every action of the jail.
     fn run_job(&self, job: Job) {
+        // The action tickets for command actions, built once for all of them.
+        let mut full = None;
         let mut acts = lock(&self.actions);
         for a in acts.iter_mut() {
             match &job {
-                Job::Ban(t) => a.ban(&self.name, t),
-                Job::Unban(t) => a.unban(&self.name, t),
-                Job::Prolong(t) => {
-                    for p in t {
-                        a.prolong(&self.name, p);
-                    }
-                }
+                Job::Ban(b) => a.ban(&self.name, b, &mut full),
+                Job::Unban(b) => a.unban(&self.name, b, &mut full),
+                Job::Prolong(b) => a.prolong(&self.name, b, &mut full),
             }
         }
     }
@@ -1164,11 +1158,10 @@ impl JailRt {
     /// Ban tickets: counted in the jail, written to the store (one transaction),
     /// logged, and queued for the actions as one batch (`wait`: until they ran).
     fn ban_inner(&self, d: &Daemon, tickets: Vec<Ticket>, t: f64, wait: bool) -> usize {
-        let mut banned = Vec::new();
-        let mut records = Vec::new();
+        // (ticket, whether it goes to the store)
+        let mut banned: Vec<(Ticket, bool)> = Vec::new();
         let mut prolong = Vec::new();
         let default_bt;
-        let max_matches = d.db_max_matches();
         {
             let mut core = lock(&self.core);
             default_bt = core.jail.ban_manager().ban_time();
@@ -1205,16 +1198,8 @@ impl JailRt {
                                 ticket.ban_time_or(default_bt)
                             );
                         }
-                        if record {
-                            records.push(BanRecord::from_ticket(
-                                &self.name,
-                                &ticket,
-                                default_bt,
-                                max_matches,
-                            ));
-                        }
                         core.health.on_ban(t);
-                        banned.push(ticket);
+                        banned.push((ticket, record));
                     }
                     BanOutcome::AlreadyBanned { ticket, prolonged } => {
                         crate::log!(
@@ -1232,6 +1217,40 @@ impl JailRt {
                 }
             }
         }
+        if banned.is_empty() && prolong.is_empty() {
+            return 0;
+        }
+        // The actions first: the worker applies the batch (the native backend: one
+        // nft transaction) while this thread writes the store and the log. No ban is
+        // lost if the daemon dies in between: the log position is saved only after
+        // this returns, so the lines are read and banned again at the next start.
+        let (banned, stored): (Vec<Ticket>, Vec<bool>) = banned.into_iter().unzip();
+        let banned = Batch::new(banned, default_bt);
+        let mut last_seq = None;
+        for job in [
+            Job::Ban(vec![banned.clone()]),
+            Job::Prolong(vec![Batch::new(prolong, default_bt)]),
+        ] {
+            if job.is_empty() {
+                continue;
+            }
+            match self.queue.push(job) {
+                Ok(seq) => last_seq = Some(seq),
+                Err(job) => {
+                    self.run_job(job);
+                    self.feed_action_outcomes();
+                }
+            }
+        }
+        d.wake_scheduler();
+        let max_matches = d.db_max_matches();
+        let records: Vec<BanRecord> = banned
+            .tickets
+            .iter()
+            .zip(&stored)
+            .filter(|(_, record)| **record)
+            .map(|(x, _)| BanRecord::from_ticket(&self.name, x, default_bt, max_matches))
+            .collect();
         if !records.is_empty() {
             if let Some(s) = lock(&d.store).as_mut() {
                 if let Err(e) = s.add_bans(&records) {
@@ -1239,53 +1258,30 @@ impl JailRt {
                 }
             }
         }
-        for tk in &banned {
-            crate::log!(
-                Level::Notice,
-                "fail2ban.actions",
-                "[{}] {}Ban {}",
-                self.name,
-                if tk.restored { "Restore " } else { "" },
-                tk.id
-            );
-        }
-        if !banned.is_empty() || !prolong.is_empty() {
-            let bt: Vec<_> = banned
-                .iter()
-                .map(|x| action_ticket(x, default_bt))
-                .collect();
-            let pt: Vec<_> = prolong
-                .iter()
-                .map(|x| action_ticket(x, default_bt))
-                .collect();
-            let mut seqs = Vec::new();
-            for job in [Job::Ban(bt), Job::Prolong(pt)] {
-                if job.is_empty() {
-                    continue;
-                }
-                match self.queue.push(job) {
-                    Ok(seq) => seqs.push(seq),
-                    Err(job) => {
-                        self.run_job(job);
-                        self.feed_action_outcomes();
-                    }
-                }
-            }
-            d.wake_scheduler();
-            if wait {
-                if let Some(&last) = seqs.last() {
-                    if !self.queue.wait_done(last, CONTROL_WAIT) {
-                        crate::log!(
-                            Level::Warning,
-                            "fail2ban.actions",
-                            "[{}] actions are behind; the ban's action runs later",
-                            self.name
-                        );
-                    }
-                }
+        drop(records);
+        crate::log::logger().log_many(
+            "fail2ban.actions",
+            Level::Notice,
+            banned.tickets.iter().map(|tk| {
+                format!(
+                    "[{}] {}Ban {}",
+                    self.name,
+                    if tk.restored { "Restore " } else { "" },
+                    tk.id
+                )
+            }),
+        );
+        if let (true, Some(seq)) = (wait, last_seq) {
+            if !self.queue.wait_done(seq, CONTROL_WAIT) {
+                crate::log!(
+                    Level::Warning,
+                    "fail2ban.actions",
+                    "[{}] actions are behind; the ban's action runs later",
+                    self.name
+                );
             }
         }
-        banned.len()
+        banned.tickets.len()
     }
 
     /// Unban tickets already removed from the ban manager: log and actions, waiting
@@ -1317,11 +1313,10 @@ impl JailRt {
                 tk.id
             );
         }
-        let at: Vec<_> = tickets
-            .iter()
-            .map(|x| action_ticket(x, default_bt))
-            .collect();
-        self.submit(Job::Unban(at), wait);
+        self.submit(
+            Job::Unban(vec![Batch::new(tickets.to_vec(), default_bt)]),
+            wait,
+        );
     }
 
     /// Compare the native nftables sets with the bans the jail holds and repair

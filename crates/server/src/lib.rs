@@ -469,8 +469,23 @@ pub fn socket_path(opts: &ServerOptions) -> PathBuf {
         .unwrap_or_else(|_| PathBuf::from("/var/run/fail2ban/fail2ban.sock"))
 }
 
+/// glibc gives each thread that allocates a malloc arena of its own, grown a page
+/// at a time with `mprotect`: a jail's source thread banning 10,000 addresses at
+/// once spent a tenth of its time there. The daemon's threads allocate little
+/// concurrently, so one arena (grown with `brk` in large steps) serves them all,
+/// faster and with less memory.
+fn tune_malloc() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator parameters; called before the
+    // daemon's threads start.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
+}
+
 /// Run the daemon until SIGTERM/SIGINT or `stop`.
 pub fn run(opts: ServerOptions) -> Result<(), ServerError> {
+    tune_malloc();
     let sigset = block_signals();
     let cfg =
         bailiff_config::load(&opts.confdir).map_err(|e| ServerError::Config(e.to_string()))?;

@@ -195,6 +195,36 @@ impl Logger {
     }
 }
 
+impl Logger {
+    /// Several messages of one level and logger name at once: to a file in one
+    /// write (a batch of bans logs thousands of lines), elsewhere one by one.
+    pub fn log_many(&self, name: &str, level: Level, msgs: impl IntoIterator<Item = String>) {
+        if !self.enabled(level) {
+            return;
+        }
+        let mut g = self.sink.lock().unwrap_or_else(|e| e.into_inner());
+        if let Sink::File(_, Some(f)) = &mut g.1 {
+            use std::fmt::Write as _;
+            let head = format!(
+                "{} {name:<24}[{}]: {:<7} ",
+                timestamp(),
+                std::process::id(),
+                level.name()
+            );
+            let mut buf = String::new();
+            for m in msgs {
+                let _ = writeln!(buf, "{head}{m}");
+            }
+            let _ = f.write_all(buf.as_bytes());
+            return;
+        }
+        drop(g);
+        for m in msgs {
+            self.log(name, level, &m);
+        }
+    }
+}
+
 fn open_log(path: &str) -> std::io::Result<File> {
     use std::os::unix::fs::OpenOptionsExt;
     OpenOptions::new()

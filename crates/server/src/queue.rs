@@ -18,26 +18,58 @@
 //! socket, as fail2ban's do) waits for its job with [`ActionQueue::wait_done`].
 
 use std::collections::VecDeque;
-use std::sync::{Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use bailiff_action::Ticket as ActTicket;
+use bailiff_jail::Ticket;
 
 use crate::lock;
 
-/// One unit of work for a jail's actions.
-#[derive(Debug, Clone, PartialEq)]
+/// Tickets decided together, shared with the thread that decided them (which writes
+/// them to the store and the log meanwhile: nothing is copied), and the jail's
+/// `bantime` then (for tickets without a ban time of their own).
+#[derive(Debug, Clone)]
+pub struct Batch {
+    pub tickets: Arc<Vec<Ticket>>,
+    pub default_ban_time: f64,
+}
+
+impl Batch {
+    pub fn new(tickets: Vec<Ticket>, default_ban_time: f64) -> Batch {
+        Batch {
+            tickets: Arc::new(tickets),
+            default_ban_time,
+        }
+    }
+
+    /// Every ticket with its default ban time.
+    pub fn iter(batches: &[Batch]) -> impl Iterator<Item = (&Ticket, f64)> {
+        batches
+            .iter()
+            .flat_map(|b| b.tickets.iter().map(move |t| (t, b.default_ban_time)))
+    }
+}
+
+/// One unit of work for a jail's actions. The action worker turns the tickets into
+/// what each action needs (the native backend only the address and time left).
+#[derive(Debug, Clone)]
 pub enum Job {
     /// `actionban` for each ticket (the native backend: one transaction).
-    Ban(Vec<ActTicket>),
+    Ban(Vec<Batch>),
     /// `actionunban` for each ticket.
-    Unban(Vec<ActTicket>),
+    Unban(Vec<Batch>),
     /// `actionprolong` for bans made longer.
-    Prolong(Vec<ActTicket>),
+    Prolong(Vec<Batch>),
 }
 
 impl Job {
-    fn tickets_mut(&mut self) -> &mut Vec<ActTicket> {
+    pub fn batches(&self) -> &[Batch] {
+        match self {
+            Job::Ban(v) | Job::Unban(v) | Job::Prolong(v) => v,
+        }
+    }
+
+    fn batches_mut(&mut self) -> &mut Vec<Batch> {
         match self {
             Job::Ban(v) | Job::Unban(v) | Job::Prolong(v) => v,
         }
@@ -49,9 +81,7 @@ impl Job {
 
     /// How many tickets the job carries.
     pub fn len(&self) -> usize {
-        match self {
-            Job::Ban(v) | Job::Unban(v) | Job::Prolong(v) => v.len(),
-        }
+        self.batches().iter().map(|b| b.tickets.len()).sum()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -67,7 +97,7 @@ pub fn merge(jobs: impl IntoIterator<Item = (u64, Job)>) -> Vec<(u64, Job)> {
     for (seq, mut job) in jobs {
         match out.last_mut() {
             Some((last_seq, last)) if last.same_kind(&job) => {
-                last.tickets_mut().append(job.tickets_mut());
+                last.batches_mut().append(job.batches_mut());
                 *last_seq = seq.max(*last_seq);
             }
             _ => out.push((seq, job)),
@@ -90,7 +120,7 @@ struct State {
 }
 
 /// What the worker gets from [`ActionQueue::take`].
-#[derive(Debug, PartialEq)]
+#[derive(Debug)]
 pub enum Taken {
     /// Jobs to run, merged, in order.
     Jobs(Vec<(u64, Job)>),
@@ -207,31 +237,29 @@ mod tests {
     use super::*;
     use std::sync::Arc;
 
-    fn t(ip: &str) -> ActTicket {
-        ActTicket {
-            ip: Some(ip.parse().unwrap()),
-            ..ActTicket::default()
-        }
+    fn t(ip: &str) -> Ticket {
+        Ticket::new(bailiff_jail::FailId::parse(ip), 0.0)
+    }
+
+    fn b(tickets: Vec<Ticket>) -> Vec<Batch> {
+        vec![Batch::new(tickets, 600.0)]
     }
 
     fn ips(j: &Job) -> Vec<String> {
-        let v = match j {
-            Job::Ban(v) | Job::Unban(v) | Job::Prolong(v) => v,
-        };
-        v.iter()
-            .map(|t| t.ip.as_ref().unwrap().to_string())
+        Batch::iter(j.batches())
+            .map(|(t, _)| t.id.to_string())
             .collect()
     }
 
     #[test]
     fn neighbours_of_one_kind_merge_and_order_holds() {
         let jobs = vec![
-            (1, Job::Ban(vec![t("192.0.2.1")])),
-            (2, Job::Ban(vec![t("192.0.2.2"), t("192.0.2.3")])),
-            (3, Job::Unban(vec![t("192.0.2.1")])),
-            (4, Job::Unban(vec![t("192.0.2.2")])),
-            (5, Job::Ban(vec![t("192.0.2.1")])),
-            (6, Job::Prolong(vec![t("192.0.2.3")])),
+            (1, Job::Ban(b(vec![t("192.0.2.1")]))),
+            (2, Job::Ban(b(vec![t("192.0.2.2"), t("192.0.2.3")]))),
+            (3, Job::Unban(b(vec![t("192.0.2.1")]))),
+            (4, Job::Unban(b(vec![t("192.0.2.2")]))),
+            (5, Job::Ban(b(vec![t("192.0.2.1")]))),
+            (6, Job::Prolong(b(vec![t("192.0.2.3")]))),
         ];
         let m = merge(jobs);
         let shape: Vec<(u64, &str, Vec<String>)> = m
@@ -260,10 +288,10 @@ mod tests {
     #[test]
     fn take_waits_then_drains_and_close_ends_after_the_backlog() {
         let q = Arc::new(ActionQueue::new());
-        assert_eq!(q.take(Duration::from_millis(1)), Taken::Idle);
-        let a = q.push(Job::Ban(vec![t("192.0.2.1")])).unwrap();
-        let b = q.push(Job::Ban(vec![t("192.0.2.2")])).unwrap();
-        assert!(b > a);
+        assert!(matches!(q.take(Duration::from_millis(1)), Taken::Idle));
+        let s1 = q.push(Job::Ban(b(vec![t("192.0.2.1")]))).unwrap();
+        let s2 = q.push(Job::Ban(b(vec![t("192.0.2.2")]))).unwrap();
+        assert!(s2 > s1);
         assert_eq!(q.backlog(), (2, 2));
         assert!(!q.is_idle());
         q.close();
@@ -272,22 +300,22 @@ mod tests {
             panic!("expected jobs")
         };
         assert_eq!(jobs.len(), 1);
-        assert_eq!(jobs[0].0, b);
+        assert_eq!(jobs[0].0, s2);
         // A waiter is released when the worker reports the job done.
         let q2 = Arc::clone(&q);
-        let waiter = std::thread::spawn(move || q2.wait_done(a, Duration::from_secs(30)));
-        q.finished(b);
+        let waiter = std::thread::spawn(move || q2.wait_done(s1, Duration::from_secs(30)));
+        q.finished(s2);
         assert!(waiter.join().unwrap());
         assert!(q.is_idle());
-        assert_eq!(q.take(Duration::from_secs(1)), Taken::Closed);
+        assert!(matches!(q.take(Duration::from_secs(1)), Taken::Closed));
         // After the worker has gone, jobs come back to the caller.
-        assert!(q.push(Job::Unban(vec![t("192.0.2.1")])).is_err());
+        assert!(q.push(Job::Unban(b(vec![t("192.0.2.1")]))).is_err());
     }
 
     #[test]
     fn a_waiter_gives_up_after_its_timeout() {
         let q = ActionQueue::new();
-        let s = q.push(Job::Ban(vec![t("192.0.2.9")])).unwrap();
+        let s = q.push(Job::Ban(b(vec![t("192.0.2.9")]))).unwrap();
         assert!(!q.wait_done(s, Duration::from_millis(20)));
     }
 }
