@@ -35,7 +35,7 @@
 //! expired, someone flushed a set) the transaction fails; the backend then re-reads
 //! the sets and retries once.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::net::IpAddr;
@@ -455,6 +455,12 @@ pub struct NftBackend {
     nft: Vec<String>,
     /// What bailiff believes each set holds, indexed like `SLOTS`.
     mirrors: [BTreeSet<Target>; 4],
+    /// When each element added by bailiff ends in the kernel (None: no timeout),
+    /// so that a re-created table gives restored elements their time left.
+    deadlines: HashMap<Target, Option<Instant>>,
+    /// A ban found the table, chain or sets gone and re-created them (see
+    /// [`NftBackend::ban`]); cleared by [`NftBackend::take_self_repaired`].
+    self_repaired: bool,
 }
 
 impl NftBackend {
@@ -463,6 +469,8 @@ impl NftBackend {
             jail,
             nft: vec!["nft".into()],
             mirrors: Default::default(),
+            deadlines: HashMap::new(),
+            self_repaired: false,
         }
     }
 
@@ -729,7 +737,41 @@ impl NftBackend {
         write_elements(&mut s, j, &plan);
         self.apply(&s, "start")?;
         self.mirrors = mirrors;
+        self.deadlines.clear();
+        self.note(&plan);
         Ok(t0.elapsed())
+    }
+
+    /// Remember the kernel deadlines of a plan just applied.
+    fn note(&mut self, plan: &Plan) {
+        let now = Instant::now();
+        for (_, t) in &plan.removes {
+            self.deadlines.remove(t);
+        }
+        for (_, b) in &plan.adds {
+            self.deadlines.insert(b.target, b.timeout.map(|d| now + d));
+        }
+    }
+
+    /// The bans of `mirrors` as they stand now: each with the kernel time it has
+    /// left; elements whose kernel timeout has passed are left out.
+    fn remaining(&self, mirrors: &[BTreeSet<Target>; 4]) -> Vec<Ban> {
+        let now = Instant::now();
+        mirrors
+            .iter()
+            .flatten()
+            .filter_map(|t| match self.deadlines.get(t) {
+                Some(Some(end)) if *end <= now => None,
+                Some(Some(end)) => Some(Ban::new(*t, Some(*end - now))),
+                _ => Some(Ban::new(*t, None)),
+            })
+            .collect()
+    }
+
+    /// True once after a ban re-created a lost table, chain or sets (the caller
+    /// reports it: the firewall was broken and has been repaired).
+    pub fn take_self_repaired(&mut self) -> bool {
+        std::mem::take(&mut self.self_repaired)
     }
 
     /// Re-create everything and re-add `bans` (the recorded active bans).
@@ -739,17 +781,33 @@ impl NftBackend {
 
     /// Add a batch of bans in one transaction. A network inside an already banned
     /// network is skipped; a new network replaces the networks inside it.
+    ///
+    /// When the transaction fails, the sets are read back and the batch tried
+    /// again; when it still fails because the table, chain, sets or rules are gone
+    /// (someone flushed the ruleset), they are re-created with every ban bailiff had
+    /// applied (with the kernel time each has left) plus this batch, in one
+    /// transaction, and [`NftBackend::take_self_repaired`] says so once.
     pub fn ban(&mut self, bans: &[Ban]) -> Result<(), ActionError> {
         if bans.is_empty() {
             return Ok(());
         }
-        match self.try_ban(bans) {
-            Ok(()) => Ok(()),
-            Err(_) => {
-                self.resync()?;
-                self.try_ban(bans)
-            }
+        if self.try_ban(bans).is_ok() {
+            return Ok(());
         }
+        let before = self.mirrors.clone();
+        self.resync()?;
+        let err = match self.try_ban(bans) {
+            Ok(()) => return Ok(()),
+            Err(e) => e,
+        };
+        if self.check(&[])?.is_sane() {
+            return Err(err);
+        }
+        let mut all = self.remaining(&before);
+        all.extend_from_slice(bans);
+        self.start(&all)?;
+        self.self_repaired = true;
+        Ok(())
     }
 
     fn try_ban(&mut self, bans: &[Ban]) -> Result<(), ActionError> {
@@ -762,6 +820,7 @@ impl NftBackend {
         write_elements(&mut s, &self.jail, &plan);
         self.apply(&s, "ban")?;
         self.mirrors = mirrors;
+        self.note(&plan);
         Ok(())
     }
 
@@ -793,6 +852,7 @@ impl NftBackend {
                 me.apply(&s, "prolong")?;
             }
             me.mirrors = mirrors;
+            me.note(&plan);
             Ok(())
         };
         match attempt(self) {
@@ -836,6 +896,7 @@ impl NftBackend {
         self.apply(&s, "unban")?;
         for (slot, t) in plan.removes {
             self.mirrors[slot].remove(&t);
+            self.deadlines.remove(&t);
         }
         Ok(())
     }
@@ -849,6 +910,7 @@ impl NftBackend {
         }
         self.apply(&s, "flush")?;
         self.mirrors = Default::default();
+        self.deadlines.clear();
         Ok(())
     }
 
@@ -880,6 +942,7 @@ impl NftBackend {
         }
         self.apply(&s, "stop")?;
         self.mirrors = Default::default();
+        self.deadlines.clear();
         Ok(())
     }
 

@@ -226,6 +226,67 @@ fn nft_check_and_repair_after_flush_ruleset() {
     assert!(report.table && report.chain && report.sets && report.rules);
 }
 
+/// A ban after someone flushed the ruleset re-creates the table with every ban
+/// bailiff had applied (keeping the time each had left in the kernel) plus the new
+/// one, and says so once.
+#[test]
+fn nft_ban_after_flush_ruleset_recreates_the_table_with_every_ban() {
+    let Some(lab) = lab("f") else { return };
+    let jail = NftJail::new("sshd", Some(&PORT.to_string()), "tcp", "reject").unwrap();
+    let mut nft = backend(&lab, jail);
+    nft.start(&[]).unwrap();
+    nft.ban(&[
+        Ban::new(t(ATK4[0]), Some(Duration::from_secs(600))),
+        Ban::new(t(ATK6[0]), None),
+    ])
+    .unwrap();
+    assert!(!nft.take_self_repaired());
+    nft_script(&lab, "flush ruleset");
+    assert!(
+        lab.connects_to(ATK4[0], SRV4, PORT),
+        "flush did not lift the ban"
+    );
+    nft.ban(&[Ban::new(t(ATK4[1]), Some(Duration::from_secs(600)))])
+        .unwrap();
+    assert!(
+        nft.take_self_repaired(),
+        "the re-created table was not reported"
+    );
+    assert!(!nft.take_self_repaired(), "reported twice");
+    for (a, dst) in [(ATK4[0], SRV4), (ATK4[1], SRV4), (ATK6[0], SRV6)] {
+        assert!(
+            !lab.connects_to(a, dst, PORT),
+            "{a} not blocked after the re-created table\n{}",
+            lab.ruleset()
+        );
+    }
+    assert!(lab.connects_to(ATK6[1], SRV6, PORT));
+    // the restored element kept its kernel timeout (about 600 s left), the
+    // permanent one has none
+    let set4 = lab
+        .nft(&["list", "set", "inet", "bailiff", "addr-set-sshd"])
+        .unwrap();
+    let line = set4.replace(',', "\n");
+    let restored = line
+        .lines()
+        .find(|l| l.contains(ATK4[0]))
+        .unwrap_or_else(|| panic!("{set4}"));
+    assert!(restored.contains("expires"), "{set4}");
+    let set6 = lab
+        .nft(&["list", "set", "inet", "bailiff", "addr6-set-sshd"])
+        .unwrap();
+    let line6 = set6.replace(',', "\n");
+    let permanent = line6
+        .lines()
+        .find(|l| l.contains(ATK6[0]))
+        .unwrap_or_else(|| panic!("{set6}"));
+    assert!(!permanent.contains("expires"), "{set6}");
+    // unban still works on the re-created table
+    nft.unban(&[t(ATK4[0])]).unwrap();
+    assert!(lab.connects_to(ATK4[0], SRV4, PORT));
+    assert!(nft.check(&[t(ATK4[1]), t(ATK6[0])]).unwrap().is_sane());
+}
+
 fn many(n: usize) -> Vec<Ban> {
     // n distinct addresses in 100.64.0.0/10, plus the attacker
     let mut v: Vec<Ban> = (0..n as u32 - 1)

@@ -175,3 +175,47 @@ fn flushed_ruleset_and_deleted_element_are_repaired_with_real_traffic() {
     eprintln!("status after the repairs:\n{last}");
     assert!(d.stop(), "bailiff server did not stop on SIGTERM");
 }
+
+/// The next ban after a flushed ruleset does not wait for the periodic check (an
+/// hour here): it re-creates the table with every ban, the earlier one included.
+/// (The check that follows logs it and records firewall-repaired; not waited for
+/// here.)
+#[test]
+fn ban_after_flushed_ruleset_recreates_the_table_at_once() {
+    let Some(lab) = lab() else { return };
+    let jail = format!(
+        "[DEFAULT]\nbanaction = nftables-multiport\nbantime = 600\nfindtime = 600\nmaxretry = 3\n\n\
+         [sshd]\nenabled = true\nport = {PORT}\nlogpath = {{dir}}/auth.log\nbackend = polling\n"
+    );
+    let mut d = Daemon::new(&lab, &jail).unwrap_or_else(|e| panic!("{e}"));
+    d.fail2ban_local("health_firewall_check = 3600\n")
+        .unwrap_or_else(|e| panic!("{e}"));
+    d.start().unwrap_or_else(|e| panic!("{e}"));
+    d.fail(ATK4[0], 3);
+    assert!(
+        lab.wait_connects(ATK4[0], false, Duration::from_secs(15)),
+        "{} not banned\n{}\n{}",
+        ATK4[0],
+        lab.firewall(),
+        d.log()
+    );
+    lab.nft(&["flush", "ruleset"])
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(lab.connects(ATK4[0], PORT), "flush did not lift the ban");
+    d.fail(ATK6[0], 3);
+    for a in [ATK6[0], ATK4[0]] {
+        assert!(
+            lab.wait_connects(a, false, Duration::from_secs(15)),
+            "{a}: not blocked after the next ban\n{}\n--- bailiff log\n{}",
+            lab.firewall(),
+            d.log()
+        );
+    }
+    assert!(lab.connects(ATK4[1], PORT) && lab.connects(ATK6[1], PORT));
+    let log = d.log();
+    assert!(
+        !log.contains("ERROR") && !log.contains("firewall check"),
+        "the ban itself must have repaired it, without errors:\n{log}"
+    );
+    assert!(d.stop(), "bailiff server did not stop on SIGTERM");
+}

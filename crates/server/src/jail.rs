@@ -1354,6 +1354,9 @@ impl JailRt {
             Option<(usize, Result<(), String>)>,
         );
         let mut commands: Vec<CmdResult> = Vec::new();
+        // native actions whose bans found the table gone and re-created it since
+        // the last check
+        let mut rebuilt: Vec<String> = Vec::new();
         // (action, first check, the repair: bans restored, how long it took and the
         // check after it)
         type Repair = Result<(usize, Duration, bailiff_action::nft::CheckReport), String>;
@@ -1375,6 +1378,9 @@ impl JailRt {
                 }
                 crate::actions::Runner::Broken(_) => continue,
             };
+            if n.take_self_repaired() {
+                rebuilt.push(a.name.clone());
+            }
             let first = n.check(&recorded).map_err(|e| e.to_string());
             let repair = match &first {
                 Ok(rep) if !rep.is_sane() => Some({
@@ -1403,6 +1409,15 @@ impl JailRt {
         }
         let t = now();
         let mut core = lock(&self.core);
+        for name in rebuilt {
+            crate::log!(
+                Level::Warning,
+                "fail2ban.actions",
+                "[{}] action {name}: a ban found the nftables table, chain or sets gone (flushed ruleset?) and re-created them with every ban",
+                self.name
+            );
+            core.health.on_repair(&name, t);
+        }
         for (name, check, rebanned) in commands {
             if let Err(e) = &check {
                 crate::log!(
