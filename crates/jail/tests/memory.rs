@@ -2,8 +2,11 @@
 //!
 //! Measures the resident set size growth of this process (Linux `/proc/self/statm`)
 //! while a jail counts one failure for each of 1,000,000 distinct IPv4 addresses, each
-//! with one realistic ~100-byte matched line kept (`maxmatches` 5). The bound is the
-//! task's: well under 200 MB. The numbers are printed for the report.
+//! with one realistic ~100-byte matched line kept (`maxmatches` 5). The daemon's whole
+//! RSS must stay under 200 MB with a million counted ids, so the jail's own share is
+//! held well below: a 52-byte slot and ~10 bytes of index per id (about 63 MB in
+//! all), plus the line rounded up to 8 bytes (about 171 MB). The numbers are printed
+//! for the report.
 
 use bailiff_jail::{FailId, Jail, JailConfig, NoHooks, Ticket};
 use std::net::{IpAddr, Ipv4Addr};
@@ -49,10 +52,10 @@ fn one_million_failing_addresses() {
         return;
     };
     eprintln!("1M ids, no matches kept: RSS +{mb:.1} MB, {per:.0} bytes/id");
-    assert!(mb < 110.0, "counting 1M ids took {mb:.1} MB");
+    assert!(mb < 80.0, "counting 1M ids took {mb:.1} MB");
     let Some((mb, per)) = run(5, true) else {
         return;
     };
     eprintln!("1M ids, one ~100-byte match kept each: RSS +{mb:.1} MB, {per:.0} bytes/id");
-    assert!(mb < 300.0, "1M ids with matches took {mb:.1} MB");
+    assert!(mb < 200.0, "1M ids with matches took {mb:.1} MB");
 }
