@@ -1327,13 +1327,17 @@ impl JailRt {
     /// again. A WARNING names what was missing and whether the repair worked; the
     /// health report gets `firewall-repaired` after a repair, and keeps
     /// `bans-not-enforced` with the error while a repair fails (the next check
-    /// tries again). Runs every `health_firewall_check` from the source thread.
+    /// tries again). A ban that found the table gone and re-created it itself
+    /// since the last check is reported the same way.
     ///
     /// `action.d` actions get fail2ban's consistency check at the same pace: for
     /// every started family, `actioncheck`, and when it fails `actionrepair` (or
     /// `actionstop` + `actionstart`); after any repair (this one, or one a failed
     /// ban ran) the bans from before it are applied again (fail2ban's ban epoch,
     /// which it only acts on when an address shows up again).
+    ///
+    /// Runs on the action worker every `health_firewall_check` when its queue is
+    /// empty; the actions' lock is released before the core's is taken.
     pub fn check_firewall(&self) {
         let tickets: Vec<_> = {
             let core = lock(&self.core);
@@ -1347,175 +1351,136 @@ impl JailRt {
         };
         let bans = crate::actions::nft_bans(&tickets);
         let recorded: Vec<bailiff_action::Target> = bans.iter().map(|b| b.target).collect();
-        // (action, its check, the re-bans after a repair: how many and the error)
-        type CmdResult = (
-            String,
-            Result<(), String>,
-            Option<(usize, Result<(), String>)>,
-        );
-        let mut commands: Vec<CmdResult> = Vec::new();
-        // native actions whose bans found the table gone and re-created it since
-        // the last check
-        let mut rebuilt: Vec<String> = Vec::new();
-        // (action, first check, the repair: bans restored, how long it took and the
-        // check after it)
-        type Repair = Result<(usize, Duration, bailiff_action::nft::CheckReport), String>;
-        let mut results: Vec<(
-            String,
-            Result<bailiff_action::nft::CheckReport, String>,
-            Option<Repair>,
-        )> = Vec::new();
+        let mut found: Vec<FirewallCheck> = Vec::new();
         for a in lock(&self.actions).iter_mut() {
-            let n = match &mut a.runner {
-                crate::actions::Runner::Nft(n) => n,
+            let name = a.name.clone();
+            match &mut a.runner {
+                crate::actions::Runner::Nft(n) => {
+                    found.push(check_native(name, n, &bans, &recorded));
+                }
                 crate::actions::Runner::Command(c) => {
                     let check = c.consistency_check().map_err(|e| e.to_string());
                     let rebanned = c
                         .reban_after_repair(&tickets)
                         .map(|(n, r)| (n, r.map_err(|e| e.to_string())));
-                    commands.push((a.name.clone(), check, rebanned));
-                    continue;
+                    found.push(FirewallCheck::Command {
+                        name,
+                        check,
+                        rebanned,
+                    });
                 }
-                crate::actions::Runner::Broken(_) => continue,
-            };
-            if n.take_self_repaired() {
-                rebuilt.push(a.name.clone());
+                crate::actions::Runner::Broken(_) => {}
             }
-            let first = n.check(&recorded).map_err(|e| e.to_string());
-            let repair = match &first {
-                Ok(rep) if !rep.is_sane() => Some({
-                    // Addresses the backend holds but the snapshot lacks (their
-                    // unban is still queued for the worker) stay until that unban
-                    // runs, as they would have without the repair.
-                    let mut all = bans.clone();
-                    let late: Vec<_> = n
-                        .banned()
-                        .filter(|t| !recorded.contains(t))
-                        .map(|t| bailiff_action::nft::Ban::new(*t, None))
-                        .collect();
-                    all.extend(late);
-                    n.repair(&all).map_err(|e| e.to_string()).and_then(|took| {
-                        n.check(&recorded)
-                            .map(|after| (all.len(), took, after))
-                            .map_err(|e| e.to_string())
-                    })
-                }),
-                _ => None,
-            };
-            results.push((a.name.clone(), first, repair));
         }
-        if results.is_empty() && commands.is_empty() {
+        if found.is_empty() {
             return;
         }
         let t = now();
         let mut core = lock(&self.core);
-        for name in rebuilt {
-            crate::log!(
-                Level::Warning,
-                "fail2ban.actions",
-                "[{}] action {name}: a ban found the nftables table, chain or sets gone (flushed ruleset?) and re-created them with every ban",
-                self.name
-            );
-            core.health.on_repair(&name, t);
+        for f in found {
+            self.report_check(&mut core.health, f, t);
         }
-        for (name, check, rebanned) in commands {
-            if let Err(e) = &check {
-                crate::log!(
-                    Level::Warning,
-                    "fail2ban.actions",
-                    "[{}] action {name}: consistency check failed and the repair did not work: {e}",
-                    self.name
-                );
-                core.health.on_action_result(
-                    &name,
-                    bailiff_health::ActionOutcome::Err(format!("consistency check: {e}")),
-                    t,
-                );
-            }
-            let Some((n, r)) = rebanned else { continue };
-            core.health.on_repair(&name, t);
-            match r {
-                Ok(()) => {
+    }
+
+    /// Log what a firewall check found and hand it to the jail's health.
+    fn report_check(&self, h: &mut bailiff_health::JailHealth, f: FirewallCheck, t: f64) {
+        use bailiff_health::ActionOutcome::{Err as Failed, Ok as Fine};
+        let jail = &self.name;
+        match f {
+            FirewallCheck::Native {
+                name,
+                rebuilt,
+                first,
+                repair,
+            } => {
+                if rebuilt {
                     crate::log!(
                         Level::Warning,
                         "fail2ban.actions",
-                        "[{}] action {name}: actioncheck failed, the action was repaired; {n} earlier ban(s) applied again",
-                        self.name
+                        "[{jail}] action {name}: a ban found the nftables table, chain or sets gone (flushed ruleset?) and re-created them with every ban"
                     );
-                    if check.is_ok() {
-                        core.health
-                            .on_action_result(&name, bailiff_health::ActionOutcome::Ok, t);
+                    h.on_repair(&name, t);
+                }
+                let rep = match first {
+                    Ok(rep) => rep,
+                    Err(e) => return h.on_action_result(&name, Failed(e), t),
+                };
+                let Some(repair) = repair else {
+                    return h.on_check_report(&name, &rep, t);
+                };
+                let what = describe_broken(&rep);
+                match repair {
+                    Ok((restored, took, after)) if after.is_sane() => {
+                        crate::log!(
+                            Level::Warning,
+                            "fail2ban.actions",
+                            "[{jail}] action {name}: firewall check: {what}; repaired: {restored} ban(s) restored in {} ms",
+                            took.as_millis()
+                        );
+                        h.on_repair(&name, t);
+                        h.on_check_report(&name, &after, t);
+                        h.on_action_result(&name, Fine, t);
+                    }
+                    Ok((_, _, after)) => {
+                        let err =
+                            format!("firewall repair did not hold: {}", describe_broken(&after));
+                        crate::log!(
+                            Level::Warning,
+                            "fail2ban.actions",
+                            "[{jail}] action {name}: firewall check: {what}; {err}"
+                        );
+                        h.on_check_report(&name, &after, t);
+                        h.on_action_result(&name, Failed(err), t);
+                    }
+                    Err(e) => {
+                        crate::log!(
+                            Level::Warning,
+                            "fail2ban.actions",
+                            "[{jail}] action {name}: firewall check: {what}; repair failed: {e}"
+                        );
+                        h.on_check_report(&name, &rep, t);
+                        h.on_action_result(
+                            &name,
+                            Failed(format!("firewall repair failed: {e}")),
+                            t,
+                        );
                     }
                 }
-                Err(e) => {
-                    crate::log!(
-                        Level::Warning,
-                        "fail2ban.actions",
-                        "[{}] action {name}: actioncheck failed, the action was repaired; applying the earlier bans again failed: {e}",
-                        self.name
-                    );
-                    core.health.on_action_result(
-                        &name,
-                        bailiff_health::ActionOutcome::Err(format!("re-ban after repair: {e}")),
-                        t,
-                    );
-                }
             }
-        }
-        for (name, first, repair) in results {
-            let rep = match first {
-                Ok(rep) => rep,
-                Err(e) => {
-                    core.health
-                        .on_action_result(&name, bailiff_health::ActionOutcome::Err(e), t);
-                    continue;
-                }
-            };
-            let Some(repair) = repair else {
-                core.health.on_check_report(&name, &rep, t);
-                continue;
-            };
-            let what = describe_broken(&rep);
-            match repair {
-                Ok((restored, took, after)) if after.is_sane() => {
+            FirewallCheck::Command {
+                name,
+                check,
+                rebanned,
+            } => {
+                if let Err(e) = &check {
                     crate::log!(
                         Level::Warning,
                         "fail2ban.actions",
-                        "[{}] action {name}: firewall check: {what}; repaired: {} ban(s) restored in {} ms",
-                        self.name,
-                        restored,
-                        took.as_millis()
+                        "[{jail}] action {name}: consistency check failed and the repair did not work: {e}"
                     );
-                    core.health.on_repair(&name, t);
-                    core.health.on_check_report(&name, &after, t);
-                    core.health
-                        .on_action_result(&name, bailiff_health::ActionOutcome::Ok, t);
+                    h.on_action_result(&name, Failed(format!("consistency check: {e}")), t);
                 }
-                Ok((_, _, after)) => {
-                    let err = format!("firewall repair did not hold: {}", describe_broken(&after));
-                    crate::log!(
-                        Level::Warning,
-                        "fail2ban.actions",
-                        "[{}] action {name}: firewall check: {what}; {err}",
-                        self.name
-                    );
-                    core.health.on_check_report(&name, &after, t);
-                    core.health
-                        .on_action_result(&name, bailiff_health::ActionOutcome::Err(err), t);
-                }
-                Err(e) => {
-                    crate::log!(
-                        Level::Warning,
-                        "fail2ban.actions",
-                        "[{}] action {name}: firewall check: {what}; repair failed: {e}",
-                        self.name
-                    );
-                    core.health.on_check_report(&name, &rep, t);
-                    core.health.on_action_result(
-                        &name,
-                        bailiff_health::ActionOutcome::Err(format!("firewall repair failed: {e}")),
-                        t,
-                    );
+                let Some((n, r)) = rebanned else { return };
+                h.on_repair(&name, t);
+                match r {
+                    Ok(()) => {
+                        crate::log!(
+                            Level::Warning,
+                            "fail2ban.actions",
+                            "[{jail}] action {name}: actioncheck failed, the action was repaired; {n} earlier ban(s) applied again"
+                        );
+                        if check.is_ok() {
+                            h.on_action_result(&name, Fine, t);
+                        }
+                    }
+                    Err(e) => {
+                        crate::log!(
+                            Level::Warning,
+                            "fail2ban.actions",
+                            "[{jail}] action {name}: actioncheck failed, the action was repaired; applying the earlier bans again failed: {e}"
+                        );
+                        h.on_action_result(&name, Failed(format!("re-ban after repair: {e}")), t);
+                    }
                 }
             }
         }
@@ -1732,6 +1697,66 @@ fn apply_ignore(jail: &mut Jail, spec: &JailSpec, d: &Daemon) {
     il.set_self_ips(&d.self_ips);
     for ip in &spec.ignoreip {
         il.add_all(ip);
+    }
+}
+
+/// What the periodic firewall check found for one action (see
+/// [`JailRt::check_firewall`]).
+enum FirewallCheck {
+    Native {
+        name: String,
+        /// A ban re-created the table since the last check.
+        rebuilt: bool,
+        first: Result<bailiff_action::nft::CheckReport, String>,
+        /// When something was broken: bans restored, how long the repair took and
+        /// the check after it.
+        repair: Option<Result<(usize, Duration, bailiff_action::nft::CheckReport), String>>,
+    },
+    Command {
+        name: String,
+        /// `actioncheck` (and the repair when it failed), every started family.
+        check: Result<(), String>,
+        /// After a repair: how many earlier bans were applied again, and the first
+        /// error.
+        rebanned: Option<(usize, Result<(), String>)>,
+    },
+}
+
+/// Check one native action against the recorded `bans` and repair it when broken.
+fn check_native(
+    name: String,
+    n: &mut bailiff_action::nft::NftBackend,
+    bans: &[bailiff_action::nft::Ban],
+    recorded: &[bailiff_action::Target],
+) -> FirewallCheck {
+    let rebuilt = n.take_self_repaired();
+    let first = n.check(recorded).map_err(|e| e.to_string());
+    let repair = match &first {
+        Ok(rep) if !rep.is_sane() => {
+            // Addresses the backend holds but the snapshot lacks (their unban is
+            // still queued for the worker) stay until that unban runs, as they
+            // would have without the repair.
+            let known: std::collections::BTreeSet<_> = recorded.iter().collect();
+            let mut all = bans.to_vec();
+            all.extend(
+                n.banned()
+                    .filter(|t| !known.contains(t))
+                    .map(|t| bailiff_action::nft::Ban::new(*t, None))
+                    .collect::<Vec<_>>(),
+            );
+            Some(n.repair(&all).map_err(|e| e.to_string()).and_then(|took| {
+                n.check(recorded)
+                    .map(|after| (all.len(), took, after))
+                    .map_err(|e| e.to_string())
+            }))
+        }
+        _ => None,
+    };
+    FirewallCheck::Native {
+        name,
+        rebuilt,
+        first,
+        repair,
     }
 }
 
