@@ -1087,6 +1087,11 @@ impl JailRt {
                             data.remove(k);
                         }
                     }
+                    if data.is_empty() {
+                        // An emptied B-tree keeps its ~600-byte node: drop it now rather
+                        // than hold one per ticket until the batch is counted.
+                        data = Default::default();
+                    }
                     if f.needs_dns {
                         // resolved below, without holding the jail
                         by_name.push((f.fid, f.time, f.matches, data));
