@@ -594,17 +594,18 @@ impl JailRt {
         if restored.is_empty() {
             return;
         }
-        for t in &restored {
-            crate::log!(
-                Level::Notice,
-                "fail2ban.actions",
-                "[{}] Restore Ban {}",
-                self.name,
-                t.id
-            );
-        }
-        self.submit(Job::Ban(vec![Batch::new(restored, default_bt)]), false);
+        // To the actions first (one batch: one nft transaction), then the log.
+        let batch = Batch::new(restored, default_bt);
+        self.submit(Job::Ban(vec![batch.clone()]), false);
         d.wake_scheduler();
+        crate::log::logger().log_many(
+            "fail2ban.actions",
+            Level::Notice,
+            batch
+                .tickets
+                .iter()
+                .map(|t| format!("[{}] Restore Ban {}", self.name, t.id)),
+        );
     }
 
     /// Hand a job to the action worker; with `wait`, return only once it has run
