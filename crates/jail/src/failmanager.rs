@@ -8,9 +8,9 @@
 //! than `findtime` are purged by [`FailManager::cleanup`].
 //!
 //! Memory: a jail may count a million ids at once (a botnet, a scan), so an entry is
-//! a 52-byte [`Slot`] in a dense vector (the address inline, no pointer), indexed by a
+//! a 52-byte `Slot` in a dense vector (the address inline, no pointer), indexed by a
 //! hash table of 4-byte slot numbers, with its matched lines packed in a
-//! [`LineArena`]. Rare data (captured values, a known ban count, an id that is not an
+//! `LineArena`. Rare data (captured values, a known ban count, an id that is not an
 //! address) lives in a side table.
 
 use std::hash::{BuildHasher, Hash, Hasher, RandomState};
