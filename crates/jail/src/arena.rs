@@ -344,7 +344,7 @@ mod tests {
         prop_oneof![
             4 => prop_oneof![
                 8 => proptest::collection::vec(any::<u8>(), 0..200),
-                1 => proptest::collection::vec(any::<u8>(), CHUNK_BYTES - 8..CHUNK_BYTES + 16),
+                1 => (any::<u8>(), CHUNK_BYTES - 8..CHUNK_BYTES + 16).prop_map(|(b, n)| vec![b; n]),
             ]
             .prop_map(Op::Put),
             3 => any::<usize>().prop_map(Op::Free),
