@@ -323,9 +323,10 @@ pub fn evaluate(h: &JailHealth, now: Time, th: &Thresholds) -> Vec<Warning> {
                 severity: Severity::Critical,
                 subject: Some(name.clone()),
                 message,
-                fix: "the ruleset was flushed or replaced (firewall reload?): run \
-                      `bailiff client reload JAIL` to restore it, and keep other tools \
-                      from flushing it"
+                fix: "the daemon repairs the firewall at each check; a warning that \
+                      stays means something is in the way: read the action's last error \
+                      (status JAIL), fix that, and keep other tools from flushing the \
+                      ruleset"
                     .into(),
             });
         }

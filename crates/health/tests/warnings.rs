@@ -206,7 +206,7 @@ const CASES: &[Case] = &[
             h.on_enforcement_check("nftables", 0, true, t + 60.0);
             t + 60.0
         },
-        words: &["3 banned addresses", "reload"],
+        words: &["3 banned addresses", "repairs"],
     },
     Case {
         name: "ruleset flushed: the set is gone",
