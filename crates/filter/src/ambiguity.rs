@@ -108,19 +108,20 @@ fn key_of(text: &str) -> Key {
 /// `text`: one to four parts, each decimal, octal (leading `0`) or hex (`0x`), the last
 /// part filling the remaining bytes. None when it is no such number.
 pub fn inet_aton(text: &str) -> Option<Ipv4Addr> {
-    if text.is_empty() || text.len() > 64 {
+    // Every part starts with a digit (`0x`, a leading `0` or a decimal): a word
+    // is rejected before any work (most tokens of a line are words).
+    if !text.as_bytes().first().is_some_and(u8::is_ascii_digit) || text.len() > 64 {
         return None;
     }
-    let parts: Vec<&str> = text.split('.').collect();
-    if parts.len() > 4 {
+    if text.bytes().filter(|&b| b == b'.').count() > 3 {
         return None;
     }
-    let mut vals = Vec::with_capacity(4);
-    for p in &parts {
+    let mut vals = [0u64; 4];
+    let mut n = 0;
+    for p in text.split('.') {
         let v = if let Some(h) = p.strip_prefix("0x").or_else(|| p.strip_prefix("0X")) {
-            if h.is_empty() {
-                0
-            } else if h.bytes().all(|b| b.is_ascii_hexdigit()) && h.len() <= 8 {
+            // `0x` without a hex digit is no number (glibc).
+            if !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit()) && h.len() <= 8 {
                 u64::from_str_radix(h, 16).ok()?
             } else {
                 return None;
@@ -136,11 +137,11 @@ pub fn inet_aton(text: &str) -> Option<Ipv4Addr> {
         } else {
             return None;
         };
-        vals.push(v);
+        vals[n] = v;
+        n += 1;
     }
-    let n = vals.len();
     let mut out: u64 = 0;
-    for (i, v) in vals.iter().enumerate() {
+    for (i, v) in vals[..n].iter().enumerate() {
         if i + 1 < n {
             if *v > 255 {
                 return None;
@@ -1122,6 +1123,53 @@ mod tests {
         assert_eq!(inet_aton("1.2.3.4.5"), None);
         assert_eq!(inet_aton("08"), None);
         assert_eq!(inet_aton("x1"), None);
+    }
+
+    /// The C library's `inet_aton` as the oracle, over short strings of the
+    /// characters that matter (no blanks: the C function stops at one).
+    #[test]
+    fn inet_aton_agrees_with_the_c_library() {
+        extern "C" {
+            #[link_name = "inet_aton"]
+            fn c_inet_aton(cp: *const libc::c_char, inp: *mut libc::in_addr) -> libc::c_int;
+        }
+        let alphabet = ['0', '1', '7', '8', '9', '.', 'x', 'a', 'f', 'g', '-'];
+        let mut checked = 0;
+        let mut texts: Vec<String> = vec![String::new()];
+        for _ in 0..5 {
+            let mut next = Vec::new();
+            for t in &texts {
+                for c in alphabet {
+                    next.push(format!("{t}{c}"));
+                }
+            }
+            for t in &next {
+                let c = std::ffi::CString::new(t.as_str()).unwrap();
+                let mut a = libc::in_addr { s_addr: 0 };
+                let ok = unsafe { c_inet_aton(c.as_ptr(), &mut a) } != 0;
+                let want = ok.then(|| Ipv4Addr::from(u32::from_be(a.s_addr)));
+                assert_eq!(inet_aton(t), want, "{t:?}");
+                checked += 1;
+            }
+            texts = next;
+        }
+        for t in [
+            "255.255.255.255",
+            "0x0.0x0.0x0.0x0",
+            "1.2.3.4.5",
+            "0xffffffff",
+            "4294967296",
+        ] {
+            let c = std::ffi::CString::new(t).unwrap();
+            let mut a = libc::in_addr { s_addr: 0 };
+            let ok = unsafe { c_inet_aton(c.as_ptr(), &mut a) } != 0;
+            assert_eq!(
+                inet_aton(t),
+                ok.then(|| Ipv4Addr::from(u32::from_be(a.s_addr))),
+                "{t}"
+            );
+        }
+        assert!(checked > 100_000);
     }
 
     #[test]

@@ -161,6 +161,25 @@ pub struct Failure {
     pub pending: bool,
     /// `fid` is a host name the caller must resolve (`usedns = yes|warn`).
     pub needs_dns: bool,
+    /// The ticket data as fail2ban holds it: every key in fail2ban's order (a Python
+    /// dict's insertion order), groups that did not take part as [`FieldValue::None`],
+    /// `matches` left out. Filled only after [`Filter::set_ordered_data`]`(true)`.
+    pub ordered: Vec<(String, FieldValue)>,
+}
+
+/// A ticket-data value with its Python type (see [`Failure::ordered`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum FieldValue {
+    /// A group that did not take part in the match.
+    None,
+    Str(String),
+    /// A set (`users`), sorted.
+    Set(Vec<String>),
+    /// A list of lines (`nofail-matches`).
+    List(Vec<String>),
+    /// `tuple_` groups.
+    Tuple(Vec<Option<String>>),
+    Int(i64),
 }
 
 /// What one input line produced.
@@ -300,6 +319,9 @@ pub struct Filter {
     check_hosts: bool,
     /// What failures carry (see [`Filter::set_keep_matches`], [`Filter::set_keep_keys`]).
     keep: Keep,
+    /// Pending multi-line matches are dropped unless `check_all` (see
+    /// [`Filter::set_ignore_pending`]).
+    ignore_pending: bool,
 }
 
 impl std::fmt::Debug for Filter {
@@ -418,8 +440,10 @@ impl Filter {
             check_hosts: true,
             keep: Keep {
                 matches: true,
+                ordered: false,
                 keys: None,
             },
+            ignore_pending: true,
             lits,
             lits_on: true,
             lits_worth: literals::Worth::default(),
@@ -447,6 +471,29 @@ impl Filter {
     /// every key: a caller that expands tags in values may then read any of them.
     pub fn set_keep_keys(&mut self, keys: Option<Vec<String>>) {
         self.keep.keys = keys;
+    }
+
+    /// Fill [`Failure::ordered`] (fail2ban-regex `-o row`): every group is then kept
+    /// in the ticket data, `None` when it did not take part, as fail2ban keeps it.
+    /// Matching and every other result are the same either way.
+    pub fn set_ordered_data(&mut self, on: bool) {
+        self.keep.ordered = on;
+        if on {
+            self.fail
+                .iter_mut()
+                .for_each(regex::Compiled::keep_none_all);
+            if let Some(p) = self.pref.as_mut() {
+                p.keep_none_all();
+            }
+        }
+    }
+
+    /// fail2ban's `ignorePending`: with `true` (the default, as in the daemon) a
+    /// multi-line (`mlfid`) match still waiting for its address is dropped unless
+    /// `check_all`; with `false` it is reported as a pending [`Failure`] (what
+    /// fail2ban-regex does without `-o`).
+    pub fn set_ignore_pending(&mut self, on: bool) {
+        self.ignore_pending = on;
     }
 
     /// How many matches were ambiguous (reported in [`LineResult::ambiguous`], nobody
@@ -905,7 +952,7 @@ impl Filter {
             let fids: Option<Option<String>> = match ip {
                 None => {
                     f.insert("mlfpending", Val::Int(1));
-                    if !self.check_all {
+                    if !self.check_all && self.ignore_pending {
                         return;
                     }
                     Some(None)
@@ -1166,10 +1213,23 @@ impl Filter {
     }
 }
 
+/// [`Failure::ordered`] of an entry (empty unless asked for).
+fn ordered_fields(keep: &Keep, fail: &Fail) -> Vec<(String, FieldValue)> {
+    if !keep.ordered {
+        return Vec::new();
+    }
+    fail.entries()
+        .filter(|(k, _)| &**k != "matches")
+        .map(|(k, v)| (k.to_string(), v.to_field()))
+        .collect()
+}
+
 /// What a [`Failure`] carries of its ticket data.
 #[derive(Debug, Clone)]
 struct Keep {
     matches: bool,
+    /// Fill [`Failure::ordered`].
+    ordered: bool,
     /// None: every key.
     keys: Option<Vec<String>>,
 }
@@ -1213,6 +1273,7 @@ fn make_failure(
     let mut entries = Vec::with_capacity(fail.len());
     let mut matches = Vec::new();
     let all = keep.all_keys(fid.as_deref(), fail);
+    let ordered = ordered_fields(keep, fail);
     for (k, v) in fail.entries() {
         if &**k == "matches" {
             if let Val::Lines(l) = v {
@@ -1243,6 +1304,7 @@ fn make_failure(
         matches,
         pending,
         needs_dns,
+        ordered,
     }
 }
 
@@ -1261,6 +1323,7 @@ fn into_failure(
     let mut entries = Vec::with_capacity(fail.len());
     let mut matches = Vec::new();
     let all = keep.all_keys(fid.as_deref(), &fail);
+    let ordered = ordered_fields(keep, &fail);
     for (k, v) in fail.into_entries() {
         if &*k == "matches" {
             if let Val::Lines(l) = v {
@@ -1292,6 +1355,7 @@ fn into_failure(
         matches,
         pending,
         needs_dns,
+        ordered,
     }
 }
 

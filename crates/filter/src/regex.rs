@@ -109,8 +109,9 @@ impl Fail {
             None => self.0.push((Arc::clone(k), v)),
         }
     }
+    /// Remove `k`; the others keep their order (as a Python dict's `pop`).
     pub fn remove(&mut self, k: &str) -> Option<Val> {
-        self.pos(k).map(|i| self.0.swap_remove(i).1)
+        self.pos(k).map(|i| self.0.remove(i).1)
     }
     /// Overwrite with every entry of `other`.
     pub fn extend(&mut self, other: Fail) {
@@ -126,6 +127,21 @@ impl Fail {
     }
     pub fn into_entries(self) -> impl Iterator<Item = (Arc<str>, Val)> {
         self.0.into_iter()
+    }
+}
+
+impl Val {
+    /// The public form of the value.
+    pub fn to_field(&self) -> crate::FieldValue {
+        use crate::FieldValue as F;
+        match self {
+            Val::None => F::None,
+            Val::Str(s) => F::Str(s.clone()),
+            Val::Set(s) => F::Set(s.iter().cloned().collect()),
+            Val::Lines(l) => F::List(l.clone()),
+            Val::Tuple(t) => F::Tuple(t.clone()),
+            Val::Int(i) => F::Int(*i),
+        }
     }
 }
 
@@ -310,8 +326,13 @@ impl Compiled {
     /// Groups named like one of `names` are reported even when they did not match.
     pub fn keep_none_for(&mut self, names: &[&str]) {
         for (i, (_, n)) in self.groups.iter().enumerate() {
-            self.keep_none[i] = names.iter().any(|m| *m == &**n);
+            self.keep_none[i] |= names.iter().any(|m| *m == &**n);
         }
+    }
+
+    /// Every group is reported, `None` when it did not match (Python's `groupdict`).
+    pub fn keep_none_all(&mut self) {
+        self.keep_none.iter_mut().for_each(|k| *k = true);
     }
 
     pub fn has_prefilter(&self) -> bool {
@@ -418,7 +439,8 @@ impl Compiled {
         }
         for (k, n) in &self.tuple {
             let v = f.get(k).and_then(Val::as_str).map(str::to_string);
-            let t = match f.remove(n) {
+            // Replaced in place: the key keeps its position (a Python dict's order).
+            let t = match f.get_mut(n).map(|v| std::mem::replace(v, Val::None)) {
                 Some(Val::Tuple(mut t)) => {
                     t.push(v);
                     t
