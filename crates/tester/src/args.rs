@@ -29,8 +29,15 @@ pub struct RegexArgs {
     #[arg(value_name = "IGNOREREGEX")]
     pub ignoreregex: Option<String>,
 
-    /// Configuration directory.
-    #[arg(short = 'c', long = "config", value_name = "DIR", default_value = DEFAULT_CONFIG_DIR)]
+    /// Configuration directory. Default: `bailiff`'s lookup order (/etc/bailiff over the
+    /// built-in configuration, else /etc/fail2ban, else the built-in configuration).
+    #[arg(
+        short = 'c',
+        long = "config",
+        value_name = "DIR",
+        default_value = DEFAULT_CONFIG_DIR,
+        hide_default_value = true
+    )]
     pub config: PathBuf,
     /// Date pattern to use instead of the filter's (fail2ban `datepattern` syntax).
     #[arg(short = 'd', long = "datepattern", value_name = "PATTERN")]
@@ -73,7 +80,7 @@ pub struct RegexArgs {
     /// Show the date templates' patterns in the report.
     #[arg(long = "verbose-date", visible_alias = "VD")]
     pub verbose_date: bool,
-    /// Accepted for compatibility (debuggex.com links are not produced).
+    /// Produce debuggex.com links for the listed lines, one per line and regex.
     #[arg(short = 'D', long = "debuggex")]
     pub debuggex: bool,
     /// Stop at the first failregex that matches a line.

@@ -16,7 +16,13 @@ fn addr() -> String {
 /// Expand `<HOST>`, `<ADDR>`, `<F-NAME>`..., `<SKIPLINES>` and scope inline flags,
 /// as the reference prints the result.
 pub fn expand(re: &str, with_dns: bool) -> String {
-    let re = scope_flags(re);
+    expand_tags(&scope_flags(re), with_dns)
+}
+
+/// The tags alone expanded, inline flags left where they are (what the reference
+/// puts in its debuggex.com links).
+pub fn expand_tags(re: &str, with_dns: bool) -> String {
+    let re = re.to_string();
     let mut out = String::with_capacity(re.len() + 64);
     let mut open: Vec<String> = Vec::new();
     let mut skiplines = 0;

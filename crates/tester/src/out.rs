@@ -241,6 +241,23 @@ impl OutFormat {
                     }
                 }
             }
+            OutFormat::Row if failures.iter().all(|f| !f.ordered.is_empty()) => {
+                // fail2ban's dict: its key order, None for groups that did not match.
+                for f in failures {
+                    let items: Vec<String> = f
+                        .ordered
+                        .iter()
+                        .map(|(k, v)| format!("{}: {}", py_repr_str(k), py_field(v)))
+                        .collect();
+                    writeln!(
+                        w,
+                        "[{},\t{},\t{{{}}}],",
+                        py_repr_str(&f.fid),
+                        py_time(f.time, int_time),
+                        items.join(", ")
+                    )?;
+                }
+            }
             OutFormat::Row => {
                 for f in failures {
                     let mut data = String::from("{");
@@ -280,6 +297,32 @@ impl OutFormat {
             OutFormat::Template(t) => write_template(t, failures, int_time, w)?,
         }
         Ok(())
+    }
+}
+
+/// Python's `repr` of a ticket-data value (a set's items sorted: Python's own order
+/// of a set of strings changes from run to run).
+fn py_field(v: &bailiff_filter::FieldValue) -> String {
+    use bailiff_filter::FieldValue as F;
+    let strs = |l: &[String]| l.iter().map(|s| py_repr_str(s)).collect::<Vec<_>>();
+    match v {
+        F::None => "None".to_string(),
+        F::Str(s) => py_repr_str(s),
+        F::Int(i) => i.to_string(),
+        F::Set(s) if s.is_empty() => "set()".to_string(),
+        F::Set(s) => format!("{{{}}}", strs(s).join(", ")),
+        F::List(l) => format!("[{}]", strs(l).join(", ")),
+        F::Tuple(t) => {
+            let items: Vec<String> = t
+                .iter()
+                .map(|v| v.as_deref().map_or("None".to_string(), py_repr_str))
+                .collect();
+            if items.len() == 1 {
+                format!("({},)", items[0])
+            } else {
+                format!("({})", items.join(", "))
+            }
+        }
     }
 }
 
@@ -621,6 +664,7 @@ mod tests {
             matches: matches.iter().map(|s| s.to_string()).collect(),
             pending: false,
             needs_dns: false,
+            ordered: Vec::new(),
         }
     }
 

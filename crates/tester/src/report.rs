@@ -48,6 +48,58 @@ pub struct ReportOptions {
     pub print_all_ignored: bool,
     pub print_no_missed: bool,
     pub print_no_ignored: bool,
+    /// `-D`: list lines with a debuggex.com link per regex.
+    pub debuggex: Option<Debuggex>,
+}
+
+/// What `-D` links need: per failregex and ignoreregex, its text and its expansion.
+#[derive(Debug, Clone, Default)]
+pub struct Debuggex {
+    pub failregex: Vec<(String, String)>,
+    pub ignoreregex: Vec<(String, String)>,
+    /// `maxlines` > 1: the links ask for the multi-line flag.
+    pub multiline: bool,
+}
+
+impl Debuggex {
+    /// `LINE | REGEX |  URL` for every line and regex, as fail2ban-regex lists them.
+    fn items(&self, kind: &str, lines: &[String]) -> Vec<String> {
+        let regexes = if kind == "ignored" {
+            &self.ignoreregex
+        } else {
+            &self.failregex
+        };
+        let mut out = Vec::new();
+        for l in lines {
+            for (text, expanded) in regexes {
+                let mut url = format!(
+                    "https://www.debuggex.com/?re={}&str={}&flavor=python",
+                    quote_plus(expanded),
+                    quote_plus(l)
+                );
+                if self.multiline {
+                    url.push_str("&flags=m");
+                }
+                out.push(format!("{l} | {text} |  {url}").trim_end().to_string());
+            }
+        }
+        out
+    }
+}
+
+/// Python's `urllib.parse.quote_plus` of UTF-8 text.
+fn quote_plus(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 3);
+    for &b in s.as_bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' | b'.' | b'-' | b'~' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
 }
 
 /// Everything the summary shows.
@@ -292,7 +344,10 @@ impl Report {
         cap[..1].make_ascii_uppercase();
         let header = format!("{cap} line(s):");
         if count < self.opts.list_cap as u64 || all {
-            let items: Vec<String> = lines.iter().map(|l| l.trim_end().to_string()).collect();
+            let items: Vec<String> = match &self.opts.debuggex {
+                Some(d) => d.items(kind, lines),
+                None => lines.iter().map(|l| l.trim_end().to_string()).collect(),
+            };
             list(w, Some(&header), &items)
         } else {
             writeln!(

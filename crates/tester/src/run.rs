@@ -309,7 +309,9 @@ impl Setup {
             raw_host: args.raw,
             ..FilterConfig::default()
         };
-        let filter = Filter::new(&cfg, zone, now)?;
+        let mut filter = Filter::new(&cfg, zone, now)?;
+        // As the reference: pending multi-line matches count unless printing with -o.
+        filter.set_ignore_pending(args.out.is_some());
 
         let mut report = Report::new(ReportOptions {
             verbose: args.verbosity(),
@@ -320,6 +322,20 @@ impl Setup {
             print_all_ignored: args.print_all_ignored,
             print_no_missed: args.print_no_missed,
             print_no_ignored: args.print_no_ignored,
+            debuggex: args.debuggex.then(|| {
+                // The reference expands `<HOST>` with names unless --usedns is "no".
+                let dns = args.usedns.as_deref() != Some("no");
+                let pairs = |l: &[String]| {
+                    l.iter()
+                        .map(|r| (r.clone(), crate::display::expand_tags(r, dns)))
+                        .collect()
+                };
+                crate::report::Debuggex {
+                    failregex: pairs(&def.failregex),
+                    ignoreregex: pairs(&def.ignoreregex),
+                    multiline: maxlines > 1,
+                }
+            }),
         });
         report.failregex = def.failregex.iter().map(|r| RegexStat::new(r)).collect();
         report.ignoreregex = def.ignoreregex.iter().map(|r| RegexStat::new(r)).collect();
@@ -465,6 +481,8 @@ fn process(
     if let Some(f) = &outfmt {
         // Failures carry only the ticket data the output reads.
         s.filter.set_keep_keys(f.reads_keys());
+        // `row` prints fail2ban's dict as it is: its order, None values.
+        s.filter.set_ordered_data(*f == OutFormat::Row);
     }
     let verbose = args.verbosity() > 0;
     // Results streamed to the same terminal would be garbled by the bar.
