@@ -33,6 +33,13 @@ use crate::{lock, now, Daemon};
 const SAVE_DIRTY: Duration = Duration::from_secs(1);
 const SAVE_EVERY: Duration = Duration::from_secs(60);
 
+/// Lines of one read handed to the filter at a time (see [`JailRt::process_from`]).
+const CHUNK_LINES: usize = 1024;
+
+/// Bans handed to the actions and not yet written to the store and the log: the
+/// batch and, per ticket, whether it goes to the store.
+type Decided = (Batch, Vec<bool>);
+
 /// How long a control command (`banip`, `unbanip`, `unban`) waits for its job to
 /// run before it answers anyway (the job still runs, in order).
 const CONTROL_WAIT: Duration = Duration::from_secs(15);
@@ -655,6 +662,10 @@ impl JailRt {
     /// is closed and empty.
     fn action_worker(self: Arc<Self>, d: &Daemon) {
         let mut last_check = Instant::now();
+        // Results not yet handed to the health, which lives under the core's lock:
+        // the source thread holds it while it matches a chunk, and the worker does
+        // not wait for it between two jobs.
+        let mut unfed: Vec<Outcomes> = Vec::new();
         loop {
             let until_check = d.health_check_every.saturating_sub(last_check.elapsed());
             match self.queue.take(until_check) {
@@ -671,15 +682,29 @@ impl JailRt {
                                 self.name
                             );
                         }
-                        self.feed_action_outcomes();
+                        unfed.extend(self.take_action_outcomes());
+                        if unfed.len() > MAX_UNFED {
+                            unfed.drain(..unfed.len() - MAX_UNFED);
+                        }
+                        if let Some(mut core) = try_lock(&self.core) {
+                            give_outcomes(&mut core, std::mem::take(&mut unfed));
+                        }
                         self.queue.finished(seq);
+                    }
+                    if !unfed.is_empty() && self.queue.is_idle() {
+                        give_outcomes(&mut lock(&self.core), std::mem::take(&mut unfed));
                     }
                 }
                 Taken::Idle => {
                     last_check = Instant::now();
                     self.check_firewall();
                 }
-                Taken::Closed => return,
+                Taken::Closed => {
+                    if !unfed.is_empty() {
+                        give_outcomes(&mut lock(&self.core), unfed);
+                    }
+                    return;
+                }
             }
         }
     }
@@ -956,9 +981,26 @@ impl JailRt {
         t: f64,
     ) {
         let big = lines.iter().map(|(l, _)| l.len()).sum::<usize>() >= RELEASE_AFTER_BYTES;
+        // A big batch goes through in chunks: each chunk's bans reach the action
+        // worker as soon as they are decided, so the firewall applies them while the
+        // next chunk is matched; the store and the log get all of them at the end.
+        let mut decided = Vec::new();
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.process_inner(d, source, catching_up, lines, t)
+            if lines.len() <= CHUNK_LINES {
+                self.process_inner(d, source, catching_up, lines, t, &mut decided);
+            } else {
+                let mut rest = lines.into_iter();
+                loop {
+                    let chunk: Vec<_> = rest.by_ref().take(CHUNK_LINES).collect();
+                    if chunk.is_empty() {
+                        break;
+                    }
+                    self.process_inner(d, source, catching_up, chunk, t, &mut decided);
+                }
+            }
         }));
+        self.record_bans(d, &decided);
+        drop(decided);
         if big {
             release_freed_memory();
         }
@@ -979,6 +1021,7 @@ impl JailRt {
         catching_up: bool,
         lines: Vec<(String, Option<f64>)>,
         t: f64,
+        decided: &mut Vec<Decided>,
     ) {
         let mut tickets = Vec::new();
         let mut by_name = Vec::new();
@@ -1118,11 +1161,12 @@ impl JailRt {
         if tickets.is_empty() {
             return;
         }
-        self.add_failures(d, tickets, t);
+        self.add_failures(d, tickets, t, decided);
     }
 
-    /// Count failures and ban what reaches `maxretry`.
-    pub fn add_failures(&self, d: &Daemon, tickets: Vec<Ticket>, t: f64) {
+    /// Count failures and ban what reaches `maxretry`: the bans go to the actions at
+    /// once, and to `decided` for the store and the log ([`JailRt::record_bans`]).
+    fn add_failures(&self, d: &Daemon, tickets: Vec<Ticket>, t: f64, decided: &mut Vec<Decided>) {
         let mut to_ban = Vec::new();
         {
             let mut core = lock(&self.core);
@@ -1150,7 +1194,9 @@ impl JailRt {
             }
         }
         if !to_ban.is_empty() {
-            self.ban_inner(d, to_ban, t, false);
+            if let Some((batch, stored, _)) = self.ban_decide(d, to_ban, t) {
+                decided.push((batch, stored));
+            }
         }
     }
 
@@ -1161,9 +1207,37 @@ impl JailRt {
         self.ban_inner(d, tickets, t, true)
     }
 
-    /// Ban tickets: counted in the jail, written to the store (one transaction),
-    /// logged, and queued for the actions as one batch (`wait`: until they ran).
+    /// Ban tickets: counted in the jail, queued for the actions as one batch, then
+    /// written to the store (one transaction) and logged (`wait`: until the actions
+    /// ran).
     fn ban_inner(&self, d: &Daemon, tickets: Vec<Ticket>, t: f64, wait: bool) -> usize {
+        let Some((batch, stored, last_seq)) = self.ban_decide(d, tickets, t) else {
+            return 0;
+        };
+        let n = batch.tickets.len();
+        self.record_bans(d, &[(batch, stored)]);
+        if let (true, Some(seq)) = (wait, last_seq) {
+            if !self.queue.wait_done(seq, CONTROL_WAIT) {
+                crate::log!(
+                    Level::Warning,
+                    "fail2ban.actions",
+                    "[{}] actions are behind; the ban's action runs later",
+                    self.name
+                );
+            }
+        }
+        n
+    }
+
+    /// Ban tickets in the jail and queue them for the actions (one batch). Returns
+    /// the batch, which of its tickets go to the store, and the last job queued;
+    /// `None` when nothing was banned nor prolonged.
+    fn ban_decide(
+        &self,
+        d: &Daemon,
+        tickets: Vec<Ticket>,
+        t: f64,
+    ) -> Option<(Batch, Vec<bool>, Option<u64>)> {
         // (ticket, whether it goes to the store)
         let mut banned: Vec<(Ticket, bool)> = Vec::new();
         let mut prolong = Vec::new();
@@ -1224,12 +1298,11 @@ impl JailRt {
             }
         }
         if banned.is_empty() && prolong.is_empty() {
-            return 0;
+            return None;
         }
         // The actions first: the worker applies the batch (the native backend: one
-        // nft transaction) while this thread writes the store and the log. No ban is
-        // lost if the daemon dies in between: the log position is saved only after
-        // this returns, so the lines are read and banned again at the next start.
+        // nft transaction) while the caller goes on, then writes the store and the
+        // log (`record_bans`).
         let (banned, stored): (Vec<Ticket>, Vec<bool>) = banned.into_iter().unzip();
         let banned = Batch::new(banned, default_bt);
         let mut last_seq = None;
@@ -1249,13 +1322,29 @@ impl JailRt {
             }
         }
         d.wake_scheduler();
+        Some((banned, stored, last_seq))
+    }
+
+    /// The store (one transaction) and the log for bans already handed to the
+    /// actions. No ban is lost if the daemon dies before this: a log position is
+    /// saved only after its lines were processed, so they are read and banned again
+    /// at the next start.
+    fn record_bans(&self, d: &Daemon, decided: &[Decided]) {
+        if decided.is_empty() {
+            return;
+        }
         let max_matches = d.db_max_matches();
-        let records: Vec<BanRecord> = banned
-            .tickets
+        let records: Vec<BanRecord> = decided
             .iter()
-            .zip(&stored)
-            .filter(|(_, record)| **record)
-            .map(|(x, _)| BanRecord::from_ticket(&self.name, x, default_bt, max_matches))
+            .flat_map(|(b, stored)| {
+                b.tickets
+                    .iter()
+                    .zip(stored)
+                    .filter(|(_, s)| **s)
+                    .map(|(x, _)| {
+                        BanRecord::from_ticket(&self.name, x, b.default_ban_time, max_matches)
+                    })
+            })
             .collect();
         if !records.is_empty() {
             if let Some(s) = lock(&d.store).as_mut() {
@@ -1268,26 +1357,18 @@ impl JailRt {
         crate::log::logger().log_many(
             "fail2ban.actions",
             Level::Notice,
-            banned.tickets.iter().map(|tk| {
-                format!(
-                    "[{}] {}Ban {}",
-                    self.name,
-                    if tk.restored { "Restore " } else { "" },
-                    tk.id
-                )
-            }),
+            decided
+                .iter()
+                .flat_map(|(b, _)| b.tickets.iter())
+                .map(|tk| {
+                    format!(
+                        "[{}] {}Ban {}",
+                        self.name,
+                        if tk.restored { "Restore " } else { "" },
+                        tk.id
+                    )
+                }),
         );
-        if let (true, Some(seq)) = (wait, last_seq) {
-            if !self.queue.wait_done(seq, CONTROL_WAIT) {
-                crate::log!(
-                    Level::Warning,
-                    "fail2ban.actions",
-                    "[{}] actions are behind; the ban's action runs later",
-                    self.name
-                );
-            }
-        }
-        banned.tickets.len()
     }
 
     /// Unban tickets already removed from the ban manager: log and actions, waiting
@@ -1495,21 +1576,20 @@ impl JailRt {
     /// Hand the actions' latest results to the jail's health (the actions' lock is
     /// released before the core's is taken).
     pub fn feed_action_outcomes(&self) {
-        let done: Vec<(String, Vec<bailiff_health::ActionOutcome>)> = lock(&self.actions)
-            .iter_mut()
-            .map(|a| (a.name.clone(), a.take_outcomes()))
-            .filter(|(_, o)| !o.is_empty())
-            .collect();
+        let done = self.take_action_outcomes();
         if done.is_empty() {
             return;
         }
-        let t = now();
-        let mut core = lock(&self.core);
-        for (name, outcomes) in done {
-            for o in outcomes {
-                core.health.on_action_result(&name, o, t);
-            }
-        }
+        give_outcomes(&mut lock(&self.core), done);
+    }
+
+    /// The actions' results since the last call, per action.
+    fn take_action_outcomes(&self) -> Vec<Outcomes> {
+        lock(&self.actions)
+            .iter_mut()
+            .map(|a| (a.name.clone(), a.take_outcomes()))
+            .filter(|(_, o)| !o.is_empty())
+            .collect()
     }
 
     /// Bans that ended by `t` (the scheduler's call).
@@ -1534,6 +1614,32 @@ impl JailRt {
         core.filter = f;
         core.fcfg = new;
         Ok(())
+    }
+}
+
+/// An action's name and its call results.
+type Outcomes = (String, Vec<bailiff_health::ActionOutcome>);
+
+/// At most this many [`Outcomes`] wait in the action worker for the core's lock
+/// (the oldest go first).
+const MAX_UNFED: usize = 256;
+
+/// Hand action results to the jail's health.
+fn give_outcomes(core: &mut Core, done: Vec<Outcomes>) {
+    let t = now();
+    for (name, outcomes) in done {
+        for o in outcomes {
+            core.health.on_action_result(&name, o, t);
+        }
+    }
+}
+
+/// The lock if it is free now (poisoning shrugged off as in [`lock`]).
+fn try_lock<T>(m: &Mutex<T>) -> Option<MutexGuard<'_, T>> {
+    match m.try_lock() {
+        Ok(g) => Some(g),
+        Err(std::sync::TryLockError::Poisoned(e)) => Some(e.into_inner()),
+        Err(std::sync::TryLockError::WouldBlock) => None,
     }
 }
 
