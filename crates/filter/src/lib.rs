@@ -773,8 +773,11 @@ impl Filter {
         }
         // Which buffer the failregexes see: pbuf, or wbuf (content / rebuilt).
         let mut use_w = false;
+        // Every buffer searched below is pbuf or made of its text: all ASCII when
+        // pbuf is (checked once per line instead of once per regex).
+        let ascii = pbuf.is_ascii().then_some(true);
         if let Some(p) = self.pref.as_mut() {
-            match p.search(pbuf) {
+            match p.search_ascii(pbuf, ascii) {
                 Ok(Some(_)) => {}
                 Ok(None) => return,
                 Err(e) => {
@@ -808,7 +811,7 @@ impl Filter {
             }
             let buf: &str = if use_w { wbuf } else { pbuf };
             let fr = &mut self.fail[idx];
-            let span = match fr.search(buf) {
+            let span = match fr.search_ascii(buf, ascii) {
                 Ok(Some(s)) => s,
                 Ok(None) => continue,
                 Err(e) => {

@@ -78,11 +78,11 @@ impl Val {
 /// most; names are shared with the compiled regex, so building one does not allocate
 /// names).
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Fail(Vec<(Arc<str>, Val)>);
+pub(crate) struct Fail(Vec<(Arc<str>, Val)>, bool);
 
 impl Fail {
     pub fn new() -> Fail {
-        Fail(Vec::with_capacity(12))
+        Fail(Vec::with_capacity(12), false)
     }
     fn pos(&self, k: &str) -> Option<usize> {
         self.0.iter().position(|(n, _)| {
@@ -109,12 +109,20 @@ impl Fail {
             None => self.0.push((Arc::clone(k), v)),
         }
     }
-    /// Remove `k`; the others keep their order (as a Python dict's `pop`).
+    /// Remove `k`. In an ordered entry (see [`Compiled::keep_none_all`]) the others
+    /// keep their order, as a Python dict's `pop`; otherwise order does not matter
+    /// and the last entry takes its place.
     pub fn remove(&mut self, k: &str) -> Option<Val> {
-        self.pos(k).map(|i| self.0.remove(i).1)
+        let i = self.pos(k)?;
+        Some(if self.1 {
+            self.0.remove(i).1
+        } else {
+            self.0.swap_remove(i).1
+        })
     }
     /// Overwrite with every entry of `other`.
     pub fn extend(&mut self, other: Fail) {
+        self.1 |= other.1;
         for (k, v) in other.0 {
             self.insert_key(&k, v);
         }
@@ -183,6 +191,8 @@ pub(crate) struct Compiled {
     ascii: AsciiTwin,
     /// The last search ran on the ASCII twin: its captures are in `ascii`'s locations.
     last_ascii: bool,
+    /// Entries built from this regex keep their order (see [`Compiled::keep_none_all`]).
+    ordered: bool,
     multi_line: bool,
     /// (group index, name) of every named group.
     groups: Vec<(usize, Arc<str>)>,
@@ -310,6 +320,7 @@ impl Compiled {
             locs,
             ascii: AsciiTwin::Untried,
             last_ascii: false,
+            ordered: false,
             multi_line,
             groups,
             alt,
@@ -330,9 +341,11 @@ impl Compiled {
         }
     }
 
-    /// Every group is reported, `None` when it did not match (Python's `groupdict`).
+    /// Every group is reported, `None` when it did not match (Python's `groupdict`),
+    /// and the entries keep a Python dict's order.
     pub fn keep_none_all(&mut self) {
         self.keep_none.iter_mut().for_each(|k| *k = true);
+        self.ordered = true;
     }
 
     pub fn has_prefilter(&self) -> bool {
@@ -349,12 +362,23 @@ impl Compiled {
 
     /// Search `buf`; the span of the match.
     pub fn search(&mut self, buf: &str) -> Result<Option<(usize, usize)>, String> {
+        self.search_ascii(buf, None)
+    }
+
+    /// [`Compiled::search`], told whether `buf` is pure ASCII when the caller knows.
+    pub fn search_ascii(
+        &mut self,
+        buf: &str,
+        ascii: Option<bool>,
+    ) -> Result<Option<(usize, usize)>, String> {
         if let Some(f) = &self.first {
             if !f.accepts(buf.as_bytes()) {
                 return Ok(None);
             }
         }
-        let r = if buf.is_ascii() && self.ascii_ready() {
+        let ascii = ascii.unwrap_or_else(|| buf.is_ascii());
+        debug_assert_eq!(ascii, buf.is_ascii());
+        let r = if ascii && self.ascii_ready() {
             self.last_ascii = true;
             match &mut self.ascii {
                 AsciiTwin::Ready(b) => {
@@ -420,6 +444,7 @@ impl Compiled {
     /// which is not ticket data).
     pub fn groups_except(&self, buf: &str, skip: &str) -> Fail {
         let mut f = Fail::new();
+        f.1 = self.ordered;
         for (gi, (i, n)) in self.groups.iter().enumerate() {
             if &**n == skip {
                 continue;
