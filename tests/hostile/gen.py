@@ -464,6 +464,67 @@ fake("haproxy-http-auth", {}, "url",
      lambda a, u: f'{syslog(43)} test haproxy[760]: {a}:58444 [23/Nov/2026:10:00:43.439] main app/app1 1939/0/1/0/1940 401 5168 - - ---- 3/3/0/0/0 0/0 "GET /{u} HTTP/1.1"',
      lambda b, a: f'x HTTP/1.1" {b}:1 [x] main app/<NOSRV> -1/-1/-1/-1/0 401')
 
+# --- a user name the stock regex cannot read as such ---------------------------------
+# sshd's `<F-USER>` alternatives exclude ` from `, and after `: ` it accepts any
+# trailing text: a user name `x from ADDR:` makes the filter read ADDR as the host
+# while the true line (user name with ` from `) is one the regex cannot read at all.
+def p_from_colon(a):
+    b = by4()
+    return f"a from {b}:", [b], "from ADDR: (user name of another shape)"
+
+
+def p_from_colon_v6(a):
+    b = f"2001:db8:beef::{nxt():x}"
+    return f"a from {b}:", [b], "from IPv6: (user name of another shape)"
+
+
+def p_from_colon_mapped(a):
+    b = by4()
+    return f"a from ::ffff:{b}:", [b, f"::ffff:{b}"], "from ::ffff:ADDR: (user name of another shape)"
+
+
+def p_from_colon_port(a):
+    b = by4()
+    return f"a from {b} port 22 ssh2:", [b], "from ADDR port N ssh2: (user name of another shape)"
+
+
+OTHER_SHAPE = [p_from_colon, p_from_colon_v6, p_from_colon_mapped, p_from_colon_port]
+for mode in SSHD_MODES:
+    o = {"mode": mode}
+    pid = [2000]
+
+    def sshd(msg):
+        pid[0] += 1
+        return f"{syslog(pid[0])} sshd[{pid[0]}]: {msg}"
+
+    each("sshd", o, "user", lambda a, u: sshd(f"Failed password for invalid user {u} from {a} port 5022 ssh2"),
+         OTHER_SHAPE)
+    each("sshd", o, "user", lambda a, u: sshd(f"Failed password for invalid user {u} from {a} port 5022 ssh2"),
+         [p_from_colon, p_from_colon_v6], v6=True)
+    # (Not `Failed password for {u}`: without `invalid user` the name is an account on
+    # the host, which the client cannot make up.)
+    each("sshd", o, "user", lambda a, u: sshd(f"Failed publickey for invalid user {u} from {a} port 5022 ssh2"),
+         [p_from_colon, p_from_colon_mapped])
+    each("sshd", o, "user", lambda a, u: sshd(f"Invalid user {u} from {a} port 5022"), OTHER_SHAPE)
+    each("sshd", o, "user", lambda a, u: sshd(f"error: PAM: Authentication failure for {u} from {a}"),
+         [p_from_colon, p_from_colon_v6])
+    each("sshd", o, "user", lambda a, u: sshd(f"Authentication failure for {u} from {a} port 5022 ssh2"),
+         [p_from_colon, p_from_colon_port])
+    each("sshd", o, "user", lambda a, u: sshd(
+        f"pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost={a}  user={u}"),
+        [p_from_colon, p_rhost])
+    each("sshd", o, "user", lambda a, u: sshd(
+        f"User {u} from {a} not allowed because not listed in AllowUsers"), [p_from_colon, p_from_colon_v6])
+each("dovecot", {}, "user", lambda a, u: DOV.format(d=syslog(44), u=u, a=a),
+     [p_from_colon, p_rhost, p_ipbracket])
+each("dovecot", {}, "user",
+     lambda a, u: f"{syslog(45)} mail dovecot: auth-worker(31326): pam({u},{a}): unknown user",
+     [p_from_colon, p_port])
+each("courier-auth", {}, "user", lambda a, u: CRR.format(d=syslog(46), u=u, a=a), [p_from_colon, p_ipbracket])
+each("pam-generic", {}, "ruser",
+     lambda a, u: (f"{syslog(47)} srv sshd: pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh "
+                   f"ruser={u} rhost={a}"), [p_from_colon, p_rhost])
+
 with open(os.path.join(HERE, "corpus.jsonl"), "w") as f:
     for r in records:
         f.write(json.dumps(r, sort_keys=True) + "\n")

@@ -13,7 +13,11 @@
 //! 2. For each token other than the captured one (and not the same address), a
 //!    *probe*: the token's text is replaced by a sentinel, and a variant of the regex
 //!    whose `ip4`/`ip6`/`dns` groups match only that sentinel is run on the result. A
-//!    hit means the regex can read the line with that token as the host.
+//!    hit means the regex can read the line with that token as the host. In the
+//!    variant, the groups the attacker fills outright (`<F-USER>`, `<F-ALT_USER…>`)
+//!    also accept any text: a stock regex that cannot read the true line at all
+//!    (its user group excludes ` from `, say) would otherwise find no second reading
+//!    of a line whose user name holds a `from <address>` of its own.
 //!
 //! A line with more than one such address is ambiguous: the filter reports it
 //! instead of a failure (see `LineResult::ambiguous` in the crate root). Only lines
@@ -533,6 +537,86 @@ fn sentinel_groups(re: &str) -> Result<(String, u8), String> {
     Ok((out, kinds))
 }
 
+/// Is `name` a group whose text the attacker chooses outright (`<F-USER>`,
+/// `<F-ALT_USER>`, `<F-ALT_USER1>`...)?
+fn is_attacker_group(name: &str) -> bool {
+    name == "user" || name.starts_with("alt_user")
+}
+
+/// `re` with the body `X` of every attacker-chosen group (see [`is_attacker_group`])
+/// turned into `(?:X|.+?)`: the daemon writes whatever name it was sent, so the
+/// field may hold any text, not only what the filter's author expected there. The
+/// groups inside `X` stay, so conditionals on them (`(?(cond_user)...)`) still
+/// compile; when the `.+?` branch is taken they are unset, which is what "the name
+/// had another shape" means to such a conditional. In a regex that tells an invalid
+/// user from a valid one with a group `cond_inv` (sshd's `Failed … for (?P<cond_inv>
+/// invalid user )?NAME`), only the invalid user's name is relaxed: a valid user's
+/// name is an account on the host, which the client cannot make up. `re` is one
+/// regex (the scope of that group), not the joined pipeline.
+fn relax_attacker_groups(re: &str) -> String {
+    let chars: Vec<char> = re.chars().collect();
+    let has_cond_inv = re.contains("(?P<cond_inv>");
+    let mut out = String::with_capacity(re.len() + 16);
+    // The `)` closing each relaxed group (char index, innermost last) and the
+    // relaxed branch to put before it.
+    let mut closes: Vec<(usize, &str)> = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        match chars[i] {
+            '\\' => {
+                out.push('\\');
+                if let Some(&c) = chars.get(i + 1) {
+                    out.push(c);
+                }
+                i += 2;
+                continue;
+            }
+            '[' => {
+                if let Some(e) = group_end_class(&chars, i) {
+                    out.extend(&chars[i..=e]);
+                    i = e + 1;
+                    continue;
+                }
+            }
+            '(' if chars[i..].starts_with(&['(', '?', 'P', '<']) => {
+                let name_end = chars[i + 4..].iter().position(|&c| c == '>');
+                if let Some(n) = name_end {
+                    let name: String = chars[i + 4..i + 4 + n].iter().collect();
+                    let body = i + 4 + n + 1;
+                    if is_attacker_group(&name) {
+                        if let Some(close) = group_end(&chars, body) {
+                            // sshd's regexes tell an invalid user (`cond_inv`: a name
+                            // the client sent) from a valid one (an account the admin
+                            // made, no attacker text): only the former is relaxed.
+                            let any = if has_cond_inv {
+                                "|(?(cond_inv).+?|(?!))))"
+                            } else {
+                                "|.+?))"
+                            };
+                            out.extend(&chars[i..body]);
+                            out.push_str("(?:");
+                            closes.push((close, any));
+                            i = body;
+                            continue;
+                        }
+                    }
+                }
+            }
+            ')' if closes.last().is_some_and(|&(c, _)| c == i) => {
+                if let Some((_, any)) = closes.pop() {
+                    out.push_str(any);
+                }
+                i += 1;
+                continue;
+            }
+            _ => {}
+        }
+        out.push(chars[i]);
+        i += 1;
+    }
+    out
+}
+
 /// `re` without its `^` anchors (unescaped, outside character classes): inside the
 /// prefregex's content, a failregex's `^` is the start of the content.
 fn strip_carets(re: &str) -> String {
@@ -662,7 +746,10 @@ impl Probe {
         if fail.is_empty() {
             return Ok(None);
         }
-        let joined = pipeline_pattern(pref, fail, multi_line);
+        let pref = pref.map(relax_attacker_groups);
+        let fail: Vec<String> = fail.iter().map(|f| relax_attacker_groups(f)).collect();
+        let fail: Vec<&str> = fail.iter().map(String::as_str).collect();
+        let joined = pipeline_pattern(pref.as_deref(), &fail, multi_line);
         let (text, kinds) = sentinel_groups(&joined)?;
         if kinds == 0 {
             return Ok(None);
@@ -1263,6 +1350,44 @@ mod tests {
         let buf = "NOTICE chan_sip.c: Registration from '<sip:1@a>' failed for '198.51.100.2' - Wrong password\n";
         let s = buf.find("198.").unwrap();
         let r = c.readings(buf, (s, s + 12), "198.51.100.2", (0, buf.len() - 1), None);
+        assert!(!r.ambiguous(), "{r:?}");
+    }
+
+    #[test]
+    fn attacker_groups_accept_any_text() {
+        assert_eq!(
+            relax_attacker_groups(
+                r"a (?P<user>(?P<cond_user>\S+)|[^)(]+) (?P<alt_user1>x)(?P<userx>y)"
+            ),
+            r"a (?P<user>(?:(?P<cond_user>\S+)|[^)(]+|.+?)) (?P<alt_user1>(?:x|.+?))(?P<userx>y)"
+        );
+        assert_eq!(relax_attacker_groups(r"\(?P<user>x)"), r"\(?P<user>x)");
+        assert_eq!(
+            relax_attacker_groups(r"(?P<cond_inv>i )?(?P<user>\S+|[^:]+)"),
+            r"(?P<cond_inv>i )?(?P<user>(?:\S+|[^:]+|(?(cond_inv).+?|(?!))))"
+        );
+    }
+
+    /// The stock sshd regex cannot read the true line (its user alternatives exclude
+    /// ` from `), and takes trailing text after `: `: the user name `a from
+    /// 203.0.113.0:` makes it capture the bystander. Another shape of the user name
+    /// reads the daemon's address, so the line is ambiguous.
+    #[test]
+    fn user_name_of_another_shape_reads_the_true_address() {
+        let f = crate::tags::expand(
+            r"^Failed \S+ for (?P<cond_inv>invalid user )?<F-USER>(?P<cond_user>\S+)|(?(cond_inv)(?:(?! from ).)*?|[^:]+)</F-USER> from <HOST>(?: (?:port \d+|on \S+))*(?: ssh\d*)?(?(cond_user): |(?:(?:(?! from ).)*)$)",
+            false,
+        );
+        let mut c = Checker::new(None, &[&f], false, false).unwrap();
+        let buf = "Failed password for invalid user a from 203.0.113.0: from 198.51.100.0 port 5022 ssh2\n";
+        let s = buf.find("203.").unwrap();
+        let r = c.readings(buf, (s, s + 11), "203.0.113.0", (0, s + 13), None);
+        assert_eq!(r.candidates, vec!["203.0.113.0", "198.51.100.0"]);
+        assert_eq!(r.kind, Some(AmbiguityKind::Readings));
+        // A valid user's name is an account, not attacker text: not relaxed.
+        let buf = "Failed password for a from 203.0.113.0: from 198.51.100.0 port 5022 ssh2\n";
+        let s = buf.find("203.").unwrap();
+        let r = c.readings(buf, (s, s + 11), "203.0.113.0", (0, s + 13), None);
         assert!(!r.ambiguous(), "{r:?}");
     }
 

@@ -19,6 +19,20 @@ fn repo_dir(rel: &str) -> PathBuf {
         .join(rel)
 }
 
+/// Sample lines (file:line) a client can write itself by choosing a name, so that no
+/// filter can read them one way; the ambiguity probe lets such names hold any text.
+const INHERENTLY_AMBIGUOUS: &[&str] = &[
+    // `ruser= rhost=192.0.2.2 user=test rhost=192.0.2.152`: a remote user name
+    // ` rhost=192.0.2.2 user=test` (PAM_RUSER, client-supplied for rlogin-like services)
+    // from 192.0.2.152 gives the same line.
+    "pam-generic:23",
+    // `invalid user test from 127.0.0.1 port 58946 ssh2: from 10.10.1.2 port 55555 ssh2`:
+    // the invalid user name `test from 127.0.0.1 port 58946 ssh2:` sent from 10.10.1.2
+    // gives the same line.
+    "sshd:144",
+    "sshd-journal:145",
+];
+
 /// Our filters: every `config/filter.d/*.conf` except the shared `*common.conf` includes.
 fn library_filters(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
@@ -108,11 +122,24 @@ fn library_sample_logs() {
         "{failed} library checks failed (see output above)"
     );
     // The stock filters leave a few sample lines readable with two addresses (the compat
-    // suite tolerates those, KNOWN_AMBIGUOUS); ours must read every line one way.
-    assert!(
-        suite.ambiguous.is_empty(),
-        "our filters left sample lines ambiguous: {:?}",
+    // suite tolerates those, KNOWN_AMBIGUOUS); ours must read every line one way, except
+    // the samples whose very text a client can write with a name of its choice (see
+    // INHERENTLY_AMBIGUOUS): no regex can tell those readings apart.
+    let unexpected: Vec<&String> = suite
+        .ambiguous
+        .iter()
+        .filter(|a| {
+            let sample = a.rsplit(": ").next().unwrap_or(a);
+            !INHERENTLY_AMBIGUOUS.contains(&sample)
+        })
+        .collect();
+    println!(
+        "library: sample lines reported ambiguous: {:?}",
         suite.ambiguous
+    );
+    assert!(
+        unexpected.is_empty(),
+        "our filters left sample lines ambiguous: {unexpected:?}"
     );
 }
 

@@ -160,6 +160,15 @@ pub const KNOWN_AMBIGUOUS: &[(&str, usize, &str)] = &[
         "`for .* from <HOST>(?:\\. (?:(?! from ).)* in ...)?$`: `from 127.0.0.1. from 1.2.3.4.` \
          reads either address (the lookahead only refuses ` from `)",
     ),
+    (
+        "sshd",
+        144,
+        "`Failed password for invalid user test from 127.0.0.1 port 58946 ssh2: from \
+         10.10.1.2 port 55555 ssh2`: fail2ban reads an injected auth-info, but the client at \
+         10.10.1.2 writes the same line with the invalid user name `test from 127.0.0.1 port \
+         58946 ssh2:` (the ambiguity probe lets a user name hold any text)",
+    ),
+    ("sshd-journal", 145, "the journal form of sshd:144"),
 ];
 
 pub fn same_host(fid: &str, want: &str) -> bool {
