@@ -813,17 +813,25 @@ impl NftBackend {
     }
 
     fn try_ban(&mut self, bans: &[Ban]) -> Result<(), ActionError> {
-        let mut mirrors = self.mirrors.clone();
-        let plan = plan_adds(bans, &mut mirrors);
+        // The mirrors change in place (no copy of every set per batch) and are put
+        // back when the kernel refuses the batch.
+        let plan = plan_adds(bans, &mut self.mirrors);
         if plan.adds.is_empty() && plan.removes.is_empty() {
             return Ok(());
         }
-        if !self.add_over_netlink(&plan)? {
-            let mut s = String::with_capacity(bans.len() * 32);
-            write_elements(&mut s, &self.jail, &plan);
-            self.apply(&s, "ban")?;
+        let applied = match self.add_over_netlink(&plan) {
+            Ok(true) => Ok(()),
+            Ok(false) => {
+                let mut s = String::with_capacity(bans.len() * 32);
+                write_elements(&mut s, &self.jail, &plan);
+                self.apply(&s, "ban")
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(e) = applied {
+            undo_plan(&mut self.mirrors, &plan);
+            return Err(e);
         }
-        self.mirrors = mirrors;
         self.note(&plan);
         Ok(())
     }
@@ -1090,6 +1098,17 @@ fn plan_adds(bans: &[Ban], mirrors: &mut [BTreeSet<Target>; 4]) -> Plan {
         plan.adds.push((slot, *b));
     }
     plan
+}
+
+/// Put `mirrors` back as they were before [`plan_adds`] made `plan` (every added
+/// target was new, every removed one was there).
+fn undo_plan(mirrors: &mut [BTreeSet<Target>; 4], plan: &Plan) {
+    for (slot, b) in &plan.adds {
+        mirrors[*slot].remove(&b.target);
+    }
+    for (slot, t) in &plan.removes {
+        mirrors[*slot].insert(*t);
+    }
 }
 
 /// The smallest and largest targets (in set order) that can lie inside `net`.
@@ -1755,7 +1774,13 @@ mod tests {
             Ban::new(t("10.0.0.5"), None),
             Ban::new(t("2001:db8::1"), Some(Duration::from_millis(1500))),
         ];
+        let before = m.clone();
         let plan = plan_adds(&bans, &mut m);
+        // a refused batch puts the mirrors back exactly
+        let mut undone = m.clone();
+        undo_plan(&mut undone, &plan);
+        assert_eq!(undone, before);
+        assert_ne!(m, before);
         let adds: Vec<String> = plan
             .adds
             .iter()
