@@ -8,6 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+use common::{find, wait_for};
+
 const BIN: &str = env!("CARGO_BIN_EXE_bailiff");
 
 struct Env {
@@ -208,36 +211,6 @@ impl Drop for Env {
             let _ = c.kill();
             let _ = c.wait();
         }
-    }
-}
-
-fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if f() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("timed out waiting for {what}");
-}
-
-/// Find a key in the JSON status (nested pairs or objects), wherever it is.
-fn find<'a>(v: &'a serde_json::Value, key: &str) -> Option<&'a serde_json::Value> {
-    match v {
-        serde_json::Value::Object(m) => {
-            if let Some(x) = m.get(key) {
-                return Some(x);
-            }
-            m.values().find_map(|x| find(x, key))
-        }
-        serde_json::Value::Array(a) => {
-            if a.len() == 2 && a[0].as_str() == Some(key) {
-                return Some(&a[1]);
-            }
-            a.iter().find_map(|x| find(x, key))
-        }
-        _ => None,
     }
 }
 
