@@ -187,18 +187,7 @@ impl JailRt {
         let find_time = jc.find_time;
         let mut jail = Jail::new(jc);
         apply_ignore(&mut jail, &spec, d);
-        let logpaths: Vec<LogPath> = spec
-            .logpaths
-            .iter()
-            .map(|l| LogPath {
-                pattern: l.pattern.clone(),
-                start: if l.position == "tail" {
-                    StartAt::Tail
-                } else {
-                    StartAt::Head
-                },
-            })
-            .collect();
+        let logpaths = log_paths(&spec);
         let journalmatch = spec
             .filter
             .as_ref()
@@ -489,18 +478,7 @@ impl JailRt {
             }
             {
                 let mut core = lock(&self.core);
-                core.logpaths = new
-                    .logpaths
-                    .iter()
-                    .map(|l| LogPath {
-                        pattern: l.pattern.clone(),
-                        start: if l.position == "tail" {
-                            StartAt::Tail
-                        } else {
-                            StartAt::Head
-                        },
-                    })
-                    .collect();
+                core.logpaths = log_paths(new);
                 core.files = new
                     .logpaths
                     .iter()
@@ -1907,6 +1885,21 @@ fn describe_broken(r: &bailiff_action::nft::CheckReport) -> String {
     } else {
         parts.join(", ")
     }
+}
+
+/// The jail's `logpath` entries as the source reads them (`tail`: start at the end).
+fn log_paths(spec: &JailSpec) -> Vec<LogPath> {
+    spec.logpaths
+        .iter()
+        .map(|l| LogPath {
+            pattern: l.pattern.clone(),
+            start: if l.position == "tail" {
+                StartAt::Tail
+            } else {
+                StartAt::Head
+            },
+        })
+        .collect()
 }
 
 /// A batch of at least this much log text (a backlog: read at start, or after a
