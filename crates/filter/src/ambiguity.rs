@@ -634,23 +634,9 @@ fn strip_carets(re: &str) -> String {
                 continue;
             }
             '[' => {
-                // Copy the class unchanged.
-                let s = i;
-                i += 1;
-                if chars.get(i) == Some(&'^') {
-                    i += 1;
-                }
-                if chars.get(i) == Some(&']') {
-                    i += 1;
-                }
-                while i < chars.len() && chars[i] != ']' {
-                    if chars[i] == '\\' {
-                        i += 1;
-                    }
-                    i += 1;
-                }
-                let e = (i + 1).min(chars.len());
-                out.extend(&chars[s..e]);
+                // Copy the class unchanged (an unterminated one runs to the end).
+                let e = group_end_class(&chars, i).map_or(chars.len(), |e| e + 1);
+                out.extend(&chars[i..e]);
                 i = e;
                 continue;
             }
