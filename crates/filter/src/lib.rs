@@ -48,6 +48,7 @@ pub use bailiff_date::{DateDetector, DateHit, DateOptions, Zone};
 
 mod addr;
 pub mod ambiguity;
+mod fail;
 mod literals;
 mod mlfid;
 mod prefilter;
@@ -56,7 +57,8 @@ pub mod tags;
 pub mod translate;
 
 use addr::Family;
-use regex::{lock, shared, Compiled, Fail, Shared, Val};
+use fail::{lock, shared, Fail, Shared, Val};
+use regex::Compiled;
 
 pub use ambiguity::{is_resolvable_name, AmbiguityKind};
 pub use regex::MATCH_LIMIT;
@@ -1147,7 +1149,7 @@ impl Filter {
         let rc = if let Some(rc) = self.mlf.get(mlfid, now) {
             {
                 let mut g = lock(&rc);
-                regex::add_user(&mut g, user);
+                fail::add_user(&mut g, user);
                 if g.remove("nofail").is_some_and(|v| v.truthy()) {
                     fl |= CACHED_NOFAIL;
                 }
@@ -1171,7 +1173,7 @@ impl Filter {
             }
             rc
         } else if fl & FORGET == 0 {
-            regex::add_user(&mut fail, user);
+            fail::add_user(&mut fail, user);
             let rc = shared(fail);
             self.mlf.set(mlfid, Arc::clone(&rc), now);
             rc

@@ -6,7 +6,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use std::sync::Arc;
 
-use crate::regex::Shared;
+use crate::fail::Shared;
 
 const MAX_COUNT: usize = 100;
 const MAX_TIME: f64 = 300.0;
@@ -104,7 +104,7 @@ impl MlfCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::regex::{shared, Fail};
+    use crate::fail::{shared, Fail};
 
     fn entry() -> Shared {
         shared(Fail::new())
