@@ -1,8 +1,88 @@
-//! Ticket data: the values a match's named groups give, as fail2ban types them, and
-//! the shared entries the multi-line (mlfid) cache keeps.
+//! Ticket data: the values a match's named groups give, as fail2ban types them,
+//! under interned keys.
 
 use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Mutex;
+
+/// A ticket-data key (a group name, or one of fail2ban's own keys such as `users`),
+/// interned: one `&'static str` per distinct name in the process, so keys are
+/// compared by address and copied for free. Names come from the filters' regexes
+/// (written by the administrator), never from log text, so the table stays small;
+/// it is never freed.
+#[derive(Clone, Copy)]
+pub(crate) struct Key(&'static str);
+
+impl PartialEq for Key {
+    fn eq(&self, o: &Key) -> bool {
+        // Interned: equal names are the same string.
+        std::ptr::eq(self.0, o.0)
+    }
+}
+impl Eq for Key {}
+
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+macro_rules! known_keys {
+    ($($id:ident = $name:literal,)*) => {
+        $(pub(crate) static $id: Key = Key($name);)*
+        /// The keys the filter itself reads or writes, in the table from the start.
+        static KNOWN: &[&Key] = &[$(&$id,)*];
+    };
+}
+
+known_keys! {
+    CONTENT = "content",
+    MLFID = "mlfid",
+    NOFAIL = "nofail",
+    MLFGAINED = "mlfgained",
+    MLFFORGET = "mlfforget",
+    MLFPENDING = "mlfpending",
+    USER = "user",
+    USERS = "users",
+    MATCHES = "matches",
+    NOFAIL_MATCHES = "nofail-matches",
+    FID = "fid",
+    IP = "ip",
+    IP4 = "ip4",
+    IP6 = "ip6",
+    DNS = "dns",
+    CIDR = "cidr",
+}
+
+static TABLE: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+
+fn with_table<R>(f: impl FnOnce(&mut Vec<&'static str>) -> R) -> R {
+    let mut t = TABLE.lock().unwrap_or_else(|e| e.into_inner());
+    if t.is_empty() {
+        t.extend(KNOWN.iter().map(|k| k.0));
+    }
+    f(&mut t)
+}
+
+impl Key {
+    /// The key of `name`, added to the table if new (when compiling a regex).
+    pub fn intern(name: &str) -> Key {
+        with_table(|t| match t.iter().find(|n| **n == name) {
+            Some(n) => Key(n),
+            None => {
+                let n: &'static str = Box::leak(name.to_string().into_boxed_str());
+                t.push(n);
+                Key(n)
+            }
+        })
+    }
+    /// The key of `name` if some regex or the filter uses it.
+    pub fn lookup(name: &str) -> Option<Key> {
+        with_table(|t| t.iter().find(|n| **n == name).map(|n| Key(n)))
+    }
+    pub fn as_str(self) -> &'static str {
+        self.0
+    }
+}
 
 /// A ticket-data value, typed as fail2ban's are.
 #[derive(Debug, Clone, PartialEq)]
@@ -69,41 +149,36 @@ impl Val {
 /// most; names are shared with the compiled regex, so building one does not allocate
 /// names).
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Fail(pub(crate) Vec<(Arc<str>, Val)>, pub(crate) bool);
+pub(crate) struct Fail(pub(crate) Vec<(Key, Val)>, pub(crate) bool);
 
 impl Fail {
     pub fn new() -> Fail {
         Fail(Vec::with_capacity(12), false)
     }
-    fn pos(&self, k: &str) -> Option<usize> {
-        self.0.iter().position(|(n, _)| {
-            std::ptr::eq(n.as_ptr(), k.as_ptr()) && n.len() == k.len() || &**n == k
-        })
+    fn pos(&self, k: Key) -> Option<usize> {
+        self.0.iter().position(|(n, _)| *n == k)
     }
-    pub fn get(&self, k: &str) -> Option<&Val> {
+    pub fn get(&self, k: Key) -> Option<&Val> {
         self.pos(k).map(|i| &self.0[i].1)
     }
-    pub fn get_mut(&mut self, k: &str) -> Option<&mut Val> {
+    pub fn get_mut(&mut self, k: Key) -> Option<&mut Val> {
         self.pos(k).map(|i| &mut self.0[i].1)
     }
-    /// Set `k`; a new name is allocated once.
-    pub fn insert(&mut self, k: &str, v: Val) {
+    /// Set `k`.
+    pub fn insert(&mut self, k: Key, v: Val) {
         match self.pos(k) {
             Some(i) => self.0[i].1 = v,
-            None => self.0.push((Arc::from(k), v)),
+            None => self.0.push((k, v)),
         }
     }
-    /// Set `k` with a shared name.
-    pub fn insert_key(&mut self, k: &Arc<str>, v: Val) {
-        match self.pos(k) {
-            Some(i) => self.0[i].1 = v,
-            None => self.0.push((Arc::clone(k), v)),
-        }
+    /// Whether `k` is set to a true value (Python truthiness).
+    pub fn truthy(&self, k: Key) -> bool {
+        self.get(k).is_some_and(Val::truthy)
     }
     /// Remove `k`. In an ordered entry (see [`crate::regex::Compiled::keep_none_all`]) the others
     /// keep their order, as a Python dict's `pop`; otherwise order does not matter
     /// and the last entry takes its place.
-    pub fn remove(&mut self, k: &str) -> Option<Val> {
+    pub fn remove(&mut self, k: Key) -> Option<Val> {
         let i = self.pos(k)?;
         Some(if self.1 {
             self.0.remove(i).1
@@ -115,16 +190,16 @@ impl Fail {
     pub fn extend(&mut self, other: Fail) {
         self.1 |= other.1;
         for (k, v) in other.0 {
-            self.insert_key(&k, v);
+            self.insert(k, v);
         }
     }
     pub fn len(&self) -> usize {
         self.0.len()
     }
-    pub fn entries(&self) -> impl Iterator<Item = &(Arc<str>, Val)> {
+    pub fn entries(&self) -> impl Iterator<Item = &(Key, Val)> {
         self.0.iter()
     }
-    pub fn into_entries(self) -> impl Iterator<Item = (Arc<str>, Val)> {
+    pub fn into_entries(self) -> impl Iterator<Item = (Key, Val)> {
         self.0.into_iter()
     }
 }
@@ -144,28 +219,31 @@ impl Val {
     }
 }
 
-/// Ticket data shared between the mlfid cache and the failure being built (fail2ban
-/// mutates the cached entry through the failure it returns).
-pub(crate) type Shared = Arc<Mutex<Fail>>;
-
-pub(crate) fn shared(f: Fail) -> Shared {
-    Arc::new(Mutex::new(f))
-}
-
-/// Lock a shared entry; a poisoned lock (a panic elsewhere) still holds usable data.
-pub(crate) fn lock(s: &Shared) -> MutexGuard<'_, Fail> {
-    s.lock().unwrap_or_else(|e| e.into_inner())
+/// [`add_user`] with a borrowed name, copied only when new to the set.
+pub(crate) fn add_user_ref(fail: &mut Fail, user: Option<&str>) {
+    if let Some(u) = user {
+        match fail.get_mut(USERS) {
+            Some(Val::Set(s)) => {
+                if !s.contains(u) {
+                    s.insert(u.to_string());
+                }
+            }
+            _ => {
+                fail.insert(USERS, Val::Set(BTreeSet::from([u.to_string()])));
+            }
+        }
+    }
 }
 
 /// fail2ban's `users` bookkeeping: every distinct user of a connection.
 pub(crate) fn add_user(fail: &mut Fail, user: Option<String>) {
     if let Some(u) = user {
-        match fail.get_mut("users") {
+        match fail.get_mut(USERS) {
             Some(Val::Set(s)) => {
                 s.insert(u);
             }
             _ => {
-                fail.insert("users", Val::Set(BTreeSet::from([u])));
+                fail.insert(USERS, Val::Set(BTreeSet::from([u])));
             }
         }
     }

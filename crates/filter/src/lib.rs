@@ -42,7 +42,6 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 pub use bailiff_date::{DateDetector, DateHit, DateOptions, Zone};
 
@@ -57,7 +56,7 @@ pub mod tags;
 pub mod translate;
 
 use addr::Family;
-use fail::{lock, shared, Fail, Shared, Val};
+use fail::{Fail, Key, Val};
 use regex::Compiled;
 
 pub use ambiguity::{is_resolvable_name, AmbiguityKind};
@@ -301,6 +300,8 @@ pub struct Filter {
     pbuf: String,
     wbuf: String,
     tmp: String,
+    /// The connection id of the current match (a buffer kept across lines).
+    mlfid: String,
     last_date: Option<f64>,
     mlf: mlfid::MlfCache,
     find_time: Option<f64>,
@@ -433,6 +434,7 @@ impl Filter {
             pbuf: String::with_capacity(256),
             wbuf: String::with_capacity(256),
             tmp: String::new(),
+            mlfid: String::new(),
             last_date: None,
             mlf: mlfid::MlfCache::default(),
             find_time: cfg.find_time,
@@ -472,7 +474,8 @@ impl Filter {
     /// '<F-USER>'`). When a value it keeps holds the text `<F-`, the failure keeps
     /// every key: a caller that expands tags in values may then read any of them.
     pub fn set_keep_keys(&mut self, keys: Option<Vec<String>>) {
-        self.keep.keys = keys;
+        // A name no regex of this filter has (nor the filter itself) is never set.
+        self.keep.keys = keys.map(|ks| ks.iter().filter_map(|k| Key::lookup(k)).collect());
     }
 
     /// Fill [`Failure::ordered`] (fail2ban-regex `-o row`): every group is then kept
@@ -880,7 +883,7 @@ impl Filter {
                 let p = pre.take().unwrap_or_else(|| {
                     self.pref
                         .as_ref()
-                        .map(|p| p.groups_except(pbuf, "content"))
+                        .map(|p| p.groups_except(pbuf, Some(fail::CONTENT)))
                         .unwrap_or_default()
                 });
                 let mut f = if self.check_all {
@@ -896,125 +899,160 @@ impl Filter {
             } else {
                 groups
             };
-            let mlfid = match fail.get("mlfid") {
-                Some(Val::Str(s)) => Some(s.clone()),
-                _ => None,
+            // The connection id, copied into a buffer kept across lines.
+            let mut mlfid = std::mem::take(&mut self.mlfid);
+            let has_mlfid = match fail.get(fail::MLFID) {
+                Some(Val::Str(s)) => {
+                    mlfid.clear();
+                    mlfid.push_str(s);
+                    true
+                }
+                _ => false,
             };
-            let rc = match &mlfid {
-                Some(id) => self.merge_failure(id, fail, &matched, now),
-                None => {
-                    let mut m = match fail.remove("matches") {
+            let slot = if has_mlfid {
+                self.merge_failure(&mlfid, fail, &matched, now)
+            } else {
+                if self.keep.matches {
+                    let mut m = match fail.remove(fail::MATCHES) {
                         Some(Val::Lines(v)) => v,
                         _ => Vec::new(),
                     };
                     m.extend(matched.iter().map(|l| l.text.clone()));
-                    fail.insert("matches", Val::Lines(m));
-                    shared(fail)
+                    fail.insert(fail::MATCHES, Val::Lines(m));
                 }
+                Slot::Own(fail)
             };
-            let nofail = lock(&rc).get("nofail").is_some_and(Val::truthy);
-            if mlfid.is_some() && nofail && !self.check_all {
-                return;
-            }
-            // Failure id.
-            let mut f = lock(&rc);
-            let defcidr = if self.raw_host {
-                Cidr::Raw
-            } else {
-                Cidr::Unspec
-            };
-            let fid = f.get("fid").and_then(Val::as_str).map(str::to_string);
-            let cidr_len = f
-                .get("cidr")
-                .and_then(Val::as_str)
-                .filter(|s| !s.is_empty())
-                .and_then(|s| s.parse::<i64>().ok());
-            let mut cidr = defcidr;
-            let mut raw = self.raw_host;
-            let ip: Option<String>;
-            if let Some(v) = f.get("ip4").and_then(Val::as_str) {
-                ip = Some(v.to_string());
-                cidr = cidr_len.map_or(Cidr::Fam(Family::V4), Cidr::Len);
-                raw = true;
-            } else if let Some(v) = f.get("ip6").and_then(Val::as_str) {
-                ip = Some(v.to_string());
-                cidr = cidr_len.map_or(Cidr::Fam(Family::V6), Cidr::Len);
-                raw = true;
-            } else if let Some(v) = f.get("dns").and_then(Val::as_str) {
-                ip = Some(v.to_string());
-            } else {
-                if fid.is_none() && mlfid.is_none() {
-                    // The regex has id groups, but none took part in this match.
-                    res.errors
-                        .push(format!("failregex #{idx}: no failure-id group matched"));
-                    continue;
-                }
-                ip = fid.clone();
-                raw = true;
-            }
-            let mut needs_dns = false;
-            // At most one failure: Some(None) is a pending one (no address yet).
-            let fids: Option<Option<String>> = match ip {
-                None => {
-                    f.insert("mlfpending", Val::Int(1));
-                    if !self.check_all && self.ignore_pending {
-                        return;
-                    }
-                    Some(None)
-                }
-                Some(ip) if raw => {
-                    let ipc = ipaddr(&ip, cidr);
-                    match fid {
-                        Some(fid) if fid != ip => {
-                            f.insert("ip", Val::Str(ipc));
-                            Some(Some(ipaddr(&fid, defcidr)))
-                        }
-                        _ => Some(Some(ipc)),
-                    }
-                }
-                Some(name) => match addr::search_ip(&name) {
-                    Some(a) => Some(Some(addr::canonical_any(a))),
-                    None if matches!(self.usedns, UseDns::Yes | UseDns::Warn)
-                        && ambiguity::is_resolvable_name(&name) =>
-                    {
-                        needs_dns = true;
-                        Some(Some(name))
-                    }
-                    None => None,
-                },
-            };
-            drop(f);
-            let mut time = date.unwrap_or(now);
-            if self.find_time.is_some() && time > now {
-                // Not in the future.
-                time = now;
-            }
-            let (rc, fids) = match (&mlfid, fids) {
-                // Not in the mlfid cache: the failure takes the ticket data itself.
-                (None, Some(fid)) => match Arc::try_unwrap(rc) {
-                    Ok(m) => {
-                        let fail = m.into_inner().unwrap_or_else(|e| e.into_inner());
-                        res.failures
-                            .push(into_failure(idx, fid, time, fail, needs_dns, &self.keep));
-                        if !self.check_all {
-                            break;
-                        }
-                        continue;
-                    }
-                    Err(rc) => (rc, Some(fid)),
-                },
-                (_, fids) => (rc, fids),
-            };
-            let snap = lock(&rc);
-            if let Some(fid) = fids {
-                res.failures
-                    .push(make_failure(idx, fid, time, &snap, needs_dns, &self.keep));
-            }
-            drop(snap);
-            if !self.check_all {
-                break;
+            let next = self.report(idx, slot, has_mlfid.then_some(&*mlfid), date, now, res);
+            self.mlfid = mlfid;
+            match next {
+                Next::Return => return,
+                Next::Continue => continue,
+                Next::Break => break,
             }
         }
+    }
+
+    /// The failure id of a matched (and merged) entry, then the [`Failure`] itself.
+    /// `mlfid`: the connection id when the entry went through the mlfid cache.
+    fn report(
+        &mut self,
+        idx: usize,
+        mut slot: Slot,
+        mlfid: Option<&str>,
+        date: Option<f64>,
+        now: f64,
+        res: &mut LineResult,
+    ) -> Next {
+        let done = if self.check_all {
+            Next::Continue
+        } else {
+            Next::Break
+        };
+        let cached = matches!(slot, Slot::Cached);
+        let f: &mut Fail = match (&mut slot, mlfid) {
+            (Slot::Own(f), _) => f,
+            (Slot::Cached, Some(id)) => match self.mlf.peek_mut(id) {
+                Some(f) => f,
+                // Not reached: a cached slot was just looked up or set.
+                None => return done,
+            },
+            (Slot::Cached, None) => return done,
+        };
+        if mlfid.is_some() && f.truthy(fail::NOFAIL) && !self.check_all {
+            return Next::Return;
+        }
+        // Failure id.
+        let defcidr = if self.raw_host {
+            Cidr::Raw
+        } else {
+            Cidr::Unspec
+        };
+        let fid = f.get(fail::FID).and_then(Val::as_str);
+        let cidr_len = f
+            .get(fail::CIDR)
+            .and_then(Val::as_str)
+            .filter(|s| !s.is_empty())
+            .and_then(|s| s.parse::<i64>().ok());
+        let (ip, cidr, raw) = if let Some(v) = f.get(fail::IP4).and_then(Val::as_str) {
+            (
+                Some(v),
+                cidr_len.map_or(Cidr::Fam(Family::V4), Cidr::Len),
+                true,
+            )
+        } else if let Some(v) = f.get(fail::IP6).and_then(Val::as_str) {
+            (
+                Some(v),
+                cidr_len.map_or(Cidr::Fam(Family::V6), Cidr::Len),
+                true,
+            )
+        } else if let Some(v) = f.get(fail::DNS).and_then(Val::as_str) {
+            (Some(v), defcidr, self.raw_host)
+        } else {
+            if fid.is_none() && mlfid.is_none() {
+                // The regex has id groups, but none took part in this match.
+                res.errors
+                    .push(format!("failregex #{idx}: no failure-id group matched"));
+                return Next::Continue;
+            }
+            (fid, defcidr, true)
+        };
+        let mut needs_dns = false;
+        // The `ip` entry a failure gets when its id is another group than its address.
+        let mut ip_entry = None;
+        let id = match ip {
+            None => Id::Pending,
+            Some(ip) if raw => {
+                let ipc = ipaddr(ip, cidr);
+                match fid {
+                    Some(fid) if fid != ip => {
+                        ip_entry = Some(ipc);
+                        Id::Found(ipaddr(fid, defcidr))
+                    }
+                    _ => Id::Found(ipc),
+                }
+            }
+            Some(name) => match addr::search_ip(name) {
+                Some(a) => Id::Found(addr::canonical_any(a)),
+                None if matches!(self.usedns, UseDns::Yes | UseDns::Warn)
+                    && ambiguity::is_resolvable_name(name) =>
+                {
+                    needs_dns = true;
+                    Id::Found(name.to_string())
+                }
+                None => Id::Nothing,
+            },
+        };
+        if let Some(ipc) = ip_entry {
+            f.insert(fail::IP, Val::Str(ipc));
+        }
+        // At most one failure: None is a pending one (no address yet).
+        let fid = match id {
+            Id::Pending => {
+                f.insert(fail::MLFPENDING, Val::Int(1));
+                if !self.check_all && self.ignore_pending {
+                    return Next::Return;
+                }
+                None
+            }
+            Id::Found(s) => Some(s),
+            Id::Nothing => return done,
+        };
+        let mut time = date.unwrap_or(now);
+        if self.find_time.is_some() && time > now {
+            // Not in the future.
+            time = now;
+        }
+        let failure = if cached {
+            // The cache keeps the entry: the failure takes a copy.
+            make_failure(idx, fid, time, f, needs_dns, &self.keep)
+        } else {
+            match slot {
+                Slot::Own(fail) => into_failure(idx, fid, time, fail, needs_dns, &self.keep),
+                Slot::Cached => return done,
+            }
+        };
+        res.failures.push(failure);
+        done
     }
 
     /// The ambiguity verdict on the last match of failregex `idx` (on `buf`, which is
@@ -1115,107 +1153,145 @@ impl Filter {
     }
 
     /// fail2ban's per-`mlfid` merge: the cached entry of the connection absorbs the
-    /// new groups; nofail/gained/forget flags decide what is reported.
+    /// new groups; nofail/gained/forget flags decide what is reported. The entry
+    /// stays in the cache ([`Slot::Cached`]) or, forgotten, is handed back.
     fn merge_failure(
         &mut self,
         mlfid: &str,
         mut fail: Fail,
         matched: &[TupleLine],
         now: f64,
-    ) -> Shared {
+    ) -> Slot {
         const NOFAIL: u8 = 1;
         const FORGET: u8 = 2;
         const CACHED_NOFAIL: u8 = 4;
         const GAINED: u8 = 8;
         let mut fl = 0u8;
-        if fail.get("mlfgained").is_some_and(Val::truthy) {
+        if fail.truthy(fail::MLFGAINED) {
             fl |= GAINED | NOFAIL;
-            if !fail.get("nofail").is_some_and(Val::truthy) {
-                let g = fail.get("mlfgained").cloned().unwrap_or(Val::None);
-                fail.insert("nofail", g);
+            if !fail.truthy(fail::NOFAIL) {
+                let g = fail.get(fail::MLFGAINED).cloned().unwrap_or(Val::None);
+                fail.insert(fail::NOFAIL, g);
             }
-        } else if fail.get("nofail").is_some_and(Val::truthy) {
+        } else if fail.truthy(fail::NOFAIL) {
             fl |= NOFAIL;
         }
-        if fail.remove("mlfforget").is_some_and(|v| v.truthy()) {
+        if fail.remove(fail::MLFFORGET).is_some_and(|v| v.truthy()) {
             fl |= FORGET;
         }
-        let user = fail
-            .get("user")
-            .and_then(Val::as_str)
-            .filter(|u| !u.is_empty())
-            .map(str::to_string);
+        let user = |fail: &Fail| {
+            fail.get(fail::USER)
+                .and_then(Val::as_str)
+                .filter(|u| !u.is_empty())
+                .map(str::to_string)
+        };
         let mut count_users = true;
-        let rc = if let Some(rc) = self.mlf.get(mlfid, now) {
-            {
-                let mut g = lock(&rc);
-                fail::add_user(&mut g, user);
-                if g.remove("nofail").is_some_and(|v| v.truthy()) {
-                    fl |= CACHED_NOFAIL;
-                }
-                if g.remove("mlfgained").is_some_and(|v| v.truthy()) {
-                    fl |= CACHED_NOFAIL;
-                }
-                if fl & GAINED != 0 {
-                    g.remove("mlfpending");
-                }
-                if fl & CACHED_NOFAIL == 0 && !g.get("mlfpending").is_some_and(Val::truthy) {
-                    g.remove("matches");
-                }
-                for (k, v) in fail.into_entries() {
-                    if !matches!(v, Val::None) {
-                        g.insert_key(&k, v);
-                    }
+        let mut slot = if let Some(g) = self.mlf.get_mut(mlfid, now) {
+            fail::add_user_ref(
+                g,
+                fail.get(fail::USER)
+                    .and_then(Val::as_str)
+                    .filter(|u| !u.is_empty()),
+            );
+            if g.remove(fail::NOFAIL).is_some_and(|v| v.truthy()) {
+                fl |= CACHED_NOFAIL;
+            }
+            if g.remove(fail::MLFGAINED).is_some_and(|v| v.truthy()) {
+                fl |= CACHED_NOFAIL;
+            }
+            if fl & GAINED != 0 {
+                g.remove(fail::MLFPENDING);
+            }
+            if fl & CACHED_NOFAIL == 0 && !g.truthy(fail::MLFPENDING) {
+                g.remove(fail::MATCHES);
+            }
+            for (k, v) in fail.into_entries() {
+                if !matches!(v, Val::None) {
+                    g.insert(k, v);
                 }
             }
             if fl & FORGET != 0 {
-                self.mlf.unset(mlfid);
+                self.mlf.take(mlfid).map_or(Slot::Cached, Slot::Own)
+            } else {
+                Slot::Cached
             }
-            rc
         } else if fl & FORGET == 0 {
-            fail::add_user(&mut fail, user);
-            let rc = shared(fail);
-            self.mlf.set(mlfid, Arc::clone(&rc), now);
-            rc
+            let u = user(&fail);
+            fail::add_user(&mut fail, u);
+            self.mlf.set(mlfid, fail, now);
+            Slot::Cached
         } else {
             count_users = false;
-            shared(fail)
+            Slot::Own(fail)
         };
-        {
-            let mut g = lock(&rc);
-            let pending = g.remove("mlfpending").is_some_and(|v| v.truthy());
+        let keep_matches = self.keep.matches;
+        let g = match &mut slot {
+            Slot::Own(f) => Some(f),
+            Slot::Cached => self.mlf.peek_mut(mlfid),
+        };
+        if let Some(g) = g {
+            let pending = g.remove(fail::MLFPENDING).is_some_and(|v| v.truthy());
             let many_users =
-                count_users && matches!(g.get("users"), Some(Val::Set(s)) if s.len() > 1);
+                count_users && matches!(g.get(fail::USERS), Some(Val::Set(s)) if s.len() > 1);
             if pending || many_users {
-                g.remove("nofail");
-                g.remove("mlfgained");
+                g.remove(fail::NOFAIL);
+                g.remove(fail::MLFGAINED);
                 fl &= !(GAINED | NOFAIL);
             }
             let lines = || matched.iter().map(|l| l.text.clone());
             if fl & NOFAIL == 0 {
-                let mut m = match g.remove("nofail-matches") {
-                    Some(Val::Lines(v)) => v,
-                    _ => Vec::new(),
-                };
-                // The old list is replaced below: move its lines instead of copying.
-                if let Some(Val::Lines(v)) = g.remove("matches") {
-                    m.extend(v);
+                let old = g.remove(fail::NOFAIL_MATCHES);
+                // `matches` is only read from a failure's matched lines: without
+                // them it is not kept at all.
+                if keep_matches {
+                    let mut m = match old {
+                        Some(Val::Lines(v)) => v,
+                        _ => Vec::new(),
+                    };
+                    // The old list is replaced below: move its lines instead of copying.
+                    if let Some(Val::Lines(v)) = g.remove(fail::MATCHES) {
+                        m.extend(v);
+                    }
+                    if fl & GAINED == 0 {
+                        m.extend(lines());
+                    }
+                    g.insert(fail::MATCHES, Val::Lines(m));
                 }
-                if fl & GAINED == 0 {
-                    m.extend(lines());
-                }
-                g.insert("matches", Val::Lines(m));
             } else if fl & (NOFAIL | FORGET) == NOFAIL {
-                let mut m = match g.remove("nofail-matches") {
+                let mut m = match g.remove(fail::NOFAIL_MATCHES) {
                     Some(Val::Lines(v)) => v,
                     _ => Vec::new(),
                 };
                 m.extend(lines());
-                g.insert("nofail-matches", Val::Lines(m));
+                g.insert(fail::NOFAIL_MATCHES, Val::Lines(m));
             }
         }
-        rc
+        slot
     }
+}
+
+/// Where the ticket data of a match ended up.
+enum Slot {
+    /// In the mlfid cache, under the connection id.
+    Cached,
+    /// Nowhere else: the failure takes it.
+    Own(Fail),
+}
+
+/// What the failregex loop does after a match.
+enum Next {
+    Return,
+    Continue,
+    Break,
+}
+
+/// A match's failure id.
+enum Id {
+    /// None yet (a multi-line match waiting for its address).
+    Pending,
+    Found(String),
+    /// A host name that is no address and is not to be resolved: no failure.
+    Nothing,
 }
 
 /// [`Failure::ordered`] of an entry (empty unless asked for).
@@ -1224,8 +1300,8 @@ fn ordered_fields(keep: &Keep, fail: &Fail) -> Vec<(String, FieldValue)> {
         return Vec::new();
     }
     fail.entries()
-        .filter(|(k, _)| &**k != "matches")
-        .map(|(k, v)| (k.to_string(), v.to_field()))
+        .filter(|(k, _)| *k != fail::MATCHES)
+        .map(|(k, v)| (k.as_str().to_string(), v.to_field()))
         .collect()
 }
 
@@ -1236,14 +1312,12 @@ struct Keep {
     /// Fill [`Failure::ordered`].
     ordered: bool,
     /// None: every key.
-    keys: Option<Vec<String>>,
+    keys: Option<Vec<Key>>,
 }
 
 impl Keep {
-    fn wants(&self, k: &str) -> bool {
-        self.keys
-            .as_ref()
-            .is_none_or(|ks| ks.iter().any(|w| w == k))
+    fn wants(&self, k: Key) -> bool {
+        self.keys.as_ref().is_none_or(|ks| ks.contains(&k))
     }
     /// Every key is kept: no list, or the id or a kept value holds `<F-`.
     fn all_keys(&self, fid: Option<&str>, fail: &Fail) -> bool {
@@ -1251,7 +1325,7 @@ impl Keep {
         self.keys.is_none()
             || fid.is_some_and(|f| f.contains(TAG))
             || fail.entries().any(|(k, v)| {
-                self.wants(k)
+                self.wants(*k)
                     && match v {
                         Val::Str(s) => s.contains(TAG),
                         Val::Set(s) => s.iter().any(|s| s.contains(TAG)),
@@ -1273,14 +1347,14 @@ fn make_failure(
     needs_dns: bool,
     keep: &Keep,
 ) -> Failure {
-    let nofail = fail.get("nofail").is_some_and(Val::truthy);
+    let nofail = fail.truthy(fail::NOFAIL);
     let pending = fid.is_none();
     let mut entries = Vec::with_capacity(fail.len());
     let mut matches = Vec::new();
     let all = keep.all_keys(fid.as_deref(), fail);
     let ordered = ordered_fields(keep, fail);
     for (k, v) in fail.entries() {
-        if &**k == "matches" {
+        if *k == fail::MATCHES {
             if let Val::Lines(l) = v {
                 if keep.matches {
                     matches.clone_from(l);
@@ -1288,11 +1362,11 @@ fn make_failure(
             }
             continue;
         }
-        if !all && !keep.wants(k) {
+        if !all && !keep.wants(*k) {
             continue;
         }
         if let Some(j) = v.to_json() {
-            entries.push((k.to_string(), j));
+            entries.push((k.as_str().to_string(), j));
         }
     }
     entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
@@ -1323,14 +1397,14 @@ fn into_failure(
     needs_dns: bool,
     keep: &Keep,
 ) -> Failure {
-    let nofail = fail.get("nofail").is_some_and(Val::truthy);
+    let nofail = fail.truthy(fail::NOFAIL);
     let pending = fid.is_none();
     let mut entries = Vec::with_capacity(fail.len());
     let mut matches = Vec::new();
     let all = keep.all_keys(fid.as_deref(), &fail);
     let ordered = ordered_fields(keep, &fail);
     for (k, v) in fail.into_entries() {
-        if &*k == "matches" {
+        if k == fail::MATCHES {
             if let Val::Lines(l) = v {
                 if keep.matches {
                     matches = l;
@@ -1338,11 +1412,11 @@ fn into_failure(
             }
             continue;
         }
-        if !all && !keep.wants(&k) {
+        if !all && !keep.wants(k) {
             continue;
         }
         if let Some(j) = v.into_json() {
-            entries.push((k.to_string(), j));
+            entries.push((k.as_str().to_string(), j));
         }
     }
     // Built in one go (sorted bulk load) rather than insert by insert.

@@ -4,15 +4,13 @@
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 
-use std::sync::Arc;
-
-use crate::fail::Shared;
+use crate::fail::Fail;
 
 const MAX_COUNT: usize = 100;
 const MAX_TIME: f64 = 300.0;
 
 struct Entry {
-    fail: Shared,
+    fail: Fail,
     expires: f64,
     seq: u64,
 }
@@ -49,16 +47,22 @@ pub(crate) struct MlfCache {
 }
 
 impl MlfCache {
-    pub fn get(&mut self, key: &str, now: f64) -> Option<Shared> {
-        let e = self.map.get(key)?;
-        if e.expires > now {
-            return Some(Arc::clone(&e.fail));
+    /// The live entry of `key` (an expired one is dropped).
+    pub fn get_mut(&mut self, key: &str, now: f64) -> Option<&mut Fail> {
+        let alive = self.map.get(key)?.expires > now;
+        if !alive {
+            self.map.remove(key);
+            return None;
         }
-        self.map.remove(key);
-        None
+        self.map.get_mut(key).map(|e| &mut e.fail)
     }
 
-    pub fn set(&mut self, key: &str, fail: Shared, now: f64) {
+    /// The entry of `key`, alive or not (just looked up or set).
+    pub fn peek_mut(&mut self, key: &str) -> Option<&mut Fail> {
+        self.map.get_mut(key).map(|e| &mut e.fail)
+    }
+
+    pub fn set(&mut self, key: &str, fail: Fail, now: f64) {
         if self.map.len() >= MAX_COUNT {
             // Drop the oldest entries until one still alive was dropped and there is room.
             while let Some((seq, key)) = self.order.pop_front() {
@@ -89,8 +93,9 @@ impl MlfCache {
         );
     }
 
-    pub fn unset(&mut self, key: &str) {
-        self.map.remove(key);
+    /// Remove the entry of `key`, giving it back.
+    pub fn take(&mut self, key: &str) -> Option<Fail> {
+        self.map.remove(key).map(|e| e.fail)
     }
 
     #[cfg(test)]
@@ -104,10 +109,8 @@ impl MlfCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fail::{shared, Fail};
-
-    fn entry() -> Shared {
-        shared(Fail::new())
+    fn entry() -> Fail {
+        Fail::new()
     }
 
     #[test]
@@ -116,12 +119,12 @@ mod tests {
         for i in 0..MAX_COUNT {
             c.set(&format!("k{i:03}"), entry(), 0.0);
         }
-        c.unset("k005");
+        c.take("k005");
         c.set("new1", entry(), 1.0); // room: nothing evicted
         assert_eq!(c.map.len(), MAX_COUNT);
         c.set("new2", entry(), 1.0); // full: the oldest live entry (k000) goes
-        assert!(c.get("k000", 1.0).is_none());
-        assert!(c.get("k001", 1.0).is_some());
+        assert!(c.get_mut("k000", 1.0).is_none());
+        assert!(c.get_mut("k001", 1.0).is_some());
         assert_eq!(c.map.len(), MAX_COUNT);
         assert!(c.keys().contains(&"new2".to_string()));
     }
@@ -130,7 +133,7 @@ mod tests {
     fn entries_expire_after_five_minutes() {
         let mut c = MlfCache::default();
         c.set("a", entry(), 0.0);
-        assert!(c.get("a", 299.0).is_some());
-        assert!(c.get("a", 300.0).is_none());
+        assert!(c.get_mut("a", 299.0).is_some());
+        assert!(c.get_mut("a", 300.0).is_none());
     }
 }

@@ -1,11 +1,10 @@
 //! One compiled fail2ban regex (PCRE2, JIT) and the ticket data its groups give.
 
 use std::borrow::Cow;
-use std::sync::Arc;
 
 use pcre2::bytes::{CaptureLocations, Regex, RegexBuilder};
 
-use crate::fail::{Fail, Val};
+use crate::fail::{Fail, Key, Val};
 use crate::prefilter::{first_bytes, FirstBytes};
 use crate::{tags, translate, TupleLine};
 
@@ -28,13 +27,13 @@ pub(crate) struct Compiled {
     ordered: bool,
     multi_line: bool,
     /// (group index, name) of every named group.
-    groups: Vec<(usize, Arc<str>)>,
+    groups: Vec<(usize, Key)>,
     /// Per group: report it even when it did not take part (a failregex group that
     /// also exists in the prefregex overrides the prefregex value with "none").
     keep_none: Vec<bool>,
     /// `alt_<x>[_N]` groups (group, target) and `tuple_<x>[_N]` groups, sorted.
-    alt: Vec<(Arc<str>, Arc<str>)>,
-    tuple: Vec<(Arc<str>, Arc<str>)>,
+    alt: Vec<(Key, Key)>,
+    tuple: Vec<(Key, Key)>,
     /// Indices of `skiplines0`, `skiplines1`, ...
     skip: Vec<usize>,
     /// (capture index, name) of the `ip4`, `ip6` and `dns` groups, in that order.
@@ -108,9 +107,9 @@ impl Compiled {
         let mut skip = Vec::new();
         for (i, n) in re.capture_names().iter().enumerate() {
             let Some(n) = n else { continue };
-            groups.push((i, Arc::from(n.as_str())));
+            groups.push((i, Key::intern(n)));
             if let Some((pre, target)) = complement(n) {
-                let pair = (Arc::from(n.as_str()), Arc::from(target.as_str()));
+                let pair = (Key::intern(n), Key::intern(&target));
                 if pre == "alt_" {
                     alt.push(pair);
                 } else {
@@ -124,8 +123,9 @@ impl Compiled {
                 skip.push((num, i));
             }
         }
-        alt.sort();
-        tuple.sort();
+        // By name: fail2ban completes them in sorted order.
+        alt.sort_by_key(|(k, _)| k.as_str());
+        tuple.sort_by_key(|(k, _)| k.as_str());
         skip.sort();
         let names = re.capture_names();
         let hosts = ["ip4", "ip6", "dns"]
@@ -170,7 +170,7 @@ impl Compiled {
     /// Groups named like one of `names` are reported even when they did not match.
     pub fn keep_none_for(&mut self, names: &[&str]) {
         for (i, (_, n)) in self.groups.iter().enumerate() {
-            self.keep_none[i] |= names.iter().any(|m| *m == &**n);
+            self.keep_none[i] |= names.iter().any(|m| *m == n.as_str());
         }
     }
 
@@ -186,11 +186,11 @@ impl Compiled {
     }
 
     pub fn has_group(&self, name: &str) -> bool {
-        self.groups.iter().any(|(_, n)| &**n == name)
+        self.groups.iter().any(|(_, n)| n.as_str() == name)
     }
 
     pub fn group_names(&self) -> impl Iterator<Item = &str> + Clone {
-        self.groups.iter().map(|(_, n)| &**n)
+        self.groups.iter().map(|(_, n)| n.as_str())
     }
 
     /// Search `buf`; the span of the match.
@@ -263,42 +263,42 @@ impl Compiled {
 
     /// Byte span of a named group of the last match.
     pub fn group_span(&self, name: &str) -> Option<(usize, usize)> {
-        let (i, _) = self.groups.iter().find(|(_, n)| &**n == name)?;
+        let (i, _) = self.groups.iter().find(|(_, n)| n.as_str() == name)?;
         self.locs().get(*i)
     }
 
     /// All named groups of the last match (None for those that did not take part),
     /// with `alt_` and `tuple_` groups folded in.
     pub fn groups(&self, buf: &str) -> Fail {
-        self.groups_except(buf, "")
+        self.groups_except(buf, None)
     }
 
     /// [`Compiled::groups`] without the group named `skip` (the prefregex's `content`,
     /// which is not ticket data).
-    pub fn groups_except(&self, buf: &str, skip: &str) -> Fail {
+    pub fn groups_except(&self, buf: &str, skip: Option<Key>) -> Fail {
         let mut f = Fail::new();
         f.1 = self.ordered;
         for (gi, (i, n)) in self.groups.iter().enumerate() {
-            if &**n == skip {
+            if Some(*n) == skip {
                 continue;
             }
             match self.locs().get(*i).and_then(|(s, e)| buf.get(s..e)) {
                 // Names are unique within one regex: push without a lookup.
-                Some(t) => f.0.push((Arc::clone(n), Val::Str(t.to_string()))),
-                None if self.keep_none[gi] => f.0.push((Arc::clone(n), Val::None)),
+                Some(t) => f.0.push((*n, Val::Str(t.to_string()))),
+                None if self.keep_none[gi] => f.0.push((*n, Val::None)),
                 None => {}
             }
         }
         for (k, n) in &self.alt {
-            let v = f.get(k).cloned().unwrap_or(Val::None);
-            if v.truthy() && !f.get(n).is_some_and(Val::truthy) {
-                f.insert_key(n, v);
+            let v = f.get(*k).cloned().unwrap_or(Val::None);
+            if v.truthy() && !f.truthy(*n) {
+                f.insert(*n, v);
             }
         }
         for (k, n) in &self.tuple {
-            let v = f.get(k).and_then(Val::as_str).map(str::to_string);
+            let v = f.get(*k).and_then(Val::as_str).map(str::to_string);
             // Replaced in place: the key keeps its position (a Python dict's order).
-            let t = match f.get_mut(n).map(|v| std::mem::replace(v, Val::None)) {
+            let t = match f.get_mut(*n).map(|v| std::mem::replace(v, Val::None)) {
                 Some(Val::Tuple(mut t)) => {
                     t.push(v);
                     t
@@ -306,7 +306,7 @@ impl Compiled {
                 Some(Val::Str(s)) => vec![Some(s), v],
                 _ => vec![None, v],
             };
-            f.insert_key(n, Val::Tuple(t));
+            f.insert(*n, Val::Tuple(t));
         }
         f
     }
@@ -396,11 +396,12 @@ mod tests {
         let buf = "alt bob from 192.0.2.1\n";
         assert!(c.search(buf).unwrap().is_some());
         let g = c.groups(buf);
-        assert_eq!(g.get("user"), Some(&Val::Str("bob".into())));
-        assert_eq!(g.get("alt_user"), Some(&Val::Str("bob".into())));
-        assert_eq!(g.get("ip4"), Some(&Val::Str("192.0.2.1".into())));
+        let get = |k: &str| g.get(Key::intern(k));
+        assert_eq!(get("user"), Some(&Val::Str("bob".into())));
+        assert_eq!(get("alt_user"), Some(&Val::Str("bob".into())));
+        assert_eq!(get("ip4"), Some(&Val::Str("192.0.2.1".into())));
         // Groups that did not take part are left out.
-        assert_eq!(g.get("ip6"), None);
+        assert_eq!(get("ip6"), None);
     }
 
     /// The ASCII twin finds the same matches and captures as the UTF/UCP regex on
