@@ -9,7 +9,7 @@
 use std::io::{self, Write};
 use std::net::IpAddr;
 
-use bailiff_filter::Failure;
+use bailiff_filter::{Failure, FailureKind};
 use serde_json::Value;
 
 /// What `-o` prints for each failure.
@@ -35,6 +35,8 @@ pub enum OutFormat {
 pub struct Template {
     text: String,
     segs: Vec<Seg>,
+    /// A literal holds `<F-`: only the two-pass [`render`] prints it right.
+    general: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +44,10 @@ enum Seg {
     Lit(String),
     /// `<name>`: a ticket tag, or kept as written when unknown.
     Tag(String),
+    /// `<time>`, `<ip>`, `<fid>`: the tags of every line, told apart once.
+    Time,
+    Ip,
+    Fid,
     /// `<F-NAME>`: the captured group (its ticket-data key), or nothing.
     Group(String),
 }
@@ -65,9 +71,12 @@ impl Template {
                             b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_' || b == b'-'
                         })
                     });
-                    segs.push(match group {
-                        Some(n) => Seg::Group(tag_to_key(n)),
-                        None => Seg::Tag(tag.to_string()),
+                    segs.push(match (group, tag) {
+                        (Some(n), _) => Seg::Group(tag_to_key(n)),
+                        (None, "time") => Seg::Time,
+                        (None, "ip") => Seg::Ip,
+                        (None, "fid") => Seg::Fid,
+                        (None, _) => Seg::Tag(tag.to_string()),
                     });
                     rest = &after[c + 1..];
                 }
@@ -81,9 +90,13 @@ impl Template {
         if !lit.is_empty() {
             segs.push(Seg::Lit(lit));
         }
+        let general = segs
+            .iter()
+            .any(|s| matches!(s, Seg::Lit(l) if l.contains("<F-")));
         Template {
             text: text.to_string(),
             segs,
+            general,
         }
     }
 
@@ -94,56 +107,115 @@ impl Template {
         int_time: bool,
         msg: &mut dyn FnMut(&Failure) -> String,
     ) -> String {
-        let mut out = String::with_capacity(self.text.len() + 64);
+        let mut out = Vec::with_capacity(self.text.len() + 64);
+        self.render_into(f, int_time, msg, &mut out);
+        String::from_utf8(out)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    }
+
+    /// [`Template::render`] appended to `out`.
+    pub fn render_into(
+        &self,
+        f: &Failure,
+        int_time: bool,
+        msg: &mut dyn FnMut(&Failure) -> String,
+        out: &mut Vec<u8>,
+    ) {
+        let mark = out.len();
+        if self.general || !self.render_fast(f, int_time, msg, out) {
+            out.truncate(mark);
+            out.extend_from_slice(render(&self.text, f, int_time, msg).as_bytes());
+        }
+    }
+
+    /// The one-pass rendering; false when a value needs the reference's second
+    /// pass (the caller then takes [`render`]).
+    fn render_fast(
+        &self,
+        f: &Failure,
+        int_time: bool,
+        msg: &mut dyn FnMut(&Failure) -> String,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        // Text printed as it is: no NUL to escape, no `<` a second pass could read.
+        let plain = |s: &str| memchr::memchr2(0, b'<', s.as_bytes()).is_none();
         for seg in &self.segs {
             match seg {
-                Seg::Lit(l) => {
-                    if l.contains("<F-") {
-                        return render(&self.text, f, int_time, msg);
-                    }
-                    out.push_str(l);
-                }
+                Seg::Lit(l) => out.extend_from_slice(l.as_bytes()),
                 // The tags of every line, written without a temporary.
-                Seg::Tag(t) if t == "time" => {
-                    use std::fmt::Write as _;
-                    if int_time && f.time > 0.0 && f.time < 9e15 && f.time.fract() == 0.0 {
-                        // An integer: printed as one (the same digits as `{:.0}`).
-                        let _ = write!(out, "{}", f.time as i64);
-                    } else if int_time && f.time.is_finite() && f.time.fract() == 0.0 {
-                        let _ = write!(out, "{:.0}", f.time);
-                    } else {
-                        out.push_str(&py_float(f.time));
-                    }
-                }
-                Seg::Tag(t) if (t == "ip" || t == "fid") && !f.fid.contains(['\0', '<']) => {
-                    match f.data.get("ip").filter(|_| t == "ip") {
-                        Some(Value::String(ip)) if !ip.contains(['\0', '<']) => out.push_str(ip),
-                        Some(v) if !v.is_null() => return render(&self.text, f, int_time, msg),
-                        _ => out.push_str(&f.fid),
-                    }
-                }
+                Seg::Time => push_time(out, f.time, int_time),
+                Seg::Fid if plain(&f.fid) => out.extend_from_slice(f.fid.as_bytes()),
+                Seg::Ip => match f.data.get("ip") {
+                    Some(Value::String(ip)) if plain(ip) => out.extend_from_slice(ip.as_bytes()),
+                    Some(v) if !v.is_null() => return false,
+                    _ if plain(&f.fid) => out.extend_from_slice(f.fid.as_bytes()),
+                    _ => return false,
+                },
+                Seg::Fid => return false,
                 Seg::Tag(t) => {
                     let v = ticket_tag(t, f, int_time, msg);
                     let v = v.unwrap_or_else(|| format!("<{t}>"));
                     // A value that itself holds `<F-...>` would be expanded by the
                     // reference's second pass: take the general path.
                     if v.contains("<F-") {
-                        return render(&self.text, f, int_time, msg);
+                        return false;
                     }
-                    out.push_str(&v);
+                    out.extend_from_slice(v.as_bytes());
                 }
                 Seg::Group(k) => {
                     if let Some(v) = f.data.get(k).filter(|v| !v.is_null()) {
                         match v {
-                            Value::String(s) if !s.contains('\0') => out.push_str(s),
-                            _ => out.push_str(&escape_nul(&py_str(v))),
+                            Value::String(s) if memchr::memchr(0, s.as_bytes()).is_none() => {
+                                out.extend_from_slice(s.as_bytes())
+                            }
+                            _ => out.extend_from_slice(escape_nul(&py_str(v)).as_bytes()),
                         }
                     }
                 }
             }
         }
-        out
+        true
     }
+}
+
+/// The ticket time as [`py_time`] prints it, appended without `core::fmt` in the
+/// common cases (whole seconds).
+fn push_time(out: &mut Vec<u8>, t: f64, int_time: bool) {
+    if t > 0.0 && t < 9e15 {
+        let n = t as u64;
+        if n as f64 == t {
+            push_u64(out, n);
+            if !int_time {
+                out.extend_from_slice(b".0");
+            }
+            return;
+        }
+    }
+    out.extend_from_slice(py_time(t, int_time).as_bytes());
+}
+
+/// Decimal digits of `n`, two at a time. Not inlined: the compiler would
+/// otherwise compute all twenty digits up front in every caller.
+#[inline(never)]
+fn push_u64(out: &mut Vec<u8>, mut n: u64) {
+    const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+                                2021222324252627282930313233343536373839\
+                                4041424344454647484950515253545556575859\
+                                6061626364656667686970717273747576777879\
+                                8081828384858687888990919293949596979899";
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    while n >= 10 {
+        let d = (n % 100) as usize * 2;
+        n /= 100;
+        i -= 2;
+        digits[i..i + 2].copy_from_slice(&PAIRS[d..d + 2]);
+    }
+    if n > 0 || i == digits.len() {
+        i -= 1;
+        digits[i] = b'0' + n as u8;
+    }
+    out.extend_from_slice(&digits[i..]);
 }
 
 /// Placeholder for `<msg>` when a failure spans several lines.
@@ -183,7 +255,7 @@ impl OutFormat {
                         | "br"
                         | "sp"
                 ),
-                Seg::Lit(_) | Seg::Group(_) => false,
+                Seg::Lit(_) | Seg::Group(_) | Seg::Time | Seg::Ip | Seg::Fid => false,
             }),
         }
     }
@@ -211,23 +283,30 @@ impl OutFormat {
         }
     }
 
-    /// Print the failures one input line produced. `int_time`: the reference keeps
-    /// the time as an integer (dates with an explicit zone, or a `--timezone`),
-    /// which prints without `.0`.
-    pub fn write(
+    /// Append what the reference prints for the failures one input line produced
+    /// (those of kind [`FailureKind::Fail`]; the others are skipped) to `out`.
+    /// `int_time`: the reference keeps the time as an integer (dates with an
+    /// explicit zone, or a `--timezone`), which prints without `.0`.
+    pub fn write(&self, failures: &[Failure], int_time: bool, out: &mut Vec<u8>) {
+        let fails = || failures.iter().filter(|f| f.kind == FailureKind::Fail);
+        // Writing to a Vec cannot fail.
+        let _ = self.write_fails(fails, int_time, out);
+    }
+
+    fn write_fails<'a, I: Iterator<Item = &'a Failure>>(
         &self,
-        failures: &[&Failure],
+        failures: impl Fn() -> I,
         int_time: bool,
-        w: &mut dyn Write,
+        w: &mut Vec<u8>,
     ) -> io::Result<()> {
         match self {
             OutFormat::Id => {
-                for f in failures {
+                for f in failures() {
                     writeln!(w, "{}", f.fid)?;
                 }
             }
             OutFormat::Ip => {
-                for f in failures {
+                for f in failures() {
                     match f.data.get("ip") {
                         Some(v) if !v.is_null() => writeln!(w, "{}", py_str(v))?,
                         _ => writeln!(w, "{}", f.fid)?,
@@ -235,15 +314,15 @@ impl OutFormat {
                 }
             }
             OutFormat::Msg => {
-                for f in failures {
+                for f in failures() {
                     for m in &f.matches {
                         writeln!(w, "{m}")?;
                     }
                 }
             }
-            OutFormat::Row if failures.iter().all(|f| !f.ordered.is_empty()) => {
+            OutFormat::Row if failures().all(|f| !f.ordered.is_empty()) => {
                 // fail2ban's dict: its key order, None for groups that did not match.
-                for f in failures {
+                for f in failures() {
                     let items: Vec<String> = f
                         .ordered
                         .iter()
@@ -259,7 +338,7 @@ impl OutFormat {
                 }
             }
             OutFormat::Row => {
-                for f in failures {
+                for f in failures() {
                     let mut data = String::from("{");
                     let mut first = true;
                     for (k, v) in f.data.iter().filter(|(k, _)| k.as_str() != "matches") {
@@ -282,7 +361,7 @@ impl OutFormat {
                 }
             }
             OutFormat::Key(key) => {
-                for f in failures {
+                for f in failures() {
                     if key == "matches" {
                         let list = Value::from(f.matches.clone());
                         writeln!(w, "{}", py_repr(&list))?;
@@ -294,7 +373,7 @@ impl OutFormat {
                     }
                 }
             }
-            OutFormat::Template(t) => write_template(t, failures, int_time, w)?,
+            OutFormat::Template(t) => write_template(t, failures(), int_time, w),
         }
         Ok(())
     }
@@ -326,40 +405,49 @@ fn py_field(v: &bailiff_filter::FieldValue) -> String {
     }
 }
 
-fn write_template(
+fn write_template<'a>(
     t: &Template,
-    failures: &[&Failure],
+    failures: impl Iterator<Item = &'a Failure>,
     int_time: bool,
-    w: &mut dyn Write,
-) -> io::Result<()> {
+    w: &mut Vec<u8>,
+) {
     // Once a failure with several matched lines is met, it and every later one of
     // this line are printed once per matched line, after the others.
     let mut wrap = false;
     let mut deferred: Vec<(&Failure, String)> = Vec::new();
     for f in failures {
-        let mut msg_used = false;
-        let text = t.render(f, int_time, &mut |_| {
-            msg_used = true;
-            if !wrap && f.matches.len() <= 1 {
-                f.matches.join("\n")
-            } else {
-                wrap = true;
-                MSG_MARK.to_string()
-            }
-        });
-        let _ = msg_used;
         if wrap {
+            deferred.push((f, t.render(f, int_time, &mut |_| MSG_MARK.to_string())));
+            continue;
+        }
+        let mark = w.len();
+        t.render_into(
+            f,
+            int_time,
+            &mut |_| {
+                if f.matches.len() <= 1 {
+                    f.matches.join("\n")
+                } else {
+                    wrap = true;
+                    MSG_MARK.to_string()
+                }
+            },
+            w,
+        );
+        if wrap {
+            let text = String::from_utf8_lossy(&w[mark..]).into_owned();
+            w.truncate(mark);
             deferred.push((f, text));
             continue;
         }
-        writeln!(w, "{text}")?;
+        w.push(b'\n');
     }
     for (f, text) in deferred {
         for m in &f.matches {
-            writeln!(w, "{}", text.replace(MSG_MARK, m))?;
+            w.extend_from_slice(text.replace(MSG_MARK, m).as_bytes());
+            w.push(b'\n');
         }
     }
-    Ok(())
 }
 
 /// Substitute the tags of `t` for failure `f`; `msg` computes `<msg>`.
@@ -506,6 +594,60 @@ pub fn py_time(t: f64, int_time: bool) -> String {
     }
 }
 
+/// [`date_time_is_int`] remembered for the last date text seen. The answer
+/// depends on where the text has digits, not on which digits: a date that
+/// differs from the last one only in digits (the usual case in a log) is
+/// answered from memory.
+#[derive(Debug, Default)]
+pub struct IntTimeCache {
+    zone_given: bool,
+    last: Vec<u8>,
+    answer: bool,
+}
+
+impl IntTimeCache {
+    pub fn new(zone_given: bool) -> IntTimeCache {
+        IntTimeCache {
+            zone_given,
+            ..IntTimeCache::default()
+        }
+    }
+
+    pub fn is_int(&mut self, date: &str) -> bool {
+        let b = date.as_bytes();
+        if !b.is_empty() && same_but_digits(b, &self.last) {
+            // Kept current so that the next date differs in as few places.
+            self.last.copy_from_slice(b);
+            return self.answer;
+        }
+        self.answer = date_time_is_int(date, self.zone_given);
+        self.last.clear();
+        self.last.extend_from_slice(b);
+        self.answer
+    }
+}
+
+/// Whether `a` and `b` differ only where both have a digit; eight bytes at a
+/// time, as dates of one log mostly share their words.
+fn same_but_digits(a: &[u8], b: &[u8]) -> bool {
+    let same = |x: &[u8], y: &[u8]| {
+        x.iter()
+            .zip(y)
+            .all(|(p, q)| p == q || (p.is_ascii_digit() && q.is_ascii_digit()))
+    };
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut xs = a.chunks_exact(8);
+    let mut ys = b.chunks_exact(8);
+    for (x, y) in (&mut xs).zip(&mut ys) {
+        if x != y && !same(x, y) {
+            return false;
+        }
+    }
+    same(xs.remainder(), ys.remainder())
+}
+
 /// Whether the reference holds the time of this date text as an integer: TAI64N
 /// stamps and dates with a zone (their own, or `--timezone`) are; epoch numbers
 /// and zone-less dates are floats.
@@ -648,7 +790,6 @@ pub fn py_repr_str(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bailiff_filter::FailureKind;
     use std::collections::BTreeMap;
 
     fn failure(fid: &str, data: &[(&str, Value)], matches: &[&str]) -> Failure {
@@ -669,9 +810,8 @@ mod tests {
     }
 
     fn print(fmt: &str, fs: &[Failure]) -> String {
-        let refs: Vec<&Failure> = fs.iter().collect();
         let mut out = Vec::new();
-        OutFormat::parse(fmt).write(&refs, false, &mut out).unwrap();
+        OutFormat::parse(fmt).write(fs, false, &mut out);
         String::from_utf8(out).unwrap()
     }
 
@@ -812,6 +952,80 @@ mod tests {
         assert_eq!(py_time(1795424741.0, true), "1795424741");
         assert_eq!(py_time(1795424741.0, false), "1795424741.0");
         assert_eq!(py_time(1795424741.5, true), "1795424741.5");
+    }
+
+    #[test]
+    fn int_time_cache_agrees_with_the_rule() {
+        let dates = [
+            "Nov 23 10:01:26",
+            "Nov 23 10:01:26 CEST",
+            "2026-11-23T10:01:26+0100",
+            "2026-11-23T10:01:26-0100",
+            "2026-11-23T10:01:26.123456",
+            "23/Nov/2026:10:01:27 -0500",
+            "23/Nov/2026:10:01:27 +0000",
+            "2026-11-23 10:01:26Z",
+            "1700000000.5",
+            "1700000000",
+            "@400000004c91b044077a9e94",
+            "2026-11-23 10:01:26 UTC",
+            "",
+            "+0200 Apr 16 21:05:29",
+            "PDT Apr 16 21:05:29",
+            "Nov 23 10:01:26",
+        ];
+        for zone_given in [false, true] {
+            let mut cache = IntTimeCache::new(zone_given);
+            // Every order of neighbours, and each date with its digits changed.
+            for (i, d) in dates.iter().chain(dates.iter().rev()).enumerate() {
+                let other: String = d
+                    .chars()
+                    .map(|c| match c.to_digit(10) {
+                        Some(n) => char::from_digit((n + i as u32 + 1) % 10, 10).unwrap(),
+                        None => c,
+                    })
+                    .collect();
+                for t in [*d, other.as_str()] {
+                    assert_eq!(cache.is_int(t), date_time_is_int(t, zone_given), "{t:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn integers_and_times_as_core_fmt_prints_them() {
+        for n in [
+            0u64,
+            1,
+            9,
+            10,
+            99,
+            100,
+            101,
+            1795092455,
+            9_999_999_999,
+            u64::MAX,
+        ] {
+            let mut out = Vec::new();
+            push_u64(&mut out, n);
+            assert_eq!(String::from_utf8(out).unwrap(), n.to_string());
+        }
+        for t in [
+            1795092455.0,
+            1795092455.5,
+            0.0,
+            -3.0,
+            1.0,
+            8.9e15,
+            9.5e15,
+            f64::NAN,
+        ] {
+            for int_time in [false, true] {
+                let mut out = Vec::new();
+                push_time(&mut out, t, int_time);
+                assert_eq!(String::from_utf8(out).unwrap(), py_time(t, int_time), "{t}");
+            }
+        }
     }
 
     #[test]

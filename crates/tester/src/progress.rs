@@ -9,6 +9,8 @@ pub(crate) struct Progress {
     started: Instant,
     shown: bool,
     enabled: bool,
+    /// When the bar was last drawn (it is redrawn at most ten times a second).
+    drawn: Duration,
 }
 
 impl Progress {
@@ -18,6 +20,7 @@ impl Progress {
             total,
             started,
             shown: false,
+            drawn: Duration::ZERO,
             enabled: total.is_some() && io::stderr().is_terminal() && !(streaming && stdout_tty),
         }
     }
@@ -27,9 +30,10 @@ impl Progress {
             return;
         }
         let el = self.started.elapsed();
-        if el < Duration::from_secs(1) {
+        if el < Duration::from_secs(1) || el < self.drawn + Duration::from_millis(100) {
             return;
         }
+        self.drawn = el;
         let total = self.total.unwrap_or(0).max(1);
         let frac = (done as f64 / total as f64).min(1.0);
         let width = 30;

@@ -1,16 +1,22 @@
-//! Streaming line input: a file or stdin read in big buffers, one line at a time,
-//! never the whole file in memory.
+//! Streaming line input: a file or stdin read in big blocks, never the whole file
+//! in memory.
 //!
-//! Lines are split on `\n`, trailing `\r`/`\n` are stripped (as fail2ban-regex's
-//! `rstrip('\r\n')`), bytes are decoded as UTF-8 with replacement characters for
-//! invalid sequences (or as Latin-1), NULs are kept. A line longer than
-//! [`MAX_LINE`] is cut at that length and the rest of it skipped, which bounds
+//! [`LineReader::next_chunk`] hands out the text of as many whole lines as one
+//! block holds, borrowed from the reader's buffer: bytes that are valid UTF-8 (the
+//! usual case) are checked once per block and not copied; a block with invalid
+//! sequences is decoded with replacement characters (or as Latin-1) into a second
+//! buffer. [`chunk_lines`] splits a chunk into lines with trailing `\r`/`\n`
+//! stripped (as fail2ban-regex's `rstrip('\r\n')`); NULs are kept. A line longer
+//! than [`MAX_LINE`] is cut at that length and the rest of it skipped, which bounds
 //! memory on hostile input.
 
-use std::io::{self, BufRead};
+use std::io::{self, Read};
 
 /// Longest line kept, in bytes; the rest of a longer line is dropped.
 pub const MAX_LINE: usize = 16 << 20;
+
+/// Bytes asked of the source per read.
+const BLOCK: usize = 256 << 10;
 
 /// How bytes become text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,36 +50,61 @@ impl Encoding {
         }
     }
 
-    /// Decode `bytes` into `out` (cleared first).
-    pub fn decode_into(self, bytes: &[u8], out: &mut String) {
-        out.clear();
+    /// The text of `bytes`: borrowed when they are valid UTF-8 (and, for Latin-1,
+    /// ASCII), else decoded into `scratch`.
+    pub fn decode<'a>(self, bytes: &'a [u8], scratch: &'a mut String) -> &'a str {
         match self {
             Encoding::Utf8 => match std::str::from_utf8(bytes) {
-                Ok(s) => out.push_str(s),
-                Err(_) => out.push_str(&String::from_utf8_lossy(bytes)),
+                Ok(s) => s,
+                Err(_) => {
+                    scratch.clear();
+                    scratch.push_str(&String::from_utf8_lossy(bytes));
+                    scratch
+                }
             },
-            Encoding::Latin1 => out.extend(bytes.iter().map(|&b| b as char)),
+            Encoding::Latin1 => {
+                scratch.clear();
+                scratch.extend(bytes.iter().map(|&b| b as char));
+                scratch
+            }
         }
     }
 }
 
-/// Reads lines from any `BufRead`, reusing its buffers.
+/// Reads whole lines from any `Read` in blocks, reusing its buffers.
 pub struct LineReader<R> {
     inner: R,
-    raw: Vec<u8>,
+    /// `buf[pos..end]` is read and not handed out yet.
+    buf: Vec<u8>,
+    pos: usize,
+    end: usize,
+    /// `buf[pos..scanned]` is known to hold no `\n`.
+    scanned: usize,
+    eof: bool,
+    /// The line at `buf[..MAX_LINE]` is longer than that: what follows it up to
+    /// its `\n` is being dropped.
+    cut: bool,
     encoding: Encoding,
-    bytes_read: u64,
+    total_read: u64,
     keep_partial: bool,
+    /// Decoded text of a chunk that was not valid UTF-8 as it stood.
+    text: String,
 }
 
-impl<R: BufRead> LineReader<R> {
+impl<R: Read> LineReader<R> {
     pub fn new(inner: R, encoding: Encoding) -> LineReader<R> {
         LineReader {
             inner,
-            raw: Vec::with_capacity(4096),
+            buf: vec![0; BLOCK],
+            pos: 0,
+            end: 0,
+            scanned: 0,
+            eof: false,
+            cut: false,
             encoding,
-            bytes_read: 0,
+            total_read: 0,
             keep_partial: true,
+            text: String::new(),
         }
     }
 
@@ -86,75 +117,181 @@ impl<R: BufRead> LineReader<R> {
 
     /// Bytes consumed so far (for progress).
     pub fn bytes_read(&self) -> u64 {
-        self.bytes_read
+        self.total_read - (self.end - self.pos) as u64
     }
 
-    /// Read the next line into `line` (without its line end). `Ok(false)` at the end.
-    pub fn next_line(&mut self, line: &mut String) -> io::Result<bool> {
-        self.raw.clear();
-        let mut any = false;
-        let mut complete = false;
-        let mut direct = false;
-        let encoding = self.encoding;
+    /// The text of the next whole lines: one or more lines each ended by `\n`, or
+    /// a single last line without it (split it with [`chunk_lines`]). `Ok(None)`
+    /// at the end.
+    pub fn next_chunk(&mut self) -> io::Result<Option<&str>> {
         loop {
-            let (done, used) = {
-                let buf = match self.inner.fill_buf() {
-                    Ok(b) => b,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(e),
-                };
-                if buf.is_empty() {
-                    break;
-                }
-                any = true;
-                match memchr::memchr(b'\n', buf) {
-                    // The whole line is in the buffer: decode it from there.
-                    Some(i) if self.raw.is_empty() => {
-                        encoding.decode_into(trim_end(&buf[..i.min(MAX_LINE)]), line);
-                        direct = true;
-                        (true, i + 1)
-                    }
+            if self.cut {
+                // Drop the rest of an over-long line up to its end.
+                match memchr::memchr(b'\n', &self.buf[MAX_LINE..self.end]) {
                     Some(i) => {
-                        keep(&mut self.raw, &buf[..i]);
-                        (true, i + 1)
+                        self.cut = false;
+                        self.pos = MAX_LINE + i + 1;
+                        self.scanned = self.pos;
+                        return Ok(Some(self.decode(0, MAX_LINE)));
+                    }
+                    None if self.eof => {
+                        self.cut = false;
+                        self.pos = self.end;
+                        self.scanned = self.end;
+                        if !self.keep_partial {
+                            return Ok(None);
+                        }
+                        return Ok(Some(self.decode(0, MAX_LINE)));
                     }
                     None => {
-                        keep(&mut self.raw, buf);
-                        (false, buf.len())
+                        // Counted as read; nothing of it is kept.
+                        self.end = MAX_LINE;
+                        self.scanned = MAX_LINE;
+                        self.fill()?;
+                        continue;
                     }
                 }
-            };
-            self.inner.consume(used);
-            self.bytes_read += used as u64;
-            if done {
-                complete = true;
-                break;
+            }
+            let from = self.scanned.max(self.pos);
+            if let Some(i) = memchr::memrchr(b'\n', &self.buf[from..self.end]) {
+                let start = self.pos;
+                self.pos = from + i + 1;
+                if self.pos - start > MAX_LINE {
+                    // Only a buffer grown for a long line holds this much: hand out
+                    // its first line alone, cut to MAX_LINE.
+                    let nl = start + memchr::memchr(b'\n', &self.buf[start..self.pos]).unwrap_or(0);
+                    self.pos = nl + 1;
+                    self.scanned = self.pos;
+                    return Ok(Some(self.decode(start, nl.min(start + MAX_LINE))));
+                }
+                self.scanned = self.pos;
+                return Ok(Some(self.decode(start, self.pos)));
+            }
+            self.scanned = self.end;
+            if self.eof {
+                if self.pos == self.end {
+                    return Ok(None);
+                }
+                let start = self.pos;
+                self.pos = self.end;
+                if !self.keep_partial {
+                    return Ok(None);
+                }
+                return Ok(Some(self.decode(start, self.end)));
+            }
+            if self.end - self.pos >= MAX_LINE {
+                self.compact();
+                self.end = MAX_LINE;
+                self.scanned = MAX_LINE;
+                self.cut = true;
+            }
+            self.fill()?;
+        }
+    }
+
+    fn decode(&mut self, start: usize, end: usize) -> &str {
+        self.encoding.decode(&self.buf[start..end], &mut self.text)
+    }
+
+    /// Move what is not handed out yet to the front of the buffer.
+    fn compact(&mut self) {
+        if self.pos > 0 {
+            self.buf.copy_within(self.pos..self.end, 0);
+            self.end -= self.pos;
+            self.scanned -= self.pos.min(self.scanned);
+            self.pos = 0;
+        }
+    }
+
+    /// Read one more block (or less) after what the buffer holds.
+    fn fill(&mut self) -> io::Result<()> {
+        self.compact();
+        if self.buf.len() - self.end < BLOCK / 2 {
+            // A line longer than the buffer: grow it (up to MAX_LINE and a block).
+            let len = (self.buf.len() * 2)
+                .min(MAX_LINE + BLOCK)
+                .max(self.end + BLOCK / 2);
+            self.buf.resize(len, 0);
+        }
+        loop {
+            match self.inner.read(&mut self.buf[self.end..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    return Ok(());
+                }
+                Ok(n) => {
+                    self.end += n;
+                    self.total_read += n as u64;
+                    return Ok(());
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
             }
         }
-        if direct {
-            return Ok(true);
-        }
-        if !any || (!complete && !self.keep_partial) {
-            line.clear();
-            return Ok(false);
-        }
-        encoding.decode_into(trim_end(&self.raw), line);
-        Ok(true)
     }
 }
 
-/// The bytes without trailing `\r` and `\n`.
-fn trim_end(b: &[u8]) -> &[u8] {
-    let mut end = b.len();
-    while end > 0 && matches!(b[end - 1], b'\r' | b'\n') {
-        end -= 1;
+/// The lines of a chunk from [`LineReader::next_chunk`], without their line ends.
+pub fn chunk_lines(chunk: &str) -> ChunkLines<'_> {
+    ChunkLines {
+        rest: chunk,
+        nl: NewlineFinder::new(),
     }
-    &b[..end]
 }
 
-fn keep(raw: &mut Vec<u8>, bytes: &[u8]) {
-    let room = MAX_LINE.saturating_sub(raw.len());
-    raw.extend_from_slice(&bytes[..bytes.len().min(room)]);
+/// Iterator of [`chunk_lines`].
+pub struct ChunkLines<'a> {
+    rest: &'a str,
+    nl: NewlineFinder,
+}
+
+impl<'a> Iterator for ChunkLines<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        let line = match self.nl.find(self.rest.as_bytes()) {
+            Some(i) => {
+                let line = &self.rest[..i];
+                self.rest = &self.rest[i + 1..];
+                line
+            }
+            None => std::mem::take(&mut self.rest),
+        };
+        let b = line.as_bytes();
+        let mut end = b.len();
+        while end > 0 && b[end - 1] == b'\r' {
+            end -= 1;
+        }
+        Some(&line[..end])
+    }
+}
+
+/// `memchr(b'\n')` with the CPU's vector routine picked once per chunk rather
+/// than once per line (lines are short: the per-call dispatch showed).
+struct NewlineFinder {
+    #[cfg(target_arch = "x86_64")]
+    avx2: Option<memchr::arch::x86_64::avx2::memchr::One>,
+}
+
+impl NewlineFinder {
+    fn new() -> NewlineFinder {
+        NewlineFinder {
+            #[cfg(target_arch = "x86_64")]
+            avx2: memchr::arch::x86_64::avx2::memchr::One::new(b'\n'),
+        }
+    }
+
+    #[inline]
+    fn find(&self, hay: &[u8]) -> Option<usize> {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(one) = &self.avx2 {
+            return one.find(hay);
+        }
+        memchr::memchr(b'\n', hay)
+    }
 }
 
 /// fail2ban-regex's rule for lines it does not test: empty ones and `#` comments.
@@ -166,16 +303,41 @@ pub fn is_skipped(line: &str) -> bool {
 mod tests {
     use super::*;
 
-    fn lines(input: &[u8], enc: Encoding) -> Vec<String> {
-        // A tiny buffer makes lines straddle buffer refills.
-        let mut r = LineReader::new(io::BufReader::with_capacity(3, input), enc);
-        let mut out = Vec::new();
-        let mut l = String::new();
-        while r.next_line(&mut l).unwrap() {
-            out.push(l.clone());
+    /// A source that gives at most `step` bytes per read, so that lines straddle
+    /// reads.
+    struct Trickle<'a> {
+        data: &'a [u8],
+        step: usize,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            let n = self.step.min(out.len()).min(self.data.len());
+            out[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
         }
-        assert_eq!(r.bytes_read(), input.len() as u64);
-        out
+    }
+
+    fn read_all<R: Read>(mut r: LineReader<R>) -> (Vec<String>, u64) {
+        let mut out = Vec::new();
+        while let Some(chunk) = r.next_chunk().unwrap() {
+            out.extend(chunk_lines(chunk).map(str::to_string));
+        }
+        (out, r.bytes_read())
+    }
+
+    fn lines(input: &[u8], enc: Encoding) -> Vec<String> {
+        let mut seen = None;
+        for step in [1, 3, 7, 1 << 20] {
+            let (got, n) = read_all(LineReader::new(Trickle { data: input, step }, enc));
+            assert_eq!(n, input.len() as u64, "step {step}");
+            if let Some(prev) = &seen {
+                assert_eq!(&got, prev, "step {step}");
+            }
+            seen = Some(got);
+        }
+        seen.unwrap()
     }
 
     #[test]
@@ -187,17 +349,14 @@ mod tests {
     #[test]
     fn partial_last_line_can_be_dropped() {
         let input: &[u8] = b"one\ntwo";
-        let mut r = LineReader::new(input, Encoding::Utf8).keep_partial_last_line(false);
-        let mut l = String::new();
-        assert!(r.next_line(&mut l).unwrap());
-        assert_eq!(l, "one");
-        assert!(!r.next_line(&mut l).unwrap());
+        let r = LineReader::new(input, Encoding::Utf8).keep_partial_last_line(false);
+        assert_eq!(read_all(r).0, ["one"]);
     }
 
     #[test]
     fn invalid_utf8_is_replaced_and_nul_kept() {
-        let got = lines(b"x\xff\xfey\n\0z\n", Encoding::Utf8);
-        assert_eq!(got, ["x\u{fffd}\u{fffd}y", "\0z"]);
+        let got = lines(b"ok\nx\xff\xfey\n\0z\n", Encoding::Utf8);
+        assert_eq!(got, ["ok", "x\u{fffd}\u{fffd}y", "\0z"]);
     }
 
     #[test]
@@ -207,13 +366,60 @@ mod tests {
     }
 
     #[test]
+    fn lines_across_many_blocks() {
+        // Lines of every length around the block size, so that some straddle blocks.
+        let mut input = Vec::new();
+        let mut want = Vec::new();
+        let mut i = 0usize;
+        while input.len() < 3 * BLOCK {
+            let l: String = (0..(i * 37) % 1000)
+                .map(|k| (b'a' + (k % 26) as u8) as char)
+                .collect();
+            input.extend_from_slice(l.as_bytes());
+            input.extend_from_slice(if i.is_multiple_of(5) { b"\r\n" } else { b"\n" });
+            want.push(l);
+            i += 1;
+        }
+        let (got, n) = read_all(LineReader::new(&input[..], Encoding::Utf8));
+        assert_eq!(n, input.len() as u64);
+        assert_eq!(got, want);
+    }
+
+    #[test]
     fn long_lines_survive() {
         let mut input = vec![b'a'; 1 << 20];
         input.extend_from_slice(b"\nshort\n");
-        let got = lines(&input, Encoding::Utf8);
+        let (got, _) = read_all(LineReader::new(&input[..], Encoding::Utf8));
         assert_eq!(got.len(), 2);
         assert_eq!(got[0].len(), 1 << 20);
         assert_eq!(got[1], "short");
+    }
+
+    #[test]
+    fn over_long_lines_are_cut() {
+        for tail in [&b"\nnext\n"[..], b"\nnext", b""] {
+            let mut input = vec![b'x'; MAX_LINE + BLOCK * 3 + 5];
+            input.extend_from_slice(tail);
+            let (got, n) = read_all(LineReader::new(&input[..], Encoding::Utf8));
+            assert_eq!(n, input.len() as u64);
+            assert_eq!(got[0].len(), MAX_LINE);
+            let rest: Vec<&str> = got[1..].iter().map(String::as_str).collect();
+            assert_eq!(
+                rest,
+                if tail.is_empty() {
+                    vec![]
+                } else {
+                    vec!["next"]
+                }
+            );
+        }
+        // Just over the limit.
+        let mut input = vec![b'y'; MAX_LINE + 10];
+        input.extend_from_slice(b"\nz\n");
+        let (got, _) = read_all(LineReader::new(&input[..], Encoding::Utf8));
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].len(), MAX_LINE);
+        assert_eq!(got[1], "z");
     }
 
     #[test]

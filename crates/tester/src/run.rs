@@ -1,22 +1,22 @@
 //! The run: resolve arguments into a filter, stream the log through it, report.
 
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bailiff_config::FilterDef;
 use bailiff_filter::{
-    DateDetector, DateOptions, Failure, FailureKind, Filter, FilterConfig, LineResult, UseDns, Zone,
+    DateDetector, DateOptions, FailureKind, Filter, FilterConfig, LineResult, UseDns, Zone,
 };
 
 use crate::args::RegexArgs;
 use crate::dns::Resolver;
 use crate::lookup::{absolute, find_filter};
-use crate::out::OutFormat;
+use crate::out::{IntTimeCache, OutFormat};
 use crate::probe::Probe;
 use crate::progress::Progress;
-use crate::reader::{is_skipped, Encoding, LineReader};
+use crate::reader::{chunk_lines, is_skipped, Encoding, LineReader};
 use crate::report::{shortstr, DateTemplateRow, LineKind, RegexStat, Report, ReportOptions};
 use crate::Error;
 
@@ -104,63 +104,10 @@ struct Setup {
 }
 
 enum Source {
-    File(LineReader<BufReader<File>>),
-    Stdin(LineReader<BufReader<io::Stdin>>),
+    File(LineReader<File>),
+    Stdin(LineReader<io::Stdin>),
     Literal(std::vec::IntoIter<String>),
     Journal(Box<bailiff_source::journal::JournalSource>),
-}
-
-/// What [`Source::next_line`] read.
-enum Next {
-    End,
-    /// A log line (its date is in the text).
-    Line,
-    /// A journal entry and its time.
-    Entry(f64),
-}
-
-impl Source {
-    fn next_line(&mut self, line: &mut String) -> Result<Next, Error> {
-        let more = |b: bool| if b { Next::Line } else { Next::End };
-        let io_err = |source| Error::Io {
-            path: PathBuf::from("<log>"),
-            source,
-        };
-        match self {
-            Source::File(r) => r.next_line(line).map(more).map_err(io_err),
-            Source::Stdin(r) => r.next_line(line).map(more).map_err(io_err),
-            Source::Literal(it) => Ok(match it.next() {
-                Some(l) => {
-                    line.clear();
-                    line.push_str(l.trim_end_matches(['\r', '\n']));
-                    Next::Line
-                }
-                None => Next::End,
-            }),
-            Source::Journal(j) => match j.next_entry() {
-                Ok(Some(e)) => {
-                    line.clear();
-                    line.push_str(&e.line);
-                    let t = e
-                        .time
-                        .duration_since(UNIX_EPOCH)
-                        .map(|d| d.as_secs_f64())
-                        .unwrap_or(0.0);
-                    Ok(Next::Entry(t))
-                }
-                Ok(None) => Ok(Next::End),
-                Err(e) => Err(Error::Journal(e.to_string())),
-            },
-        }
-    }
-
-    fn bytes_read(&self) -> u64 {
-        match self {
-            Source::File(r) => r.bytes_read(),
-            Source::Stdin(r) => r.bytes_read(),
-            Source::Literal(_) | Source::Journal(_) => 0,
-        }
-    }
 }
 
 impl Setup {
@@ -367,10 +314,7 @@ impl Setup {
                 "Use         encoding : {}",
                 encoding.display_name()
             ));
-            Source::Stdin(LineReader::new(
-                BufReader::with_capacity(256 << 10, io::stdin()),
-                encoding,
-            ))
+            Source::Stdin(LineReader::new(io::stdin(), encoding))
         } else if Path::new(log).is_file() {
             let f = File::open(log).map_err(|source| Error::Io {
                 path: log.into(),
@@ -383,10 +327,7 @@ impl Setup {
                 encoding.display_name()
             ));
             // Like the reference, a last line without its newline is not read yet.
-            Source::File(
-                LineReader::new(BufReader::with_capacity(256 << 10, f), encoding)
-                    .keep_partial_last_line(false),
-            )
+            Source::File(LineReader::new(f, encoding).keep_partial_last_line(false))
         } else if is_journal {
             if !bailiff_source::journal::available() {
                 return Err(Error::Journal(
@@ -464,6 +405,9 @@ impl Setup {
 /// Regex errors (match limit...) printed before they are only counted.
 const MAX_ERRORS_SHOWN: u64 = 10;
 
+/// Bytes of `-o` output gathered before they are written out.
+const OUT_CHUNK: usize = 64 << 10;
+
 /// Stream every line through the filter into the chosen sink.
 fn process(
     args: &RegexArgs,
@@ -484,115 +428,31 @@ fn process(
         // `row` prints fail2ban's dict as it is: its order, None values.
         s.filter.set_ordered_data(*f == OutFormat::Row);
     }
-    let verbose = args.verbosity() > 0;
     // Results streamed to the same terminal would be garbled by the bar.
     let streaming = outfmt.is_some() || json;
     let mut progress = Progress::new(s.total_bytes, started, streaming);
-    let mut line = String::new();
-    let mut line_no: u64 = 0;
-    let mut regex_errors: u64 = 0;
-    let mut ambiguous: u64 = 0;
-    loop {
-        let next = s.source.next_line(&mut line).map_err(|e| match e {
-            Error::Io { source, .. } => Error::Io {
-                path: PathBuf::from(&args.log),
-                source,
-            },
-            e => e,
-        })?;
-        let entry_time = match next {
-            Next::End => break,
-            Next::Line => None,
-            Next::Entry(t) => Some(t),
-        };
-        line_no += 1;
-        if line_no & 0xffff == 0 {
-            progress.tick(s.source.bytes_read(), line_no);
-        }
-        // Journal entries are all tested; file lines skip blanks and comments.
-        if entry_time.is_none() && is_skipped(&line) {
-            continue;
-        }
-        let mut res = match entry_time {
-            Some(t) => s.filter.process_entry(&line, t, s.now),
-            None => s.filter.process_line(&line, s.now),
-        };
-        if res.failures.iter().any(|f| f.needs_dns) {
-            s.dns.resolve_failures(&mut res.failures);
-        }
-        if !res.ambiguous.is_empty() && outfmt.is_some() {
-            ambiguous += 1;
-            if ambiguous <= MAX_ERRORS_SHOWN {
-                writeln!(
-                    err,
-                    "WARNING: line {line_no}: not a failure, the host could be another address ({})",
-                    ambiguity_detail(&res.ambiguous)
-                )
-                .map_err(Error::Output)?;
-            }
-        }
-        for e in &res.errors {
-            regex_errors += 1;
-            if regex_errors <= MAX_ERRORS_SHOWN {
-                writeln!(err, "WARNING: line {line_no}: {e}").map_err(Error::Output)?;
-            }
-        }
-        let nofail = res
-            .failures
-            .iter()
-            .any(|f| f.kind == FailureKind::NoFail && !f.pending);
-        let ignored = nofail || res.ignored;
-        if let Some(fmt) = &outfmt {
-            let fails: Vec<&Failure> = res
-                .failures
-                .iter()
-                .filter(|f| f.kind == FailureKind::Fail)
-                .collect();
-            if !fails.is_empty() && !ignored {
-                let date_text = res.date.as_ref().and_then(|d| line.get(d.start..d.end));
-                let int_time =
-                    date_text.is_some_and(|t| crate::out::date_time_is_int(t, s.zone_given));
-                fmt.write(&fails, int_time, out).map_err(Error::Output)?;
-            }
-            continue;
-        }
-        if json {
-            write_json(out, line_no, &res).map_err(Error::Output)?;
-        }
-        let pref_hit = s
-            .pref_counter
-            .as_mut()
-            .map(|p| p.matches(&line, res.date.as_ref().map(|d| (d.start, d.end))));
-        if verbose && pref_hit == Some(true) {
-            // The reference lists the groups of the first matches, then "...".
-            let cap = s.report.opts.list_cap;
-            let n = s.report.prefregex_groups.len();
-            if n < cap {
-                if let Some(g) = s.pref_counter.as_mut().and_then(|p| p.groups()) {
-                    s.report.prefregex_groups.push(g);
-                }
-            } else if n == cap {
-                s.report.prefregex_groups.push("...".into());
-            }
-        }
-        let date = res.date.as_ref().map(|d| (d.start, d.end));
-        let ignored_by = if res.ignored && s.ignore_probes.len() == s.report.ignoreregex.len() {
-            s.ignore_probes
-                .iter_mut()
-                .position(|p| p.matches(&line, date))
-        } else {
-            None
-        };
-        tally(
-            &mut s.report,
-            &line,
-            &res,
-            s.maxlines,
-            verbose,
-            pref_hit,
-            ignored_by,
-        );
-    }
+    // The source hands out lines while the rest of the setup takes them.
+    let mut source = std::mem::replace(&mut s.source, Source::Literal(Vec::new().into_iter()));
+    let zone_given = s.zone_given;
+    let mut lines = Lines {
+        args,
+        s,
+        verbose: args.verbosity() > 0,
+        json,
+        outfmt,
+        line_no: 0,
+        regex_errors: 0,
+        ambiguous: 0,
+        buf: Vec::new(),
+        int_time: IntTimeCache::new(zone_given),
+    };
+    let read = read_source(&mut source, &mut lines, &mut progress, out, err);
+    // What was printed so far goes out even when reading failed.
+    let flushed = out.write_all(&lines.buf).map_err(Error::Output);
+    let (ambiguous, regex_errors) = (lines.ambiguous, lines.regex_errors);
+    s.source = source;
+    read?;
+    flushed?;
     progress.finish();
     // The detector counts its own hits (empty-date templates included) and keeps
     // its templates in fail2ban's search order.
@@ -626,6 +486,187 @@ fn process(
     }
     s.report.elapsed = Some(started.elapsed().as_secs_f64());
     Ok(())
+}
+
+/// Feed every line of `source` to `lines`.
+fn read_source(
+    source: &mut Source,
+    lines: &mut Lines,
+    progress: &mut Progress,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<(), Error> {
+    match source {
+        Source::File(r) => read_file(r, lines, progress, out, err),
+        Source::Stdin(r) => read_file(r, lines, progress, out, err),
+        Source::Literal(it) => {
+            for l in it {
+                lines.line(l.trim_end_matches(['\r', '\n']), None, out, err)?;
+            }
+            Ok(())
+        }
+        Source::Journal(j) => loop {
+            match j.next_entry() {
+                Ok(Some(e)) => {
+                    let t = e
+                        .time
+                        .duration_since(UNIX_EPOCH)
+                        .map(|d| d.as_secs_f64())
+                        .unwrap_or(0.0);
+                    lines.line(&e.line, Some(t), out, err)?;
+                }
+                Ok(None) => return Ok(()),
+                Err(e) => return Err(Error::Journal(e.to_string())),
+            }
+        },
+    }
+}
+
+/// A file or stdin: a block of lines at a time, borrowed from the reader.
+fn read_file<R: io::Read>(
+    r: &mut LineReader<R>,
+    lines: &mut Lines,
+    progress: &mut Progress,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<(), Error> {
+    loop {
+        let chunk = match r.next_chunk() {
+            Ok(Some(c)) => c,
+            Ok(None) => return Ok(()),
+            Err(source) => {
+                return Err(Error::Io {
+                    path: PathBuf::from(&lines.args.log),
+                    source,
+                })
+            }
+        };
+        for line in chunk_lines(chunk) {
+            lines.line(line, None, out, err)?;
+        }
+        progress.tick(r.bytes_read(), lines.line_no);
+    }
+}
+
+/// What every line goes through: the filter, then the chosen sink.
+struct Lines<'a> {
+    args: &'a RegexArgs,
+    s: &'a mut Setup,
+    verbose: bool,
+    json: bool,
+    outfmt: Option<OutFormat>,
+    line_no: u64,
+    regex_errors: u64,
+    ambiguous: u64,
+    /// `-o` output not written out yet.
+    buf: Vec<u8>,
+    int_time: IntTimeCache,
+}
+
+impl Lines<'_> {
+    /// One log line (`entry_time`: a journal entry's time).
+    fn line(
+        &mut self,
+        line: &str,
+        entry_time: Option<f64>,
+        out: &mut dyn Write,
+        err: &mut dyn Write,
+    ) -> Result<(), Error> {
+        self.line_no += 1;
+        let line_no = self.line_no;
+        let s = &mut *self.s;
+        // Journal entries are all tested; file lines skip blanks and comments.
+        if entry_time.is_none() && is_skipped(line) {
+            return Ok(());
+        }
+        let mut res = match entry_time {
+            Some(t) => s.filter.process_entry(line, t, s.now),
+            None => s.filter.process_line(line, s.now),
+        };
+        // One pass over the failures for what the sinks need to know.
+        let kinds = |fs: &[bailiff_filter::Failure]| {
+            let (mut needs_dns, mut nofail, mut any_fail) = (false, false, false);
+            for f in fs {
+                needs_dns |= f.needs_dns;
+                nofail |= f.kind == FailureKind::NoFail && !f.pending;
+                any_fail |= f.kind == FailureKind::Fail;
+            }
+            (needs_dns, nofail, any_fail)
+        };
+        let (needs_dns, mut nofail, mut any_fail) = kinds(&res.failures);
+        if needs_dns {
+            // Names resolve to no address or to several: count again.
+            s.dns.resolve_failures(&mut res.failures);
+            (_, nofail, any_fail) = kinds(&res.failures);
+        }
+        if !res.ambiguous.is_empty() && self.outfmt.is_some() {
+            self.ambiguous += 1;
+            if self.ambiguous <= MAX_ERRORS_SHOWN {
+                writeln!(
+                    err,
+                    "WARNING: line {line_no}: not a failure, the host could be another address ({})",
+                    ambiguity_detail(&res.ambiguous)
+                )
+                .map_err(Error::Output)?;
+            }
+        }
+        for e in &res.errors {
+            self.regex_errors += 1;
+            if self.regex_errors <= MAX_ERRORS_SHOWN {
+                writeln!(err, "WARNING: line {line_no}: {e}").map_err(Error::Output)?;
+            }
+        }
+        let ignored = nofail || res.ignored;
+        if let Some(fmt) = &self.outfmt {
+            if any_fail && !ignored {
+                let date_text = res.date.as_ref().and_then(|d| line.get(d.start..d.end));
+                let int_time = date_text.is_some_and(|t| self.int_time.is_int(t));
+                fmt.write(&res.failures, int_time, &mut self.buf);
+                if self.buf.len() >= OUT_CHUNK {
+                    out.write_all(&self.buf).map_err(Error::Output)?;
+                    self.buf.clear();
+                }
+            }
+            return Ok(());
+        }
+        if self.json {
+            write_json(out, line_no, &res).map_err(Error::Output)?;
+        }
+        let pref_hit = s
+            .pref_counter
+            .as_mut()
+            .map(|p| p.matches(line, res.date.as_ref().map(|d| (d.start, d.end))));
+        if self.verbose && pref_hit == Some(true) {
+            // The reference lists the groups of the first matches, then "...".
+            let cap = s.report.opts.list_cap;
+            let n = s.report.prefregex_groups.len();
+            if n < cap {
+                if let Some(g) = s.pref_counter.as_mut().and_then(|p| p.groups()) {
+                    s.report.prefregex_groups.push(g);
+                }
+            } else if n == cap {
+                s.report.prefregex_groups.push("...".into());
+            }
+        }
+        let date = res.date.as_ref().map(|d| (d.start, d.end));
+        let ignored_by = if res.ignored && s.ignore_probes.len() == s.report.ignoreregex.len() {
+            s.ignore_probes
+                .iter_mut()
+                .position(|p| p.matches(line, date))
+        } else {
+            None
+        };
+        tally(
+            &mut s.report,
+            line,
+            &res,
+            s.maxlines,
+            self.verbose,
+            pref_hit,
+            ignored_by,
+        );
+        Ok(())
+    }
 }
 
 /// Count one line's result into the report.
