@@ -94,6 +94,15 @@ pub(crate) enum Val {
     Lines(Vec<String>),
     Tuple(Vec<Option<String>>),
     Int(i64),
+    /// A group's text while its line is matched: bytes `s..e` of the prefregex's
+    /// buffer (`pref`) or of the failregex's. Turned into [`Val::Str`] (see
+    /// [`Fail::resolved`], [`Fail::set_resolved`]) before the entry outlives the line;
+    /// never in a [`crate::Failure`].
+    At {
+        pref: bool,
+        s: u32,
+        e: u32,
+    },
 }
 
 impl Val {
@@ -106,6 +115,7 @@ impl Val {
             Val::Lines(l) => !l.is_empty(),
             Val::Tuple(t) => !t.is_empty(),
             Val::Int(i) => *i != 0,
+            Val::At { s, e, .. } => e > s,
         }
     }
     pub fn as_str(&self) -> Option<&str> {
@@ -114,12 +124,23 @@ impl Val {
             _ => None,
         }
     }
+    /// The text of a string value, a span read in `pbuf` (prefregex) or `buf`.
+    pub fn text<'a>(&'a self, pbuf: &'a str, buf: &'a str) -> Option<&'a str> {
+        match self {
+            Val::Str(s) => Some(s),
+            Val::At { pref, s, e } => {
+                let b = if *pref { pbuf } else { buf };
+                b.get(*s as usize..*e as usize)
+            }
+            _ => None,
+        }
+    }
     /// [`Val::into_json`] of a copy.
     pub fn to_json(&self) -> Option<serde_json::Value> {
         use serde_json::Value as J;
         let s = |v: &String| J::String(v.clone());
         Some(match self {
-            Val::None => return None,
+            Val::None | Val::At { .. } => return None,
             Val::Str(v) => s(v),
             Val::Set(v) => J::Array(v.iter().map(s).collect()),
             Val::Lines(l) => J::Array(l.iter().map(s).collect()),
@@ -131,7 +152,7 @@ impl Val {
     pub fn into_json(self) -> Option<serde_json::Value> {
         use serde_json::Value as J;
         Some(match self {
-            Val::None => return None,
+            Val::None | Val::At { .. } => return None,
             Val::Str(s) => J::String(s),
             Val::Set(s) => J::Array(s.into_iter().map(J::String).collect()),
             Val::Lines(l) => J::Array(l.into_iter().map(J::String).collect()),
@@ -186,15 +207,52 @@ impl Fail {
             self.0.swap_remove(i).1
         })
     }
-    /// Overwrite with every entry of `other`.
-    pub fn extend(&mut self, other: Fail) {
-        self.1 |= other.1;
-        for (k, v) in other.0 {
-            self.insert(k, v);
-        }
-    }
     pub fn len(&self) -> usize {
         self.0.len()
+    }
+    /// Empty, keeping the allocation (a scratch entry reused line after line).
+    pub fn clear(&mut self) {
+        self.0.clear();
+        self.1 = false;
+    }
+    /// Overwrite with a copy of every entry of `other` (spans are copied as spans).
+    pub fn extend_from(&mut self, other: &Fail) {
+        self.1 |= other.1;
+        for (k, v) in &other.0 {
+            self.insert(*k, v.clone());
+        }
+    }
+    /// The text of `k` (see [`Val::text`]).
+    pub fn text<'a>(&'a self, k: Key, pbuf: &'a str, buf: &'a str) -> Option<&'a str> {
+        self.get(k).and_then(|v| v.text(pbuf, buf))
+    }
+    /// An owned copy, spans turned into strings.
+    pub fn resolved(&self, pbuf: &str, buf: &str) -> Fail {
+        let mut f = Fail(Vec::with_capacity(self.0.len() + 2), self.1);
+        for (k, v) in &self.0 {
+            let v = match v {
+                Val::At { .. } => Val::Str(v.text(pbuf, buf).unwrap_or_default().to_string()),
+                v => v.clone(),
+            };
+            f.0.push((*k, v));
+        }
+        f
+    }
+    /// Set `k` to `v`, a span turned into a string: an existing string value is
+    /// overwritten in place (no allocation when it is long enough).
+    pub fn set_resolved(&mut self, k: Key, v: &Val, pbuf: &str, buf: &str) {
+        let Val::At { .. } = v else {
+            return self.insert(k, v.clone());
+        };
+        let t = v.text(pbuf, buf).unwrap_or_default();
+        match self.get_mut(k) {
+            Some(Val::Str(old)) => {
+                old.clear();
+                old.push_str(t);
+            }
+            Some(old) => *old = Val::Str(t.to_string()),
+            None => self.0.push((k, Val::Str(t.to_string()))),
+        }
     }
     pub fn entries(&self) -> impl Iterator<Item = &(Key, Val)> {
         self.0.iter()
@@ -209,7 +267,7 @@ impl Val {
     pub fn to_field(&self) -> crate::FieldValue {
         use crate::FieldValue as F;
         match self {
-            Val::None => F::None,
+            Val::None | Val::At { .. } => F::None,
             Val::Str(s) => F::Str(s.clone()),
             Val::Set(s) => F::Set(s.iter().cloned().collect()),
             Val::Lines(l) => F::List(l.clone()),
@@ -219,8 +277,9 @@ impl Val {
     }
 }
 
-/// [`add_user`] with a borrowed name, copied only when new to the set.
-pub(crate) fn add_user_ref(fail: &mut Fail, user: Option<&str>) {
+/// fail2ban's `users` bookkeeping: every distinct user of a connection (the name
+/// is copied only when new to the set).
+pub(crate) fn add_user(fail: &mut Fail, user: Option<&str>) {
     if let Some(u) = user {
         match fail.get_mut(USERS) {
             Some(Val::Set(s)) => {
@@ -230,20 +289,6 @@ pub(crate) fn add_user_ref(fail: &mut Fail, user: Option<&str>) {
             }
             _ => {
                 fail.insert(USERS, Val::Set(BTreeSet::from([u.to_string()])));
-            }
-        }
-    }
-}
-
-/// fail2ban's `users` bookkeeping: every distinct user of a connection.
-pub(crate) fn add_user(fail: &mut Fail, user: Option<String>) {
-    if let Some(u) = user {
-        match fail.get_mut(USERS) {
-            Some(Val::Set(s)) => {
-                s.insert(u);
-            }
-            _ => {
-                fail.insert(USERS, Val::Set(BTreeSet::from([u])));
             }
         }
     }

@@ -302,6 +302,11 @@ pub struct Filter {
     tmp: String,
     /// The connection id of the current match (a buffer kept across lines).
     mlfid: String,
+    /// Scratch ticket data, reused line after line: the prefregex's groups, a
+    /// failregex's, both merged.
+    scr_pre: Fail,
+    scr_grp: Fail,
+    scr_fail: Fail,
     last_date: Option<f64>,
     mlf: mlfid::MlfCache,
     find_time: Option<f64>,
@@ -435,6 +440,9 @@ impl Filter {
             wbuf: String::with_capacity(256),
             tmp: String::new(),
             mlfid: String::new(),
+            scr_pre: Fail::new(),
+            scr_grp: Fail::new(),
+            scr_fail: Fail::new(),
             last_date: None,
             mlf: mlfid::MlfCache::default(),
             find_time: cfg.find_time,
@@ -799,7 +807,7 @@ impl Filter {
             }
         }
         let mut valid = true;
-        let mut pre: Option<Fail> = None;
+        let mut pre_ready = false;
         for idx in 0..self.fail.len() {
             if !valid {
                 match &*cur {
@@ -825,7 +833,6 @@ impl Filter {
                 }
             };
             let (matched, unmatched) = regex::split_lines(buf, org, span, &fr.skipped_lines(buf));
-            let groups = fr.groups(buf);
             if !self.ignore.is_empty() {
                 let hit = if multi {
                     let mut tmp = std::mem::take(&mut self.tmp);
@@ -879,49 +886,50 @@ impl Filter {
                 }
                 continue;
             }
-            let mut fail = if self.pref_has_groups {
-                let p = pre.take().unwrap_or_else(|| {
-                    self.pref
-                        .as_ref()
-                        .map(|p| p.groups_except(pbuf, Some(fail::CONTENT)))
-                        .unwrap_or_default()
-                });
-                let mut f = if self.check_all {
-                    // Keep the prefregex groups for the next failregex.
-                    let c = p.clone();
-                    pre = Some(p);
-                    c
-                } else {
-                    p
-                };
-                f.extend(groups);
-                f
+            // The ticket data: the prefregex's groups (read once per line) overwritten
+            // by the failregex's, as spans into the buffers, in scratch entries.
+            let mut fail = std::mem::take(&mut self.scr_fail);
+            if self.pref_has_groups {
+                if !pre_ready {
+                    if let Some(p) = &self.pref {
+                        p.groups_into(pbuf, Some(fail::CONTENT), true, &mut self.scr_pre);
+                    }
+                    pre_ready = true;
+                }
+                let mut grp = std::mem::take(&mut self.scr_grp);
+                self.fail[idx].groups_into(buf, None, false, &mut grp);
+                fail.clear();
+                fail.extend_from(&self.scr_pre);
+                fail.extend_from(&grp);
+                self.scr_grp = grp;
             } else {
-                groups
-            };
+                self.fail[idx].groups_into(buf, None, false, &mut fail);
+            }
             // The connection id, copied into a buffer kept across lines.
             let mut mlfid = std::mem::take(&mut self.mlfid);
             let has_mlfid = match fail.get(fail::MLFID) {
-                Some(Val::Str(s)) => {
+                Some(v @ (Val::Str(_) | Val::At { .. })) => {
                     mlfid.clear();
-                    mlfid.push_str(s);
+                    mlfid.push_str(v.text(pbuf, buf).unwrap_or_default());
                     true
                 }
                 _ => false,
             };
             let slot = if has_mlfid {
-                self.merge_failure(&mlfid, fail, &matched, now)
+                self.merge_failure(&mlfid, &mut fail, (pbuf, buf), &matched, now)
             } else {
+                let mut own = fail.resolved(pbuf, buf);
                 if self.keep.matches {
-                    let mut m = match fail.remove(fail::MATCHES) {
+                    let mut m = match own.remove(fail::MATCHES) {
                         Some(Val::Lines(v)) => v,
                         _ => Vec::new(),
                     };
                     m.extend(matched.iter().map(|l| l.text.clone()));
-                    fail.insert(fail::MATCHES, Val::Lines(m));
+                    own.insert(fail::MATCHES, Val::Lines(m));
                 }
-                Slot::Own(fail)
+                Slot::Own(own)
             };
+            self.scr_fail = fail;
             let next = self.report(idx, slot, has_mlfid.then_some(&*mlfid), date, now, res);
             self.mlfid = mlfid;
             match next {
@@ -1158,7 +1166,8 @@ impl Filter {
     fn merge_failure(
         &mut self,
         mlfid: &str,
-        mut fail: Fail,
+        fail: &mut Fail,
+        (pbuf, buf): (&str, &str),
         matched: &[TupleLine],
         now: f64,
     ) -> Slot {
@@ -1179,20 +1188,10 @@ impl Filter {
         if fail.remove(fail::MLFFORGET).is_some_and(|v| v.truthy()) {
             fl |= FORGET;
         }
-        let user = |fail: &Fail| {
-            fail.get(fail::USER)
-                .and_then(Val::as_str)
-                .filter(|u| !u.is_empty())
-                .map(str::to_string)
-        };
+        let user = fail.text(fail::USER, pbuf, buf).filter(|u| !u.is_empty());
         let mut count_users = true;
         let mut slot = if let Some(g) = self.mlf.get_mut(mlfid, now) {
-            fail::add_user_ref(
-                g,
-                fail.get(fail::USER)
-                    .and_then(Val::as_str)
-                    .filter(|u| !u.is_empty()),
-            );
+            fail::add_user(g, user);
             if g.remove(fail::NOFAIL).is_some_and(|v| v.truthy()) {
                 fl |= CACHED_NOFAIL;
             }
@@ -1205,9 +1204,9 @@ impl Filter {
             if fl & CACHED_NOFAIL == 0 && !g.truthy(fail::MLFPENDING) {
                 g.remove(fail::MATCHES);
             }
-            for (k, v) in fail.into_entries() {
+            for (k, v) in fail.entries() {
                 if !matches!(v, Val::None) {
-                    g.insert(k, v);
+                    g.set_resolved(*k, v, pbuf, buf);
                 }
             }
             if fl & FORGET != 0 {
@@ -1216,13 +1215,13 @@ impl Filter {
                 Slot::Cached
             }
         } else if fl & FORGET == 0 {
-            let u = user(&fail);
-            fail::add_user(&mut fail, u);
-            self.mlf.set(mlfid, fail, now);
+            let mut own = fail.resolved(pbuf, buf);
+            fail::add_user(&mut own, user);
+            self.mlf.set(mlfid, own, now);
             Slot::Cached
         } else {
             count_users = false;
-            Slot::Own(fail)
+            Slot::Own(fail.resolved(pbuf, buf))
         };
         let keep_matches = self.keep.matches;
         let g = match &mut slot {
@@ -1331,7 +1330,7 @@ impl Keep {
                         Val::Set(s) => s.iter().any(|s| s.contains(TAG)),
                         Val::Lines(l) => l.iter().any(|s| s.contains(TAG)),
                         Val::Tuple(t) => t.iter().flatten().any(|s| s.contains(TAG)),
-                        Val::Int(_) | Val::None => false,
+                        Val::Int(_) | Val::None | Val::At { .. } => false,
                     }
             })
     }

@@ -268,23 +268,35 @@ impl Compiled {
     }
 
     /// All named groups of the last match (None for those that did not take part),
-    /// with `alt_` and `tuple_` groups folded in.
+    /// with `alt_` and `tuple_` groups folded in; texts are spans of `buf`.
+    #[cfg(test)]
     pub fn groups(&self, buf: &str) -> Fail {
-        self.groups_except(buf, None)
+        let mut f = Fail::new();
+        self.groups_into(buf, None, false, &mut f);
+        f
     }
 
-    /// [`Compiled::groups`] without the group named `skip` (the prefregex's `content`,
-    /// which is not ticket data).
-    pub fn groups_except(&self, buf: &str, skip: Option<Key>) -> Fail {
-        let mut f = Fail::new();
+    /// [`Compiled::groups`] into `f` (cleared first, its allocation reused), without
+    /// the group `skip` (the prefregex's `content`, which is not ticket data). Texts
+    /// are [`Val::At`] spans of `buf`, marked `pref` for the prefregex's buffer.
+    pub fn groups_into(&self, buf: &str, skip: Option<Key>, pref: bool, f: &mut Fail) {
+        f.clear();
         f.1 = self.ordered;
+        let locs = self.locs();
         for (gi, (i, n)) in self.groups.iter().enumerate() {
             if Some(*n) == skip {
                 continue;
             }
-            match self.locs().get(*i).and_then(|(s, e)| buf.get(s..e)) {
+            match locs.get(*i).filter(|&(s, e)| buf.get(s..e).is_some()) {
                 // Names are unique within one regex: push without a lookup.
-                Some(t) => f.0.push((*n, Val::Str(t.to_string()))),
+                Some((s, e)) => f.0.push((
+                    *n,
+                    Val::At {
+                        pref,
+                        s: s as u32,
+                        e: e as u32,
+                    },
+                )),
                 None if self.keep_none[gi] => f.0.push((*n, Val::None)),
                 None => {}
             }
@@ -295,20 +307,21 @@ impl Compiled {
                 f.insert(*n, v);
             }
         }
+        // Tuples are built of strings (rare: no filter of the package has one).
+        let text = |v: &Val| v.text(buf, buf).map(str::to_string);
         for (k, n) in &self.tuple {
-            let v = f.get(*k).and_then(Val::as_str).map(str::to_string);
+            let v = f.get(*k).and_then(text);
             // Replaced in place: the key keeps its position (a Python dict's order).
             let t = match f.get_mut(*n).map(|v| std::mem::replace(v, Val::None)) {
                 Some(Val::Tuple(mut t)) => {
                     t.push(v);
                     t
                 }
-                Some(Val::Str(s)) => vec![Some(s), v],
+                Some(old @ (Val::Str(_) | Val::At { .. })) => vec![text(&old), v],
                 _ => vec![None, v],
             };
             f.insert(*n, Val::Tuple(t));
         }
-        f
     }
 
     /// Lines the `<SKIPLINES>` groups of the last match skipped over.
@@ -396,12 +409,12 @@ mod tests {
         let buf = "alt bob from 192.0.2.1\n";
         assert!(c.search(buf).unwrap().is_some());
         let g = c.groups(buf);
-        let get = |k: &str| g.get(Key::intern(k));
-        assert_eq!(get("user"), Some(&Val::Str("bob".into())));
-        assert_eq!(get("alt_user"), Some(&Val::Str("bob".into())));
-        assert_eq!(get("ip4"), Some(&Val::Str("192.0.2.1".into())));
+        let get = |k: &str| g.text(Key::intern(k), buf, buf);
+        assert_eq!(get("user"), Some("bob"));
+        assert_eq!(get("alt_user"), Some("bob"));
+        assert_eq!(get("ip4"), Some("192.0.2.1"));
         // Groups that did not take part are left out.
-        assert_eq!(get("ip6"), None);
+        assert_eq!(g.get(Key::intern("ip6")), None);
     }
 
     /// The ASCII twin finds the same matches and captures as the UTF/UCP regex on
