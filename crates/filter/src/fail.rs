@@ -207,9 +207,6 @@ impl Fail {
             self.0.swap_remove(i).1
         })
     }
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
     /// Empty, keeping the allocation (a scratch entry reused line after line).
     pub fn clear(&mut self) {
         self.0.clear();
@@ -218,6 +215,11 @@ impl Fail {
     /// Overwrite with a copy of every entry of `other` (spans are copied as spans).
     pub fn extend_from(&mut self, other: &Fail) {
         self.1 |= other.1;
+        if self.0.is_empty() {
+            // Names are unique within `other`: no lookups.
+            self.0.extend(other.0.iter().cloned());
+            return;
+        }
         for (k, v) in &other.0 {
             self.insert(*k, v.clone());
         }

@@ -1189,8 +1189,46 @@ impl Filter {
             fl |= FORGET;
         }
         let user = fail.text(fail::USER, pbuf, buf).filter(|u| !u.is_empty());
-        let mut count_users = true;
-        let mut slot = if let Some(g) = self.mlf.get_mut(mlfid, now) {
+        // The connection's entry after the merge: users, flags and matched lines.
+        let keep_matches = self.keep.matches;
+        let settle = |g: &mut Fail, fl: &mut u8, count_users: bool| {
+            let pending = g.remove(fail::MLFPENDING).is_some_and(|v| v.truthy());
+            let many_users =
+                count_users && matches!(g.get(fail::USERS), Some(Val::Set(s)) if s.len() > 1);
+            if pending || many_users {
+                g.remove(fail::NOFAIL);
+                g.remove(fail::MLFGAINED);
+                *fl &= !(GAINED | NOFAIL);
+            }
+            let lines = || matched.iter().map(|l| l.text.clone());
+            if *fl & NOFAIL == 0 {
+                let old = g.remove(fail::NOFAIL_MATCHES);
+                // `matches` is only read from a failure's matched lines: without
+                // them it is not kept at all.
+                if keep_matches {
+                    let mut m = match old {
+                        Some(Val::Lines(v)) => v,
+                        _ => Vec::new(),
+                    };
+                    // The old list is replaced below: move its lines instead of copying.
+                    if let Some(Val::Lines(v)) = g.remove(fail::MATCHES) {
+                        m.extend(v);
+                    }
+                    if *fl & GAINED == 0 {
+                        m.extend(lines());
+                    }
+                    g.insert(fail::MATCHES, Val::Lines(m));
+                }
+            } else if *fl & (NOFAIL | FORGET) == NOFAIL {
+                let mut m = match g.remove(fail::NOFAIL_MATCHES) {
+                    Some(Val::Lines(v)) => v,
+                    _ => Vec::new(),
+                };
+                m.extend(lines());
+                g.insert(fail::NOFAIL_MATCHES, Val::Lines(m));
+            }
+        };
+        if let Some(g) = self.mlf.get_mut(mlfid, now) {
             fail::add_user(g, user);
             if g.remove(fail::NOFAIL).is_some_and(|v| v.truthy()) {
                 fl |= CACHED_NOFAIL;
@@ -1209,6 +1247,7 @@ impl Filter {
                     g.set_resolved(*k, v, pbuf, buf);
                 }
             }
+            settle(g, &mut fl, true);
             if fl & FORGET != 0 {
                 self.mlf.take(mlfid).map_or(Slot::Cached, Slot::Own)
             } else {
@@ -1217,55 +1256,14 @@ impl Filter {
         } else if fl & FORGET == 0 {
             let mut own = fail.resolved(pbuf, buf);
             fail::add_user(&mut own, user);
+            settle(&mut own, &mut fl, true);
             self.mlf.set(mlfid, own, now);
             Slot::Cached
         } else {
-            count_users = false;
-            Slot::Own(fail.resolved(pbuf, buf))
-        };
-        let keep_matches = self.keep.matches;
-        let g = match &mut slot {
-            Slot::Own(f) => Some(f),
-            Slot::Cached => self.mlf.peek_mut(mlfid),
-        };
-        if let Some(g) = g {
-            let pending = g.remove(fail::MLFPENDING).is_some_and(|v| v.truthy());
-            let many_users =
-                count_users && matches!(g.get(fail::USERS), Some(Val::Set(s)) if s.len() > 1);
-            if pending || many_users {
-                g.remove(fail::NOFAIL);
-                g.remove(fail::MLFGAINED);
-                fl &= !(GAINED | NOFAIL);
-            }
-            let lines = || matched.iter().map(|l| l.text.clone());
-            if fl & NOFAIL == 0 {
-                let old = g.remove(fail::NOFAIL_MATCHES);
-                // `matches` is only read from a failure's matched lines: without
-                // them it is not kept at all.
-                if keep_matches {
-                    let mut m = match old {
-                        Some(Val::Lines(v)) => v,
-                        _ => Vec::new(),
-                    };
-                    // The old list is replaced below: move its lines instead of copying.
-                    if let Some(Val::Lines(v)) = g.remove(fail::MATCHES) {
-                        m.extend(v);
-                    }
-                    if fl & GAINED == 0 {
-                        m.extend(lines());
-                    }
-                    g.insert(fail::MATCHES, Val::Lines(m));
-                }
-            } else if fl & (NOFAIL | FORGET) == NOFAIL {
-                let mut m = match g.remove(fail::NOFAIL_MATCHES) {
-                    Some(Val::Lines(v)) => v,
-                    _ => Vec::new(),
-                };
-                m.extend(lines());
-                g.insert(fail::NOFAIL_MATCHES, Val::Lines(m));
-            }
+            let mut own = fail.resolved(pbuf, buf);
+            settle(&mut own, &mut fl, false);
+            Slot::Own(own)
         }
-        slot
     }
 }
 
@@ -1320,20 +1318,24 @@ impl Keep {
     }
     /// Every key is kept: no list, or the id or a kept value holds `<F-`.
     fn all_keys(&self, fid: Option<&str>, fail: &Fail) -> bool {
-        const TAG: &str = "<F-";
-        self.keys.is_none()
-            || fid.is_some_and(|f| f.contains(TAG))
-            || fail.entries().any(|(k, v)| {
-                self.wants(*k)
-                    && match v {
-                        Val::Str(s) => s.contains(TAG),
-                        Val::Set(s) => s.iter().any(|s| s.contains(TAG)),
-                        Val::Lines(l) => l.iter().any(|s| s.contains(TAG)),
-                        Val::Tuple(t) => t.iter().flatten().any(|s| s.contains(TAG)),
-                        Val::Int(_) | Val::None | Val::At { .. } => false,
-                    }
+        let Some(keys) = &self.keys else {
+            return true;
+        };
+        fid.is_some_and(has_tag)
+            || keys.iter().any(|k| match fail.get(*k) {
+                Some(Val::Str(s)) => has_tag(s),
+                Some(Val::Set(s)) => s.iter().any(|s| has_tag(s)),
+                Some(Val::Lines(l)) => l.iter().any(|s| has_tag(s)),
+                Some(Val::Tuple(t)) => t.iter().flatten().any(|s| has_tag(s)),
+                Some(Val::Int(_) | Val::None | Val::At { .. }) | None => false,
             })
     }
+}
+
+/// Whether `s` holds `<F-` (a tag a caller expanding values would read).
+fn has_tag(s: &str) -> bool {
+    let b = s.as_bytes();
+    memchr::memchr_iter(b'<', b).any(|i| b[i + 1..].starts_with(b"F-"))
 }
 
 /// A [`Failure`] from ticket data shared with the mlfid cache: a copy of it is
@@ -1348,7 +1350,7 @@ fn make_failure(
 ) -> Failure {
     let nofail = fail.truthy(fail::NOFAIL);
     let pending = fid.is_none();
-    let mut entries = Vec::with_capacity(fail.len());
+    let mut data = BTreeMap::new();
     let mut matches = Vec::new();
     let all = keep.all_keys(fid.as_deref(), fail);
     let ordered = ordered_fields(keep, fail);
@@ -1365,10 +1367,9 @@ fn make_failure(
             continue;
         }
         if let Some(j) = v.to_json() {
-            entries.push((k.as_str().to_string(), j));
+            data.insert(k.as_str().to_string(), j);
         }
     }
-    entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     Failure {
         kind: if nofail || pending {
             FailureKind::NoFail
@@ -1378,7 +1379,7 @@ fn make_failure(
         fid: fid.unwrap_or_default(),
         time,
         regex: idx,
-        data: entries.into_iter().collect(),
+        data,
         matches,
         pending,
         needs_dns,
@@ -1398,7 +1399,7 @@ fn into_failure(
 ) -> Failure {
     let nofail = fail.truthy(fail::NOFAIL);
     let pending = fid.is_none();
-    let mut entries = Vec::with_capacity(fail.len());
+    let mut data = BTreeMap::new();
     let mut matches = Vec::new();
     let all = keep.all_keys(fid.as_deref(), &fail);
     let ordered = ordered_fields(keep, &fail);
@@ -1415,11 +1416,9 @@ fn into_failure(
             continue;
         }
         if let Some(j) = v.into_json() {
-            entries.push((k.as_str().to_string(), j));
+            data.insert(k.as_str().to_string(), j);
         }
     }
-    // Built in one go (sorted bulk load) rather than insert by insert.
-    let data: BTreeMap<String, serde_json::Value> = entries.into_iter().collect();
     Failure {
         kind: if nofail || pending {
             FailureKind::NoFail
