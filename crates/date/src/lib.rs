@@ -39,6 +39,9 @@
 
 mod codes;
 mod convert;
+mod native;
+#[cfg(test)]
+mod native_diff;
 mod pattern;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -314,6 +317,13 @@ struct Template {
     ascii: Option<Option<Box<(Regex, CaptureLocations)>>>,
     /// The last search ran on the ASCII twin (its captures are in there).
     last_ascii: bool,
+    /// The native matcher for ASCII lines (None: the regex uses something it
+    /// does not support).
+    native: Option<native::Program>,
+    /// The native matcher's working memory and last match.
+    native_scratch: native::Scratch,
+    /// The last search ran the native matcher.
+    last_native: bool,
     /// Named groups that carry fields, in group order.
     fields: Vec<(Field, usize)>,
     /// Group of `%p`, if the template has one.
@@ -345,12 +355,16 @@ impl Template {
             }
         }
         let locs = regex.capture_locations();
+        let native = native::Program::compile(&pcre).filter(|p| p.groups() + 1 == locs.len());
         Ok(Template {
             spec,
             regex,
             locs,
             ascii: None,
             last_ascii: false,
+            native,
+            native_scratch: native::Scratch::default(),
+            last_native: false,
             fields,
             ampm,
             regex_hits: 0,
@@ -368,24 +382,21 @@ impl Template {
         if from > subject.len() {
             return None;
         }
-        match self.captures_at(subject, from, ascii) {
-            Ok(Some(m)) => {
-                self.regex_hits += 1;
-                Some((m.start(), m.end()))
-            }
-            _ => None,
-        }
+        let m = self.captures_at(subject, from, ascii)?;
+        self.regex_hits += 1;
+        Some(m)
     }
 }
 
 impl Template {
-    fn captures_at<'s>(
-        &mut self,
-        subject: &'s [u8],
-        from: usize,
-        ascii: bool,
-    ) -> Result<Option<pcre2::bytes::Match<'s>>, pcre2::Error> {
+    /// One search; errors (match limit) count as no match.
+    fn captures_at(&mut self, subject: &[u8], from: usize, ascii: bool) -> Option<(usize, usize)> {
+        self.last_native = false;
         if ascii {
+            if let Some(p) = &self.native {
+                self.last_native = true;
+                return p.search(subject, from, &mut self.native_scratch);
+            }
             if self.ascii.is_none() {
                 let pcre = pattern::to_pcre2(&self.spec.regex);
                 self.ascii = Some(build_regex(&pcre, false).ok().map(|re| {
@@ -396,18 +407,27 @@ impl Template {
             if let Some(Some(b)) = &mut self.ascii {
                 self.last_ascii = true;
                 let (re, locs) = &mut **b;
-                return re.captures_read_at(locs, subject, from);
+                let m = re.captures_read_at(locs, subject, from).ok()??;
+                return Some((m.start(), m.end()));
             }
         }
         self.last_ascii = false;
-        self.regex.captures_read_at(&mut self.locs, subject, from)
+        let m = self
+            .regex
+            .captures_read_at(&mut self.locs, subject, from)
+            .ok()??;
+        Some((m.start(), m.end()))
     }
 
-    /// Capture locations of the last search.
-    fn locs(&self) -> &CaptureLocations {
+    /// Span of group `g` in the last search.
+    #[inline]
+    fn group(&self, g: usize) -> Option<(usize, usize)> {
+        if self.last_native {
+            return self.native_scratch.group(g);
+        }
         match &self.ascii {
-            Some(Some(b)) if self.last_ascii => &b.1,
-            _ => &self.locs,
+            Some(Some(b)) if self.last_ascii => b.1.get(g),
+            _ => self.locs.get(g),
         }
     }
 }
@@ -436,23 +456,17 @@ struct ParsedMemo {
 }
 
 impl ParsedMemo {
-    fn same(
-        &self,
-        template: usize,
-        fields: &[(Field, usize)],
-        locs: &CaptureLocations,
-        line: &str,
-    ) -> bool {
+    fn same(&self, template: usize, t: &Template, line: &str) -> bool {
         if !self.valid || self.template != template {
             return false;
         }
         let mut key = self.key.iter();
         let mut off = 0;
-        for &(f, g) in fields {
+        for &(f, g) in &t.fields {
             if f == Field::Second {
                 continue;
             }
-            let Some((a, b)) = locs.get(g) else { continue };
+            let Some((a, b)) = t.group(g) else { continue };
             match key.next() {
                 Some(&(kf, len))
                     if kf == f
@@ -471,18 +485,17 @@ impl ParsedMemo {
     fn store(
         &mut self,
         template: usize,
-        fields: &[(Field, usize)],
-        locs: &CaptureLocations,
+        t: &Template,
         line: &str,
         parsed: Option<convert::Parsed>,
     ) {
         self.key.clear();
         self.text.clear();
-        for &(f, g) in fields {
+        for &(f, g) in &t.fields {
             if f == Field::Second {
                 continue;
             }
-            if let Some((a, b)) = locs.get(g) {
+            if let Some((a, b)) = t.group(g) {
                 self.key.push((f, b - a));
                 self.text.push_str(&line[a..b]);
             }
@@ -772,7 +785,7 @@ impl DateDetector {
             let _ = t.captures_at(subject, f.from, l.ascii);
         }
         let t = &self.templates[tpl];
-        let (start, end) = t.locs().get(1).unwrap_or((0, 0));
+        let (start, end) = t.group(1).unwrap_or((0, 0));
         let time = if start == end {
             None
         } else {
@@ -1013,13 +1026,12 @@ impl DateDetector {
     }
 
     fn convert(&mut self, tpl: usize, line: &str, now: f64, zone: &Zone) -> Option<f64> {
-        let text = |locs: &CaptureLocations, g: usize| -> Option<&str> {
-            locs.get(g).map(|(a, b)| &line[a..b])
-        };
+        let text =
+            |t: &Template, g: usize| -> Option<&str> { t.group(g).map(|(a, b)| &line[a..b]) };
         let t = &self.templates[tpl];
         match t.spec.kind {
-            Kind::Epoch { long, group } => convert::epoch_value(text(t.locs(), group)?, long),
-            Kind::Tai64n => convert::tai64n_value(text(t.locs(), 1)?),
+            Kind::Epoch { long, group } => convert::epoch_value(text(t, group)?, long),
+            Kind::Tai64n => convert::tai64n_value(text(t, 1)?),
             Kind::Fields => {
                 let naive_now = DateDetector::naive_now(&mut self.now_cache, now, zone);
                 let period = &mut self.local_period;
@@ -1027,25 +1039,24 @@ impl DateDetector {
                 let now_offset = self.now_cache.offset;
                 let ampm = match t.ampm {
                     None => AmPm::Absent,
-                    Some(g) => match text(t.locs(), g) {
+                    Some(g) => match text(t, g) {
                         None => AmPm::Unset,
                         Some(v) => AmPm::Value(v),
                     },
                 };
-                let locs = t.locs();
                 let mut second = None;
                 let memo = &mut self.parsed_memo;
-                if !memo.same(tpl, &t.fields, locs, line) {
+                if !memo.same(tpl, t, line) {
                     let fields = t.fields.iter().filter_map(|&(f, g)| {
-                        let v = text(locs, g)?;
+                        let v = text(t, g)?;
                         (f != Field::Second).then_some((f, v))
                     });
                     let parsed = convert::parse_fields(fields, ampm);
-                    memo.store(tpl, &t.fields, locs, line, parsed);
+                    memo.store(tpl, t, line, parsed);
                 }
                 for &(f, g) in &t.fields {
                     if f == Field::Second {
-                        if let Some(v) = text(locs, g) {
+                        if let Some(v) = text(t, g) {
                             second = Some(v);
                         }
                     }
