@@ -308,6 +308,8 @@ pub struct Filter {
     scr_grp: Fail,
     scr_fail: Fail,
     last_date: Option<f64>,
+    /// The last line processed had no date (see [`Filter::last_line_undated`]).
+    undated: bool,
     mlf: mlfid::MlfCache,
     find_time: Option<f64>,
     in_operation: bool,
@@ -444,6 +446,7 @@ impl Filter {
             scr_grp: Fail::new(),
             scr_fail: Fail::new(),
             last_date: None,
+            undated: false,
             mlf: mlfid::MlfCache::default(),
             find_time: cfg.find_time,
             in_operation: true,
@@ -651,8 +654,17 @@ impl Filter {
                 return res;
             }
         }
+        self.undated = date.is_none();
         self.find_failure(line, cut, date, now, &mut res);
         res
+    }
+
+    /// Whether the line last processed had no date for fail2ban (no usable date
+    /// text, and no last date under a minute old): its failures carry "now" as
+    /// their time, where fail2ban's own failure has none (`fail2ban-regex -o row`
+    /// prints `None`).
+    pub fn last_line_undated(&self) -> bool {
+        self.undated
     }
 
     /// One journal entry whose time is known (no date detection).

@@ -168,7 +168,7 @@ impl Template {
                             Value::String(s) if memchr::memchr(0, s.as_bytes()).is_none() => {
                                 out.extend_from_slice(s.as_bytes())
                             }
-                            _ => out.extend_from_slice(escape_nul(&py_str(v)).as_bytes()),
+                            _ => out.extend_from_slice(escape_nul(&py_str_of(k, v)).as_bytes()),
                         }
                     }
                 }
@@ -286,17 +286,21 @@ impl OutFormat {
     /// Append what the reference prints for the failures one input line produced
     /// (those of kind [`FailureKind::Fail`]; the others are skipped) to `out`.
     /// `int_time`: the reference keeps the time as an integer (dates with an
-    /// explicit zone, or a `--timezone`), which prints without `.0`.
-    pub fn write(&self, failures: &[Failure], int_time: bool, out: &mut Vec<u8>) {
+    /// explicit zone, or a `--timezone`), which prints without `.0`. `undated`: the
+    /// line had no date ([`bailiff_filter::Filter::last_line_undated`]); the
+    /// reference's failure then has no time, which `row` prints as `None` (its
+    /// `<time>` tag prints the clock's time, as the failures' time here is).
+    pub fn write(&self, failures: &[Failure], int_time: bool, undated: bool, out: &mut Vec<u8>) {
         let fails = || failures.iter().filter(|f| f.kind == FailureKind::Fail);
         // Writing to a Vec cannot fail.
-        let _ = self.write_fails(fails, int_time, out);
+        let _ = self.write_fails(fails, int_time, undated, out);
     }
 
     fn write_fails<'a, I: Iterator<Item = &'a Failure>>(
         &self,
         failures: impl Fn() -> I,
         int_time: bool,
+        undated: bool,
         w: &mut Vec<u8>,
     ) -> io::Result<()> {
         match self {
@@ -332,7 +336,7 @@ impl OutFormat {
                         w,
                         "[{},\t{},\t{{{}}}],",
                         py_repr_str(&f.fid),
-                        py_time(f.time, int_time),
+                        row_time(f.time, int_time, undated),
                         items.join(", ")
                     )?;
                 }
@@ -348,14 +352,17 @@ impl OutFormat {
                         first = false;
                         data.push_str(&py_repr_str(k));
                         data.push_str(": ");
-                        data.push_str(&py_repr(v));
+                        data.push_str(&match v {
+                            Value::Array(_) if k == "users" => py_str_of(k, v),
+                            _ => py_repr(v),
+                        });
                     }
                     data.push('}');
                     writeln!(
                         w,
                         "[{},\t{},\t{}],",
                         py_repr_str(&f.fid),
-                        py_time(f.time, int_time),
+                        row_time(f.time, int_time, undated),
                         data
                     )?;
                 }
@@ -367,7 +374,7 @@ impl OutFormat {
                         writeln!(w, "{}", py_repr(&list))?;
                     } else {
                         match f.data.get(key.as_str()) {
-                            Some(v) => writeln!(w, "{}", py_str(v))?,
+                            Some(v) => writeln!(w, "{}", py_str_of(key, v))?,
                             None => writeln!(w, "None")?,
                         }
                     }
@@ -502,7 +509,7 @@ pub fn render(
         if n > 0 && after.as_bytes().get(n) == Some(&b'>') {
             let key = tag_to_key(&after[..n]);
             if let Some(v) = f.data.get(&key).filter(|v| !v.is_null()) {
-                res.push_str(&escape_nul(&py_str(v)));
+                res.push_str(&escape_nul(&py_str_of(&key, v)));
             }
             rest = &after[n + 1..];
         } else {
@@ -582,6 +589,15 @@ pub fn ip_rev(ip: &str) -> String {
             s
         }
         Err(_) => String::new(),
+    }
+}
+
+/// The time column of `row`: `None` for a line without a date.
+fn row_time(t: f64, int_time: bool, undated: bool) -> String {
+    if undated {
+        "None".to_string()
+    } else {
+        py_time(t, int_time)
     }
 }
 
@@ -720,6 +736,23 @@ pub fn py_float(x: f64) -> String {
     }
 }
 
+/// Python `str()` of the ticket value under `key`: as [`py_str`], except that
+/// fail2ban keeps `users` as a set, printed `{'a', 'b'}` (sorted here: Python's
+/// order of a set of strings changes from run to run) or `set()`.
+pub fn py_str_of(key: &str, v: &Value) -> String {
+    match v {
+        Value::Array(items) if key == "users" => {
+            let mut items: Vec<String> = items.iter().map(py_repr).collect();
+            if items.is_empty() {
+                return "set()".to_string();
+            }
+            items.sort_unstable();
+            format!("{{{}}}", items.join(", "))
+        }
+        _ => py_str(v),
+    }
+}
+
 /// Python `str(value)` of a ticket value.
 pub fn py_str(v: &Value) -> String {
     match v {
@@ -811,7 +844,7 @@ mod tests {
 
     fn print(fmt: &str, fs: &[Failure]) -> String {
         let mut out = Vec::new();
-        OutFormat::parse(fmt).write(fs, false, &mut out);
+        OutFormat::parse(fmt).write(fs, false, false, &mut out);
         String::from_utf8(out).unwrap()
     }
 
@@ -838,6 +871,40 @@ mod tests {
             print("row", &[f]),
             "['1.2.3.4',\t1704164645.0,\t{'ip4': '1.2.3.4', 'ip6': None, 'user': 'bob'}],\n"
         );
+    }
+
+    #[test]
+    fn row_of_an_undated_line_has_no_time() {
+        let f = failure("1.2.3.4", &[("user", "bob".into())], &["x"]);
+        let mut out = Vec::new();
+        OutFormat::parse("row").write(std::slice::from_ref(&f), false, true, &mut out);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "['1.2.3.4',\tNone,\t{'user': 'bob'}],\n"
+        );
+        // Other tokens print the failure's time (the clock's, for such a line).
+        let mut out = Vec::new();
+        OutFormat::parse("<time> <ip>").write(&[f], false, true, &mut out);
+        assert_eq!(String::from_utf8(out).unwrap(), "1704164645.0 1.2.3.4\n");
+    }
+
+    #[test]
+    fn users_print_as_a_set() {
+        let f = failure(
+            "1.2.3.4",
+            &[
+                ("user", "b".into()),
+                ("users", serde_json::json!(["b", "a"])),
+            ],
+            &["x"],
+        );
+        assert_eq!(print("users", std::slice::from_ref(&f)), "{'a', 'b'}\n");
+        assert_eq!(
+            print("<F-USERS>|<F-USER>", std::slice::from_ref(&f)),
+            "{'a', 'b'}|b\n"
+        );
+        let g = failure("1.2.3.4", &[("users", serde_json::json!([]))], &["x"]);
+        assert_eq!(print("users", &[g]), "set()\n");
     }
 
     #[test]

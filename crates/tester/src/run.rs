@@ -445,6 +445,7 @@ fn process(
         ambiguous: 0,
         buf: Vec::new(),
         int_time: IntTimeCache::new(zone_given),
+        last_date: (Vec::new(), f64::NAN),
     };
     let read = read_source(&mut source, &mut lines, &mut progress, out, err);
     // What was printed so far goes out even when reading failed.
@@ -561,6 +562,8 @@ struct Lines<'a> {
     /// `-o` output not written out yet.
     buf: Vec<u8>,
     int_time: IntTimeCache,
+    /// The text and time of the last date found (`-o`).
+    last_date: (Vec<u8>, f64),
 }
 
 impl Lines<'_> {
@@ -618,14 +621,35 @@ impl Lines<'_> {
         }
         let ignored = nofail || res.ignored;
         if let Some(fmt) = &self.outfmt {
+            let date_text = res.date.as_ref().and_then(|d| line.get(d.start..d.end));
             if any_fail && !ignored {
-                let date_text = res.date.as_ref().and_then(|d| line.get(d.start..d.end));
-                let int_time = date_text.is_some_and(|t| self.int_time.is_int(t));
-                fmt.write(&res.failures, int_time, &mut self.buf);
+                let undated = s.filter.last_line_undated();
+                let int_time = match date_text {
+                    Some(t) => self.int_time.is_int(t),
+                    // A line without a date that took the last one (under a minute
+                    // old) has its time as the reference held it.
+                    None if !undated => {
+                        res.failures.iter().all(|f| f.time == self.last_date.1) && {
+                            let last = std::mem::take(&mut self.last_date.0);
+                            let is_int =
+                                std::str::from_utf8(&last).is_ok_and(|t| self.int_time.is_int(t));
+                            self.last_date.0 = last;
+                            is_int
+                        }
+                    }
+                    None => false,
+                };
+                fmt.write(&res.failures, int_time, undated, &mut self.buf);
                 if self.buf.len() >= OUT_CHUNK {
                     out.write_all(&self.buf).map_err(Error::Output)?;
                     self.buf.clear();
                 }
+            }
+            if let (Some(t), Some(d)) = (date_text, &res.date) {
+                // The last date, which the next lines without one may take.
+                self.last_date.0.clear();
+                self.last_date.0.extend_from_slice(t.as_bytes());
+                self.last_date.1 = d.time;
             }
             return Ok(());
         }

@@ -578,7 +578,8 @@ fn sample_log_out_lines_match_fail2ban_regex() {
 /// `-o row` on every stock filter's sample log: fail2ban's dict, key by key in its
 /// order with its `None` values. Two things are compared loosely: the items of a set
 /// (Python's order of a set of strings changes from run to run, so both sides are
-/// sorted) and the time of an undated line (None or the clock's time).
+/// sorted) and two times that are both the clock's (a date template that matched
+/// empty text); an undated line's `None` must be `None` here too.
 #[test]
 fn sample_log_rows_match_fail2ban_regex() {
     let test = "sample_log_rows_match_fail2ban_regex";
@@ -636,8 +637,9 @@ fn sample_log_rows_match_fail2ban_regex() {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let got = ours(&args);
         let now = now();
-        let undated =
-            |t: &str| t == "None" || t.parse::<f64>().is_ok_and(|t| (t - now).abs() < 600.0);
+        // Only two clock times may differ (a template that matched empty text takes
+        // "now"); a line without a date prints `None` on both sides.
+        let undated = |t: &str| t.parse::<f64>().is_ok_and(|t| (t - now).abs() < 600.0);
         let w: Vec<String> = want.lines().map(sorted_sets).collect();
         let g: Vec<String> = got.lines().map(sorted_sets).collect();
         total += w.len();
@@ -664,4 +666,89 @@ fn sample_log_rows_match_fail2ban_regex() {
     eprintln!("{total} rows over {} sample logs", names.len());
     assert!(total > 500, "only {total} rows");
     assert!(failures.is_empty(), "-o row differs for {failures:?}");
+}
+
+/// Lines without a date, with `-o row` (time `None`, or the last date when it is
+/// under a minute old, printed as the reference held it: an integer after a date
+/// with a zone) and the other `-o` tokens, on a log written at test time.
+#[test]
+fn undated_lines_match_fail2ban_regex() {
+    let test = "undated_lines_match_fail2ban_regex";
+    if !reference_available(test) || !bailiff_ready(test) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sshd = |pid: u32, user: &str, ip: &str| {
+        format!("web1 sshd[{pid}]: Invalid user {user} from {ip} port 4{pid}\n")
+    };
+    let tz = jiff::tz::TimeZone::system();
+    // Dates ahead of the clock by 50 s stay "under a minute old" for both runs.
+    let soon = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(50);
+    let iso = |t: jiff::Timestamp| t.strftime("%Y-%m-%dT%H:%M:%S+00:00").to_string();
+    let syslog = |t: jiff::Timestamp| {
+        t.to_zoned(tz.clone())
+            .strftime("%b %e %H:%M:%S")
+            .to_string()
+    };
+    let old = jiff::Timestamp::from_second(1_600_000_000).unwrap();
+    // No date is recent here: every undated line has none.
+    let mut stale = String::new();
+    stale += &sshd(1, "a", "192.0.2.1");
+    stale += &format!("{} {}", iso(old), sshd(2, "b", "192.0.2.2"));
+    stale += &sshd(3, "c", "192.0.2.3");
+    stale += "web1 sshd[4]: Failed password for invalid user d from 192.0.2.4 port 2 ssh2\n";
+    stale += &format!("{} {}", syslog(old), sshd(5, "e", "192.0.2.5"));
+    stale += &sshd(6, "f", "2001:db8::6");
+    // Recent dates, each followed by lines that take it.
+    let mut recent = String::new();
+    recent += &format!("{} {}", iso(soon), sshd(1, "a", "192.0.2.1"));
+    recent += &sshd(2, "b", "192.0.2.2");
+    recent += &sshd(3, "c", "192.0.2.3");
+    recent += &format!("{} {}", syslog(soon), sshd(4, "d", "192.0.2.4"));
+    recent += &sshd(5, "e", "192.0.2.5");
+    let stale_log = dir.path().join("stale.log");
+    let recent_log = dir.path().join("recent.log");
+    std::fs::write(&stale_log, stale).unwrap();
+    std::fs::write(&recent_log, recent).unwrap();
+    let tokens = [
+        "row",
+        "id",
+        "fid",
+        "ip",
+        "user",
+        "users",
+        "time",
+        "msg",
+        "<ip> <F-USER> <fid> <F-USERS>",
+    ];
+    let mut jobs: Vec<Vec<String>> = Vec::new();
+    for log in [&stale_log, &recent_log] {
+        for t in tokens {
+            // Known difference: a line that takes the last date has that date's
+            // text in front of it in the reference's matched lines (`msg`).
+            if t == "msg" && log == &recent_log {
+                continue;
+            }
+            jobs.push(vec![
+                "-o".into(),
+                t.into(),
+                log.to_string_lossy().into_owned(),
+                "sshd[mode=aggressive]".into(),
+            ]);
+        }
+    }
+    let wants = references(&jobs);
+    for (args, want) in jobs.iter().zip(&wants) {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let got = ours(&args);
+        assert!(!want.is_empty(), "no reference output for {args:?}");
+        assert_same(&format!("bailiff regex {args:?}"), want, &got);
+    }
+    // The rows are what the test is about: the stale log's undated ones say None.
+    let rows = &wants[0];
+    assert_eq!(
+        rows.lines().filter(|l| l.contains(",\tNone,\t")).count(),
+        4,
+        "{rows}"
+    );
 }
