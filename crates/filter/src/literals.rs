@@ -457,6 +457,74 @@ pub(crate) fn required(re: &str) -> Option<Vec<String>> {
     }
 }
 
+/// Strings one of which every match of `re` (tag-expanded, Python syntax, compiled
+/// without MULTILINE) begins with, when `re` starts with `^` and has no top-level
+/// alternative; None when that is not known or some match may begin with anything.
+///
+/// The leading pieces whose texts are exactly known (literals, small classes, groups
+/// of such alternatives, `?` of one, zero-width assertions) are multiplied out, up to
+/// [`MAX_CROSS`] strings; the first other piece ends the prefix. Every match consumes
+/// one of the products first, so a subject that starts with none of them cannot
+/// match. Zero-width pieces (`\b`, lookarounds) add nothing: dropping a condition
+/// only weakens the test.
+pub(crate) fn prefixes(re: &str) -> Option<Vec<String>> {
+    let p = re.as_bytes();
+    if p.first() != Some(&b'^') {
+        return None;
+    }
+    // Inline flags other than a scoped `(?i:` change what the analysis sees (`(?m)`
+    // lets `^` match after any newline, `(?x)` changes spaces): give up on any.
+    let mut k = 0;
+    while let Some(off) = p[k..].windows(2).position(|w| w == b"(?") {
+        let s = k + off + 2;
+        let e = s + p[s..]
+            .iter()
+            .take_while(|b| b.is_ascii_alphabetic() || **b == b'-')
+            .count();
+        if e > s && matches!(p.get(e), Some(b')') | Some(b':')) && p[s] != b'P' {
+            return None;
+        }
+        k = s;
+    }
+    let mut parser = Parser { p, i: 1 };
+    let mut run: Vec<String> = vec![String::new()];
+    let mut open = true;
+    while let Some(c) = parser.peek() {
+        if c == b'|' || c == b')' {
+            break;
+        }
+        let atom = parser.atom(false).ok()?;
+        let (min, max) = parser.quantifier().ok()?;
+        if !open {
+            continue;
+        }
+        match repeat(atom, min, max) {
+            Info::Exact(s) if run.len() * s.len() <= MAX_CROSS => {
+                run = run
+                    .iter()
+                    .flat_map(|a| s.iter().map(move |b| format!("{a}{b}")))
+                    .collect();
+            }
+            _ => open = false,
+        }
+    }
+    // The whole regex parsed: no top-level `|` (it would stop the loop early).
+    if parser.i != p.len() {
+        return None;
+    }
+    let run = norm(run);
+    if run.iter().any(String::is_empty) {
+        return None;
+    }
+    // A string that starts with another member adds nothing.
+    let keep = run
+        .iter()
+        .filter(|a| !run.iter().any(|b| b != *a && a.starts_with(b.as_str())))
+        .cloned()
+        .collect();
+    Some(keep)
+}
+
 /// The literal automaton of a filter: whether a line may match any failregex (or an
 /// ignoreregex that runs on every line).
 pub(crate) struct LineLiterals {
@@ -649,6 +717,111 @@ mod tests {
 
     /// Soundness against PCRE2 itself: whenever the compiled regex matches a line, one
     /// of the literals occurs in it (ignoring ASCII case).
+    #[test]
+    fn prefixes_of_anchored_regexes() {
+        let pre = |re: &str| prefixes(re);
+        assert_eq!(pre(r"^Failed \S+ for"), v(&["Failed "]));
+        assert_eq!(
+            pre(r"^Failed (?:(?P<nofail>publickey)|\S+) for"),
+            v(&["Failed "])
+        );
+        assert_eq!(
+            pre(r"^[iI](?:llegal|nvalid) user (?P<user>.*?) from"),
+            v(&[
+                "Illegal user ",
+                "Invalid user ",
+                "illegal user ",
+                "invalid user "
+            ])
+        );
+        assert_eq!(
+            pre(r"^(?P<n>(Connection (?:closed|reset)|Disconnected)) (?:by|from)(?: x)?\b"),
+            v(&[
+                "Connection closed by",
+                "Connection closed from",
+                "Connection reset by",
+                "Connection reset from",
+                "Disconnected by",
+                "Disconnected from",
+            ])
+        );
+        // `?` multiplies; a zero-width assertion adds nothing.
+        assert_eq!(pre(r"^ab?(?=c)c\d"), v(&["abc", "ac"]));
+        // Stops at the first piece whose text is not known.
+        assert_eq!(pre(r"^ab{2}c"), v(&["a"]));
+        assert_eq!(pre(r"^x+yz"), None);
+    }
+
+    #[test]
+    fn no_prefixes_when_unsure() {
+        for re in [
+            "Failed",       // not anchored
+            "^a|b",         // top-level alternative
+            "^(?i)failed",  // flags
+            "^(?m)x",       // `^` after any newline
+            "^(?i:f)ailed", // scoped flags too
+            "^x?y?",        // may begin with anything
+            r"^\s*x",       // class escape first
+            "^(?:a|)",      // empty alternative
+            "^(?:a|b",      // does not parse
+        ] {
+            assert_eq!(prefixes(re), None, "{re}");
+        }
+    }
+
+    #[test]
+    fn prefixes_agree_with_pcre2() {
+        let regexes = [
+            r"^Failed (?:(?P<nofail>publickey)|\S+) for (?P<c>invalid user )?(?P<u>\S+)",
+            r"^[iI](?:llegal|nvalid) user (?P<user>.*?) from",
+            r"^(?P<x>(Connection (?:closed|reset)|Disconnected)) (?:by|from)",
+            r"^ab(?: cd)?e{2,3}",
+            r"^x[yY]?z\b",
+            r"^F (?P<c>i )?(?P<u>\S+) (?(c)x|y) from",
+            r"^é(?=t)t\w",
+        ];
+        let subjects = [
+            "Failed password for root",
+            "Failed publickey for invalid user x",
+            "Failed  for x",
+            "FailedX",
+            "Illegal user x from y",
+            "invalid user x from y",
+            "Connection reset by 1.2.3.4",
+            "Connection from 1.2.3.4",
+            "Disconnected from 1.2.3.4",
+            "abee",
+            "ab cdeee",
+            "ab ce",
+            "xYz",
+            "xz",
+            "xyzz",
+            "F i u x from",
+            "F u y from",
+            "F i u y from",
+            "été",
+            "nothing",
+            "",
+        ];
+        for re in regexes {
+            let pre = prefixes(&crate::translate::scope_inline_flags(re)).unwrap();
+            let pc = pcre2::bytes::RegexBuilder::new()
+                .utf(true)
+                .ucp(true)
+                .build(&crate::translate::python_to_pcre2(re))
+                .unwrap();
+            for s in subjects {
+                let l = format!("{s}\n");
+                if pc.is_match(l.as_bytes()).unwrap() {
+                    assert!(
+                        pre.iter().any(|x| l.starts_with(x.as_str())),
+                        "{re} matches {l:?} but it starts with none of {pre:?}"
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn literals_agree_with_pcre2() {
         let regexes = [

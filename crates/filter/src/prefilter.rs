@@ -26,6 +26,32 @@ impl std::fmt::Debug for FirstBytes {
     }
 }
 
+/// Strings one of which every match begins with (see [`crate::literals::prefixes`]):
+/// a subject that starts with none of them is rejected without calling PCRE2.
+#[derive(Debug, Clone)]
+pub(crate) struct Prefixes(Box<[Box<[u8]>]>);
+
+impl Prefixes {
+    /// The prefixes of a (Python-syntax, tag-expanded) regex compiled without
+    /// MULTILINE; None when a one-byte prefix would add nothing to [`FirstBytes`].
+    pub fn of(re: &str) -> Option<Prefixes> {
+        let p = crate::literals::prefixes(re)?;
+        if p.iter().all(|s| s.len() < 2) {
+            return None;
+        }
+        Some(Prefixes(
+            p.into_iter()
+                .map(|s| s.into_bytes().into_boxed_slice())
+                .collect(),
+        ))
+    }
+
+    #[inline]
+    pub fn accepts(&self, buf: &[u8]) -> bool {
+        self.0.iter().any(|p| buf.starts_with(p))
+    }
+}
+
 type Set = [bool; 256];
 
 /// First bytes of a (Python-syntax, tag-expanded) regex compiled without MULTILINE,

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use pcre2::bytes::{CaptureLocations, Regex, RegexBuilder};
 
 use crate::fail::{Fail, Key, Val};
-use crate::prefilter::{first_bytes, FirstBytes};
+use crate::prefilter::{first_bytes, FirstBytes, Prefixes};
 use crate::{tags, translate, TupleLine};
 
 /// PCRE2 match limit per search: a hostile line against a backtracking-prone regex
@@ -40,6 +40,8 @@ pub(crate) struct Compiled {
     hosts: Vec<(usize, &'static str)>,
     /// Bytes a match can start with (anchored regexes only).
     first: Option<FirstBytes>,
+    /// Strings one of which a match begins with (anchored regexes only).
+    prefix: Option<Prefixes>,
 }
 
 /// A regex compiled a second time without UTF and UCP. On a subject that is pure ASCII
@@ -138,15 +140,17 @@ impl Compiled {
             })
             .collect();
         let locs = re.capture_locations();
-        let first = if multi_line {
-            None
+        let (first, prefix) = if multi_line {
+            (None, None)
         } else {
-            first_bytes(&translate::scope_inline_flags(&expanded))
+            let scoped = translate::scope_inline_flags(&expanded);
+            (first_bytes(&scoped), Prefixes::of(&scoped))
         };
         let keep_none = vec![false; groups.len()];
         Ok(Compiled {
             keep_none,
             first,
+            prefix,
             expanded,
             pattern,
             re,
@@ -206,6 +210,11 @@ impl Compiled {
     ) -> Result<Option<(usize, usize)>, String> {
         if let Some(f) = &self.first {
             if !f.accepts(buf.as_bytes()) {
+                return Ok(None);
+            }
+        }
+        if let Some(p) = &self.prefix {
+            if !p.accepts(buf.as_bytes()) {
                 return Ok(None);
             }
         }
