@@ -48,6 +48,7 @@ pub use bailiff_date::{DateDetector, DateHit, DateOptions, Zone};
 mod addr;
 pub mod ambiguity;
 mod fail;
+mod jit;
 mod literals;
 mod mlfid;
 mod prefilter;

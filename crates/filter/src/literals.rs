@@ -424,9 +424,24 @@ fn class_end(p: &[u8], i: usize) -> Option<usize> {
 /// occurs in any text `re` (tag-expanded, Python syntax) matches; None when the
 /// analysis finds none it can vouch for.
 pub(crate) fn required(re: &str) -> Option<Vec<String>> {
-    let p = re.as_bytes();
-    // A standalone `(?i)` anywhere makes the whole regex case-insensitive (Python
-    // applies such flags globally); `(?x)` changes what spaces mean: give up.
+    let ci = global_ci(re.as_bytes())?;
+    let mut parser = Parser {
+        p: re.as_bytes(),
+        i: 0,
+    };
+    let info = parser.alt(ci).ok()?;
+    if parser.i != re.len() {
+        return None;
+    }
+    match info {
+        Info::Exact(s) => usable(s),
+        Info::Req(r) => r.and_then(usable),
+    }
+}
+
+/// Whether a standalone `(?i)` makes the whole regex case-insensitive (Python applies
+/// such flags globally); None for `(?x)`, which changes what spaces mean.
+fn global_ci(p: &[u8]) -> Option<bool> {
     let mut ci = false;
     let mut k = 0;
     while let Some(off) = p[k..].windows(2).position(|w| w == b"(?") {
@@ -446,14 +461,131 @@ pub(crate) fn required(re: &str) -> Option<Vec<String>> {
         }
         k = s;
     }
-    let mut parser = Parser { p, i: 0 };
-    let info = parser.alt(ci).ok()?;
-    if parser.i != p.len() {
-        return None;
+    Some(ci)
+}
+
+/// Every literal set [`required`] can vouch for along the top level of `re`, not only
+/// the best one: each set has a member in every text `re` matches (`^HOST - \S+ []
+/// "(GET|POST|HEAD) /(roundcube|...|mysqladmin)... 404` needs one of the request
+/// methods, one of the block words and `" 404 `). Empty when the regex has a top-level
+/// alternative or the analysis gives up.
+pub(crate) fn required_sets(re: &str) -> Vec<Vec<String>> {
+    let Some(ci) = global_ci(re.as_bytes()) else {
+        return Vec::new();
+    };
+    let mut parser = Parser {
+        p: re.as_bytes(),
+        i: 0,
+    };
+    let mut sets = Vec::new();
+    let mut run: Vec<String> = vec![String::new()];
+    while let Some(c) = parser.peek() {
+        if c == b'|' || c == b')' {
+            break;
+        }
+        let Ok(atom) = parser.atom(ci) else {
+            return Vec::new();
+        };
+        let Ok((min, max)) = parser.quantifier() else {
+            return Vec::new();
+        };
+        match repeat(atom, min, max) {
+            Info::Exact(s) if run.len() * s.len() <= MAX_CROSS => {
+                run = run
+                    .iter()
+                    .flat_map(|a| s.iter().map(move |b| format!("{a}{b}")))
+                    .collect();
+            }
+            Info::Exact(s) => {
+                sets.extend(usable(std::mem::replace(&mut run, s)));
+            }
+            Info::Req(r) => {
+                sets.extend(usable(std::mem::replace(&mut run, vec![String::new()])));
+                sets.extend(r);
+            }
+        }
     }
-    match info {
-        Info::Exact(s) => usable(s),
-        Info::Req(r) => r.and_then(usable),
+    if parser.i != re.len() {
+        return Vec::new();
+    }
+    sets.extend(usable(run));
+    // A one-byte literal (a space) is in nearly every buffer: not worth a scan.
+    let mut sets: Vec<Vec<String>> = sets
+        .into_iter()
+        .filter(|s| s.iter().all(|l| l.len() > 1))
+        .map(norm)
+        .collect();
+    sets.sort();
+    sets.dedup();
+    sets
+}
+
+/// A regex's own literal check (see [`required_sets`]): the buffer must hold a member
+/// of each set. Each set is tried only while it rejects enough buffers to pay for its
+/// scan ([`Worth`]), and its searcher is built on first use (a regex that is never
+/// reached costs nothing); results never depend on either.
+pub(crate) struct Needs(Vec<Need>);
+
+struct Need {
+    set: Vec<String>,
+    finder: Option<Finder>,
+    worth: Worth,
+}
+
+enum Finder {
+    One(Box<memchr::memmem::Finder<'static>>),
+    Many(AhoCorasick),
+    /// The automaton could not be built: the set is not used.
+    Off,
+}
+
+impl Finder {
+    fn new(set: &[String]) -> Finder {
+        if let [one] = set {
+            return Finder::One(Box::new(
+                memchr::memmem::Finder::new(one.as_bytes()).into_owned(),
+            ));
+        }
+        AhoCorasickBuilder::new()
+            .match_kind(MatchKind::LeftmostFirst)
+            .build(set)
+            .map_or(Finder::Off, Finder::Many)
+    }
+}
+
+impl Needs {
+    /// None when `re` has no literal set.
+    pub fn of(re: &str) -> Option<Needs> {
+        let sets: Vec<Need> = required_sets(re)
+            .into_iter()
+            .map(|set| Need {
+                set,
+                finder: None,
+                worth: Worth::default(),
+            })
+            .collect();
+        (!sets.is_empty()).then_some(Needs(sets))
+    }
+
+    /// False when `buf` lacks every member of one of the sets (no match possible).
+    #[inline]
+    pub fn may_match(&mut self, buf: &str) -> bool {
+        for need in &mut self.0 {
+            if !need.worth.scan_next() {
+                continue;
+            }
+            let finder = need.finder.get_or_insert_with(|| Finder::new(&need.set));
+            let found = match finder {
+                Finder::One(f) => f.find(buf.as_bytes()).is_some(),
+                Finder::Many(ac) => ac.is_match(buf),
+                Finder::Off => true,
+            };
+            need.worth.record(!found);
+            if !found {
+                return false;
+            }
+        }
+        true
     }
 }
 
@@ -817,6 +949,95 @@ mod tests {
                         pre.iter().any(|x| l.starts_with(x.as_str())),
                         "{re} matches {l:?} but it starts with none of {pre:?}"
                     );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_required_set() {
+        let sets = |re: &str| required_sets(re);
+        assert_eq!(
+            sets(
+                r#"^(?P<h>\S+) \- \S+ \[\] "(GET|POST) /(roundcube|(ext)?mail|cgi-bin)[^,]* \S+" 404 .+$"#
+            ),
+            vec![
+                v(&[" - "]).unwrap(),
+                v(&[
+                    " [] \"GET /cgi-bin",
+                    " [] \"GET /extmail",
+                    " [] \"GET /mail",
+                    " [] \"GET /roundcube",
+                    " [] \"POST /cgi-bin",
+                    " [] \"POST /extmail",
+                    " [] \"POST /mail",
+                    " [] \"POST /roundcube",
+                ])
+                .unwrap(),
+                v(&["\" 404 "]).unwrap(),
+            ]
+        );
+        assert_eq!(
+            sets(r"^Failed \S+ for (?P<u>\S+) from"),
+            vec![
+                v(&[" for "]).unwrap(),
+                v(&[" from"]).unwrap(),
+                v(&["Failed "]).unwrap()
+            ]
+        );
+        // Case-insensitive letters give both cases.
+        assert_eq!(
+            sets(r"(?i)ab\d+"),
+            vec![v(&["AB", "Ab", "aB", "ab"]).unwrap()]
+        );
+        for re in [r"a|b", r"(?x)a b", r"\S+", r"a\1"] {
+            assert!(sets(re).is_empty(), "{re}");
+        }
+    }
+
+    #[test]
+    fn required_sets_agree_with_pcre2() {
+        let regexes = [
+            r#"^(?P<h>\S+) \- \S+ \[\] "(GET|POST) /(roundcube|(ext)?mail|cgi-bin)[^,]* \S+" 404 .+$"#,
+            r"^Failed (?:(?P<n>publickey)|\S+) for (?P<c>invalid user )?(?P<u>\S+) from",
+            r"(?i)user (?:unknown|not known)\b",
+            r"x[yY]?z(?=!)",
+            r"^F (?P<c>i )?(?P<u>\S+) (?(c)x|y) from",
+        ];
+        let subjects = [
+            r#"1.2.3.4 - - [] "GET /roundcube/ HTTP/1.1" 404 12"#,
+            r#"1.2.3.4 - - [] "POST /extmail HTTP/1.1" 404 12"#,
+            r#"1.2.3.4 - - [] "GET /index HTTP/1.1" 404 12"#,
+            r#"1.2.3.4 - - [] "GET /cgi-bin/x HTTP/1.1" 200 12"#,
+            "Failed password for root from 1.2.3.4",
+            "Failed publickey for invalid user x from 1.2.3.4",
+            "USER Not Known",
+            "user unknownx",
+            "xz!",
+            "xYz",
+            "F i u x from",
+            "F u y from",
+            "nothing",
+        ];
+        for re in regexes {
+            let sets = required_sets(&crate::translate::scope_inline_flags(re));
+            assert!(!sets.is_empty(), "{re}");
+            let pc = pcre2::bytes::RegexBuilder::new()
+                .utf(true)
+                .ucp(true)
+                .build(&crate::translate::python_to_pcre2(re))
+                .unwrap();
+            let mut needs = Needs::of(&crate::translate::scope_inline_flags(re)).unwrap();
+            for s in subjects {
+                let l = format!("{s}\n");
+                if pc.is_match(l.as_bytes()).unwrap() {
+                    for set in &sets {
+                        assert!(
+                            set.iter().any(|x| l.contains(x.as_str())),
+                            "{re} matches {l:?} but none of {set:?} occurs"
+                        );
+                    }
+                    assert!(needs.may_match(&l), "{re} on {l:?}");
                 }
             }
         }
