@@ -317,9 +317,9 @@ struct Template {
     ascii: Option<Option<Box<(Regex, CaptureLocations)>>>,
     /// The last search ran on the ASCII twin (its captures are in there).
     last_ascii: bool,
-    /// The native matcher for ASCII lines (None: the regex uses something it
-    /// does not support).
-    native: Option<native::Program>,
+    /// The native matcher for ASCII lines, built on first use (None inside: the
+    /// regex uses something it does not support).
+    native: Option<Option<native::Program>>,
     /// The native matcher's working memory and last match.
     native_scratch: native::Scratch,
     /// The last search ran the native matcher.
@@ -355,14 +355,13 @@ impl Template {
             }
         }
         let locs = regex.capture_locations();
-        let native = native::Program::compile(&pcre).filter(|p| p.groups() + 1 == locs.len());
         Ok(Template {
             spec,
             regex,
             locs,
             ascii: None,
             last_ascii: false,
-            native,
+            native: None,
             native_scratch: native::Scratch::default(),
             last_native: false,
             fields,
@@ -393,7 +392,13 @@ impl Template {
     fn captures_at(&mut self, subject: &[u8], from: usize, ascii: bool) -> Option<(usize, usize)> {
         self.last_native = false;
         if ascii {
-            if let Some(p) = &self.native {
+            if self.native.is_none() {
+                let pcre = pattern::to_pcre2(&self.spec.regex);
+                let groups = self.locs.len();
+                self.native =
+                    Some(native::Program::compile(&pcre).filter(|p| p.groups() + 1 == groups));
+            }
+            if let Some(Some(p)) = &self.native {
                 self.last_native = true;
                 return p.search(subject, from, &mut self.native_scratch);
             }

@@ -680,7 +680,8 @@ pub(crate) struct Program {
     /// Tells programs apart for [`Memo`].
     id: u64,
     steps: Vec<Run>,
-    /// For each byte, the sets (by number) it belongs to.
+    /// For each byte, the sets (by number) it belongs to, and its value in the
+    /// top 8 bits.
     bits: Box<[u64; 256]>,
     /// The paths of all `Paths` steps, as set numbers.
     arena: Vec<u8>,
@@ -747,12 +748,13 @@ struct Memo {
     /// [`EXACT`] for byte compares.
     tested: Vec<u64>,
     /// From `base` on: (sets tested, the byte's sets, the byte).
-    sig: Vec<(u64, u64, u8)>,
+    sig: Vec<(u64, u64)>,
     result: Option<(usize, usize)>,
 }
 
-/// In [`Memo::tested`]: the byte itself was compared.
-const EXACT: u64 = 1 << 63;
+/// In [`Memo::tested`]: the byte itself was compared. [`Program::bits`] holds
+/// each byte's value in these bits (sets use the 56 below).
+const EXACT: u64 = 0xff << 56;
 
 impl Memo {
     #[inline]
@@ -795,16 +797,13 @@ impl Memo {
         } else if rest.len() < self.sig.len() {
             return None;
         }
-        rest.iter()
+        let differ = rest
+            .iter()
             .zip(&self.sig)
-            .all(|(&b, &(t, sb, sy))| {
-                if t & EXACT != 0 {
-                    b == sy
-                } else {
-                    (p.bits[b as usize] ^ sb) & t == 0
-                }
-            })
-            .then_some(base)
+            .fold(0u64, |acc, (&b, &(t, sb))| {
+                acc | ((p.bits[b as usize] ^ sb) & t)
+            });
+        (differ == 0).then_some(base)
     }
 }
 
@@ -819,7 +818,7 @@ impl Scratch {
 /// Runnable steps, the set bits of each byte, the paths' set numbers.
 type Interned = (Vec<Run>, Box<[u64; 256]>, Vec<u8>);
 
-/// Number the distinct sets (at most 63) and turn the steps into runnable ones.
+/// Number the distinct sets (at most 56) and turn the steps into runnable ones.
 fn intern(steps: Vec<Step>) -> Option<Interned> {
     let mut sets: Vec<Set> = Vec::new();
     let mut id = |s: &Set| -> Option<u8> {
@@ -830,7 +829,7 @@ fn intern(steps: Vec<Step>) -> Option<Interned> {
                 sets.len() - 1
             }
         };
-        (i < 63).then_some(i as u8)
+        (i < 56).then_some(i as u8)
     };
     let mut arena = Vec::new();
     let mut out = Vec::with_capacity(steps.len());
@@ -862,6 +861,9 @@ fn intern(steps: Vec<Step>) -> Option<Interned> {
         });
     }
     let mut bits = Box::new([0u64; 256]);
+    for (b, x) in bits.iter_mut().enumerate() {
+        *x = (b as u64) << 56;
+    }
     for (i, set) in sets.iter().enumerate() {
         for b in 0..=255u8 {
             if set.has(b) {
@@ -987,7 +989,7 @@ impl Program {
         }
         m.sig.clear();
         for (&t, &b) in m.tested[m.base..h].iter().zip(&s[m.base..h]) {
-            m.sig.push((t, self.bits[b as usize], b));
+            m.sig.push((t, self.bits[b as usize]));
         }
         m.from = from;
         m.program = self.id;
