@@ -363,6 +363,33 @@ fn scan_names(buf: &str, out: &mut Vec<AddressToken>) {
     }
 }
 
+/// Does `b` hold, outside `skip`, a dot, a `::` or seven colons (what every IPv4,
+/// IPv6 or name token needs)? SIMD searches.
+fn promising(b: &[u8], skip: (usize, usize)) -> bool {
+    let (s0, s1) = (
+        skip.0.min(b.len()),
+        skip.1.min(b.len()).max(skip.0.min(b.len())),
+    );
+    // One pass over the whole buffer; each side of the skipped span counts alone.
+    let mut colons = [0usize; 2];
+    let mut last = [usize::MAX; 2];
+    for i in memchr::memchr2_iter(b'.', b':', b) {
+        if i >= s0 && i < s1 {
+            continue;
+        }
+        if b[i] == b'.' {
+            return true;
+        }
+        let side = usize::from(i >= s1);
+        colons[side] += 1;
+        if colons[side] >= 7 || last[side].wrapping_add(1) == i {
+            return true;
+        }
+        last[side] = i;
+    }
+    false
+}
+
 /// Could `buf` hold an address-like token outside `skip` that [`address_tokens`]
 /// would return as IPv4, IPv6 or (with `names`) a name? A cheap byte scan, without
 /// allocating, so that ordinary lines (one address) skip the check. Numbers are not
@@ -376,26 +403,7 @@ pub fn may_hold_other_address(
     let b = buf.as_bytes();
     // Fast path: an address or name needs a dot, a `::` or seven colons outside the
     // captured token (SIMD searches; most lines end here).
-    let (s0, s1) = (
-        skip.0.min(b.len()),
-        skip.1.min(b.len()).max(skip.0.min(b.len())),
-    );
-    let promising = [&b[..s0], &b[s1..]].iter().any(|p| {
-        if memchr::memchr(b'.', p).is_some() {
-            return true;
-        }
-        let mut colons = 0;
-        let mut last = usize::MAX;
-        for i in memchr::memchr_iter(b':', p) {
-            colons += 1;
-            if colons >= 7 || last.wrapping_add(1) == i {
-                return true;
-            }
-            last = i;
-        }
-        false
-    });
-    if !promising {
+    if !promising(b, skip) {
         return false;
     }
     let outside = |s: usize, e: usize| e <= skip.0 || s >= skip.1;
@@ -890,41 +898,65 @@ fn lead_ins(expanded: &str) -> Vec<String> {
         for wrap in [r"(?:::f{4,6}:)?", r"(?:", r"\[?", r"(?:"] {
             head = head.strip_suffix(wrap).unwrap_or(head);
         }
-        // Literal characters at the end of `head`: tokenize forward, keep the tail.
-        let chars: Vec<char> = head.chars().collect();
-        let mut lit: Vec<char> = Vec::new();
-        let mut i = 0;
-        while i < chars.len() {
-            let c = chars[i];
-            match c {
-                '\\' if i + 1 < chars.len() => {
-                    let n = chars[i + 1];
-                    if n.is_alphanumeric() {
-                        lit.clear();
-                    } else {
-                        lit.push(n);
-                    }
-                    i += 2;
-                    continue;
-                }
-                '[' => {
-                    lit.clear();
-                    if let Some(e) = group_end_class(&chars, i) {
-                        i = e + 1;
-                        continue;
-                    }
-                }
-                '.' | '^' | '$' | '*' | '+' | '?' | '(' | ')' | ']' | '{' | '}' | '|' | '\\' => {
-                    lit.clear()
-                }
-                _ => lit.push(c),
-            }
-            i += 1;
-        }
-        let keep = lit.len().min(MAX_LEAD_IN);
-        out.push(lit[lit.len() - keep..].iter().collect());
+        out.push(literal_tail(head));
     }
     out
+}
+
+/// The literal text `head` (regex text) ends with, cut to [`MAX_LEAD_IN`] characters.
+fn literal_tail(head: &str) -> String {
+    // Literal characters at the end of `head`: tokenize forward, keep the tail.
+    let chars: Vec<char> = head.chars().collect();
+    let mut lit: Vec<char> = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            '\\' if i + 1 < chars.len() => {
+                let n = chars[i + 1];
+                i += 2;
+                if n.is_alphanumeric() {
+                    lit.clear();
+                    // The escape's own arguments are no literal text (`\x41`,
+                    // `\u00e9`, `\N{...}`, octal and group numbers).
+                    match n {
+                        'x' => i += 2,
+                        'u' => i += 4,
+                        'U' => i += 8,
+                        'N' => {
+                            while i < chars.len() && chars[i] != '}' {
+                                i += 1;
+                            }
+                            i += 1;
+                        }
+                        '0'..='9' => {
+                            while i < chars.len() && chars[i].is_ascii_digit() {
+                                i += 1;
+                            }
+                        }
+                        _ => {}
+                    }
+                } else {
+                    lit.push(n);
+                }
+                continue;
+            }
+            '[' => {
+                lit.clear();
+                if let Some(e) = group_end_class(&chars, i) {
+                    i = e + 1;
+                    continue;
+                }
+            }
+            '.' | '^' | '$' | '*' | '+' | '?' | '(' | ')' | ']' | '{' | '}' | '|' | '\\' => {
+                lit.clear()
+            }
+            _ => lit.push(c),
+        }
+        i += 1;
+    }
+    let keep = lit.len().min(MAX_LEAD_IN);
+    lit[lit.len() - keep..].iter().collect()
 }
 
 /// Index of the `]` closing the character class opened at `open`.
@@ -947,6 +979,556 @@ fn group_end_class(chars: &[char], open: usize) -> Option<usize> {
     None
 }
 
+/// Is `b` part of a run of address characters (see [`may_hold_other_address`])?
+fn is_run_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b':' || b == b'.' || b >= 0x80 || b == b'_' || b == b'-'
+}
+
+/// What may stand between a host group's lead-in and the token the group captures:
+/// nothing, `[`, an IPv4-mapped prefix `::f{4,6}:`, or `[` and that prefix.
+fn is_gap(g: &[u8]) -> bool {
+    let g = g.strip_prefix(b"[").unwrap_or(g);
+    if g.is_empty() {
+        return true;
+    }
+    let n = g.len();
+    (7..=9).contains(&n)
+        && g.starts_with(b"::")
+        && g[n - 1] == b':'
+        && g[2..n - 1].iter().all(|c| c.eq_ignore_ascii_case(&b'f'))
+}
+
+/// Lengths of the gaps [`is_gap`] accepts.
+const GAP_LENS: [usize; 8] = [0, 1, 7, 8, 9, 10, 8, 9];
+
+/// Does `lead` (ASCII case ignored) end at `end` in `b`?
+fn ends_with_ci(b: &[u8], end: usize, lead: &[u8]) -> bool {
+    end >= lead.len() && b[end - lead.len()..end].eq_ignore_ascii_case(lead)
+}
+
+/// Index of the `)` closing the group opened at `open` (bytes; escapes and classes
+/// skipped).
+fn group_close(re: &[u8], open: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut i = open;
+    while i < re.len() {
+        match re[i] {
+            b'\\' => i += 1,
+            b'[' => i = class_close(re, i)?,
+            b'(' => depth += 1,
+            b')' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Index of the `]` closing the class opened at `open` (bytes).
+fn class_close(re: &[u8], open: usize) -> Option<usize> {
+    let mut i = open + 1;
+    if re.get(i) == Some(&b'^') {
+        i += 1;
+    }
+    if re.get(i) == Some(&b']') {
+        i += 1;
+    }
+    while i < re.len() {
+        match re[i] {
+            b'\\' => i += 1,
+            b']' => return Some(i),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Does `re[s..e]` hold a `|` outside nested groups and classes?
+fn has_top_alternation(re: &[u8], s: usize, e: usize) -> bool {
+    let mut depth = 0usize;
+    let mut i = s;
+    while i < e {
+        match re[i] {
+            b'\\' => i += 1,
+            b'[' => match class_close(re, i) {
+                Some(c) => i = c,
+                None => return true,
+            },
+            b'(' => depth += 1,
+            b')' => depth = depth.saturating_sub(1),
+            b'|' if depth == 0 => return true,
+            _ => {}
+        }
+        i += 1;
+    }
+    false
+}
+
+/// Must every match of `re` pass through `re[us..ue]` (a host unit)? No quantifier
+/// that allows zero after it, and every group around it is a plain group without a
+/// top-level alternative and without such a quantifier (no lookaround, no
+/// conditional); the regex itself has no top-level alternative.
+fn is_mandatory(re: &[u8], us: usize, ue: usize) -> bool {
+    let optional_after = |p: usize| matches!(re.get(p), Some(b'?' | b'*' | b'{'));
+    if optional_after(ue) || has_top_alternation(re, 0, re.len()) {
+        return false;
+    }
+    let mut open = Vec::new();
+    let mut i = 0;
+    while i < us {
+        match re[i] {
+            b'\\' => i += 1,
+            b'[' => match class_close(re, i) {
+                Some(c) => i = c,
+                None => return false,
+            },
+            b'(' => open.push(i),
+            b')' => {
+                open.pop();
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    open.iter().all(|&g| {
+        let Some(close) = group_close(re, g) else {
+            return false;
+        };
+        let head = &re[g + 1..];
+        let plain = !(head.starts_with(b"?=")
+            || head.starts_with(b"?!")
+            || head.starts_with(b"?<=")
+            || head.starts_with(b"?<!")
+            || head.starts_with(b"?("));
+        plain && close >= ue && !has_top_alternation(re, g + 1, close) && !optional_after(close + 1)
+    })
+}
+
+/// Groups of a regex: (index of `(`, index where its body starts, index of its `)`,
+/// plain: a capturing, named or non-capturing group, not a lookaround, conditional
+/// or flag group).
+fn groups_of(re: &[u8]) -> Vec<(usize, usize, usize, bool)> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < re.len() {
+        match re[i] {
+            b'\\' => i += 1,
+            b'[' => match class_close(re, i) {
+                Some(c) => i = c,
+                None => break,
+            },
+            b'(' => {
+                let body = &re[i + 1..];
+                let (skip, plain) = if body.starts_with(b"?:") {
+                    (2, true)
+                } else if body.starts_with(b"?P<") {
+                    match body.iter().position(|&b| b == b'>') {
+                        Some(p) => (p + 1, true),
+                        None => (0, false),
+                    }
+                } else if body.first() == Some(&b'?') {
+                    (0, false)
+                } else {
+                    (0, true)
+                };
+                if let Some(close) = group_close(re, i) {
+                    out.push((i, i + 1 + skip, close, plain));
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    out
+}
+
+/// The literal text every match of `re` has right before byte `at` (a mandatory host
+/// unit's start), read backwards through literal characters, non-alphanumeric
+/// escapes and plain groups without a top-level alternative (into a group from its
+/// `)` when no quantifier follows it, out of one through its opener unless a
+/// repetition follows it); at most 32 bytes. Empty when none is certain.
+fn lead_before(re: &[u8], at: usize) -> Vec<u8> {
+    let groups = groups_of(re);
+    let mut lead: Vec<u8> = Vec::new();
+    let mut i = at;
+    while i > 0 && lead.len() < 32 {
+        if let Some(&(open, _, close, plain)) = groups.iter().find(|g| g.1 == i) {
+            // At the start of a group's body: go on before its opener.
+            let repeated = matches!(re.get(close + 1), Some(b'*' | b'+' | b'{'));
+            if !plain || repeated || has_top_alternation(re, i, close) {
+                break;
+            }
+            i = open;
+            continue;
+        }
+        let c = re[i - 1];
+        let slashes = re[..i - 1]
+            .iter()
+            .rev()
+            .take_while(|&&b| b == b'\\')
+            .count();
+        if slashes % 2 == 1 {
+            if c.is_ascii_alphanumeric() || c >= 0x80 {
+                break;
+            }
+            lead.push(c);
+            i -= 2;
+            continue;
+        }
+        match c {
+            b')' => {
+                let Some(&(_, body, close, plain)) = groups.iter().find(|g| g.2 == i - 1) else {
+                    break;
+                };
+                if !plain || has_top_alternation(re, body, close) {
+                    break;
+                }
+                // Into the body from its end (no quantifier: the character after the
+                // `)` was read as a literal, or is `at`).
+                i = close;
+                if i == body {
+                    // An empty group: step out of it at once.
+                    continue;
+                }
+            }
+            b'(' | b'.' | b'^' | b'$' | b'*' | b'+' | b'?' | b']' | b'}' | b'|' | b'[' | b'{' => {
+                break
+            }
+            _ => {
+                lead.push(c);
+                i -= 1;
+            }
+        }
+    }
+    lead.reverse();
+    // Cut at 32 bytes: no half character at the front.
+    let half = lead
+        .iter()
+        .take_while(|&&b| (0x80..0xc0).contains(&b))
+        .count();
+    lead.drain(..half);
+    lead
+}
+
+/// Does a regex set the inline flag `flag` (`(?i)`, `(?i:`, `(?si)`...) anywhere?
+fn has_flag(re: &str, flag: u8) -> bool {
+    let p = re.as_bytes();
+    p.windows(2).enumerate().any(|(k, w)| {
+        if w != b"(?" {
+            return false;
+        }
+        let s = k + 2;
+        let e = s + p[s..]
+            .iter()
+            .take_while(|b| b.is_ascii_alphabetic() || **b == b'-')
+            .count();
+        e > s && !p[s..e].starts_with(b"P") && p[s..e].contains(&flag)
+    })
+}
+
+/// The host units (expanded `<HOST>`, `<ADDR>`, `<SUBNET>`, `<IP4>`, `<IP6>`, `<DNS>`)
+/// of a tag-expanded regex, as byte spans; None when a host group stands outside the
+/// expansions we know (a hand-written `(?P<ip4>...)`).
+fn host_units(re: &str) -> Option<Vec<(usize, usize)>> {
+    let shapes: Vec<String> = [
+        crate::tags::expand("<HOST>", true),
+        crate::tags::expand("<ADDR>", true),
+        crate::tags::expand("<IP4>", true),
+        crate::tags::expand("<IP6>", true),
+        crate::tags::expand("<DNS>", true),
+    ]
+    .into();
+    let mut units: Vec<(usize, usize)> = Vec::new();
+    for shape in &shapes {
+        for (p, _) in re.match_indices(shape.as_str()) {
+            let e = p + shape.len();
+            if !units.iter().any(|&(s, ue)| p < ue && s < e) {
+                units.push((p, e));
+            }
+        }
+    }
+    // `<SUBNET>` is `<ADDR>` with a `/cidr` before the closing bracket: its
+    // `\[?(?:IP4|IP6)` part is a unit of its own.
+    let subnet = crate::tags::expand("<SUBNET>", true);
+    let addr = crate::tags::expand("<ADDR>", true);
+    let core = addr.strip_suffix(r"\]?").unwrap_or(&addr);
+    if subnet.starts_with(core) {
+        for (p, _) in re.match_indices(core) {
+            let e = p + core.len();
+            if !units.iter().any(|&(s, ue)| p < ue && s < e) {
+                units.push((p, e));
+            }
+        }
+    }
+    for g in ["(?P<ip4>", "(?P<ip6>", "(?P<dns>"] {
+        for (p, _) in re.match_indices(g) {
+            if !units.iter().any(|&(s, e)| s <= p && p < e) {
+                return None;
+            }
+        }
+    }
+    units.sort_unstable();
+    Some(units)
+}
+
+/// A lead-in (see [`lead_ins`]) the fast path of [`Checker::worth_checking`] looks
+/// for.
+#[derive(Debug, Clone)]
+struct GateLead {
+    text: Vec<u8>,
+    /// One of the checker's own lead-ins (the probe gate and the repeated-record
+    /// test use those).
+    current: bool,
+    /// Long or field-like enough for [`AmbiguityKind::RepeatedRecord`].
+    may_repeat: bool,
+    /// Branches (bits) that have a mandatory host unit right after this lead-in.
+    branches: u64,
+    /// The byte a search for it looks for: (index in `text`, its two ASCII cases).
+    needle: (usize, u8, u8),
+}
+
+/// The byte of `text` least likely in a log line (by a rough frequency rank), with
+/// its two ASCII cases: what a search for `text` looks for first.
+fn rarest_byte(text: &[u8]) -> (usize, u8, u8) {
+    const LETTERS: &[u8] = b"etaoinshrdlcumwfgypbvkjxqz";
+    let score = |c: u8| -> usize {
+        match c {
+            b' ' => 255,
+            b'.' => 170,
+            b'0'..=b'9' => 160,
+            b'/' | b':' | b'-' => 140,
+            b'_' => 120,
+            b'=' => 90,
+            _ if c.is_ascii_alphabetic() => {
+                let r = LETTERS
+                    .iter()
+                    .position(|&x| x == c.to_ascii_lowercase())
+                    .unwrap_or(0);
+                230 - 6 * r
+            }
+            _ => 60,
+        }
+    };
+    let (pos, &c) = text
+        .iter()
+        .enumerate()
+        .min_by_key(|&(_, &c)| score(c))
+        .unwrap_or((0, &b' '));
+    (pos, c.to_ascii_lowercase(), c.to_ascii_uppercase())
+}
+
+/// Necessary conditions for the probe to read a token, decided without running it:
+/// the probe's match must take some failregex (a *branch*) whose required literals
+/// (see [`crate::literals::required`]) occur in the buffer, and a branch whose host
+/// unit is mandatory can only put the host where that unit's lead-in (or, for a
+/// regex anchored with `^` on a single line, the start of the buffer) precedes it.
+#[derive(Debug)]
+struct Gate {
+    /// Required literals of each branch (None: none known, always possible).
+    lits: Vec<Option<Vec<memchr::memmem::Finder<'static>>>>,
+    /// Branches (bits) that can match with their host anywhere (no mandatory unit with
+    /// a lead-in or an anchor, or no host unit at all).
+    free: u64,
+    /// Branches (bits) with a mandatory unit anchored at the start of the buffer.
+    anchored: u64,
+    leads: Vec<GateLead>,
+    /// The fast path of [`Checker::worth_checking`] is sound for this filter.
+    fast: bool,
+}
+
+/// Branch literals found so far for one buffer: (known bits, present bits).
+#[derive(Default, Clone, Copy)]
+struct LitCache(u64, u64);
+
+impl Gate {
+    /// `fail`: the failregexes as the probe sees them (attacker groups relaxed);
+    /// `current`: the checker's own lead-ins; `anchor_ok`: `^` means the start of the
+    /// buffer (single-line, no prefregex).
+    fn new(fail: &[String], current: &[String], anchor_ok: bool, any_ci: bool) -> Option<Gate> {
+        if fail.len() > 64 {
+            return None;
+        }
+        let mut g = Gate {
+            lits: Vec::new(),
+            free: 0,
+            anchored: 0,
+            leads: Vec::new(),
+            fast: true,
+        };
+        for l in current {
+            if g.leads.iter().any(|x| x.text == l.as_bytes()) {
+                continue;
+            }
+            g.leads.push(GateLead {
+                text: l.as_bytes().to_vec(),
+                current: true,
+                may_repeat: lead_may_repeat(l),
+                branches: 0,
+                needle: (0, 0, 0),
+            });
+        }
+        for (bi, re) in fail.iter().enumerate() {
+            let bit = 1u64 << bi;
+            g.lits.push(
+                crate::literals::required(&crate::translate::scope_inline_flags(re)).map(|v| {
+                    v.iter()
+                        .map(|l| memchr::memmem::Finder::new(l.as_bytes()).into_owned())
+                        .collect()
+                }),
+            );
+            let Some(units) = host_units(re) else {
+                g.free |= bit;
+                g.fast = false;
+                continue;
+            };
+            let b = re.as_bytes();
+            let mut constrained = false;
+            for &(us, ue) in &units {
+                if !is_mandatory(b, us, ue) {
+                    continue;
+                }
+                let head = &re[..us];
+                if head == "^" && anchor_ok {
+                    g.anchored |= bit;
+                    constrained = true;
+                    continue;
+                }
+                let lead = String::from_utf8_lossy(&lead_before(b, us)).into_owned();
+                // Under `(?i)` PCRE2 folds `k`, `s` and non-ASCII letters into
+                // characters an ASCII comparison misses: such a lead-in proves nothing.
+                let foldable = any_ci
+                    && lead
+                        .chars()
+                        .any(|c| !c.is_ascii() || matches!(c, 'k' | 'K' | 's' | 'S'));
+                let ends_in_run = lead.bytes().next_back().is_none_or(is_run_byte);
+                if lead.is_empty() || foldable || ends_in_run {
+                    continue;
+                }
+                constrained = true;
+                match g.leads.iter_mut().find(|l| l.text == lead.as_bytes()) {
+                    Some(l) => l.branches |= bit,
+                    None => g.leads.push(GateLead {
+                        text: lead.as_bytes().to_vec(),
+                        current: false,
+                        may_repeat: false,
+                        branches: bit,
+                        needle: (0, 0, 0),
+                    }),
+                }
+            }
+            if !constrained {
+                g.free |= bit;
+            }
+        }
+        // The fast path finds a token from the lead-in before it: each must end in a
+        // character that cannot belong to the token.
+        if g.leads
+            .iter()
+            .any(|l| l.text.last().is_none_or(|&c| is_run_byte(c)))
+        {
+            g.fast = false;
+        }
+        g.leads.retain(|l| l.branches != 0 || l.current);
+        for l in &mut g.leads {
+            l.needle = rarest_byte(&l.text);
+        }
+        Some(g)
+    }
+
+    /// Bits of the branches among `mask` whose literals occur in `buf`.
+    fn present(&self, buf: &[u8], mask: u64, cache: &mut LitCache) -> u64 {
+        let mut todo = mask & !cache.0;
+        while todo != 0 {
+            let i = todo.trailing_zeros() as usize;
+            let bit = 1u64 << i;
+            todo &= !bit;
+            let ok = match &self.lits[i] {
+                None => true,
+                Some(f) => f.iter().any(|f| f.find(buf).is_some()),
+            };
+            cache.0 |= bit;
+            if ok {
+                cache.1 |= bit;
+            }
+        }
+        cache.1 & mask
+    }
+
+    /// Can a branch whose literals occur put its host at `start` (a token's start)?
+    /// False only when the probe cannot read the token.
+    fn may_read(&self, buf: &[u8], start: usize, cache: &mut LitCache) -> bool {
+        if self.present(buf, self.free, cache) != 0 {
+            return true;
+        }
+        if self.anchored != 0
+            && is_gap(&buf[..start])
+            && self.present(buf, self.anchored, cache) != 0
+        {
+            return true;
+        }
+        let mut seen_gap = [false; 11];
+        for n in GAP_LENS {
+            if n > start || seen_gap[n] || !is_gap(&buf[start - n..start]) {
+                continue;
+            }
+            seen_gap[n] = true;
+            let end = start - n;
+            for l in &self.leads {
+                if l.branches != 0
+                    && ends_with_ci(buf, end, &l.text)
+                    && self.present(buf, l.branches, cache) != 0
+                {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+}
+
+/// Can a lead-in count for [`AmbiguityKind::RepeatedRecord`] (anywhere)?
+fn lead_may_repeat(l: &str) -> bool {
+    let n = l.chars().count();
+    n >= MIN_LEAD_IN || (n >= MIN_TAIL_LEAD_IN && l.contains(['=', '[', '(', ':', '"', '\'']))
+}
+
+/// Shape of the run of address characters starting at `s` (as
+/// [`may_hold_other_address`] classifies it): (end, looks like an address or name,
+/// holds a dot or colon).
+fn run_shape(b: &[u8], s: usize, names: bool) -> (usize, bool, bool) {
+    let (mut dots, mut colons, mut letters, mut hexish) = (0, 0, false, true);
+    let mut double = false;
+    let mut i = s;
+    while i < b.len() {
+        let d = b[i];
+        match d {
+            b'.' => dots += 1,
+            b':' => {
+                colons += 1;
+                double |= i > s && b[i - 1] == b':';
+            }
+            b'0'..=b'9' => {}
+            b'a'..=b'f' | b'A'..=b'F' => letters = true,
+            _ if d.is_ascii_alphabetic() || d >= 0x80 || d == b'_' || d == b'-' => {
+                letters = true;
+                hexish = false;
+            }
+            _ => break,
+        }
+        i += 1;
+    }
+    let v4 = dots >= 3;
+    let v6 = colons >= 2 && (double || colons >= 7) && (hexish || dots >= 3);
+    let name = names && dots >= 1 && letters;
+    (i, v4 || v6 || name, dots + colons > 0)
+}
+
 /// The ambiguity check of one filter.
 pub(crate) struct Checker {
     /// The whole pipeline (prefregex joined with the failregexes).
@@ -966,9 +1548,18 @@ pub(crate) struct Checker {
     /// characters: every host group is led, and no lead-in ends with a character that
     /// can be part of such a run (so a token never starts inside one).
     gate_on_leads: bool,
+    /// Necessary conditions for a probe to read (None: no such analysis for this
+    /// filter's regexes).
+    gate: Option<Gate>,
+    /// The gate is used (see [`Checker::set_gate`]).
+    gate_on: bool,
     scratch: String,
     sub: String,
 }
+
+/// Up to this many lead-ins, [`Checker::fast_worth`] searches for each of them;
+/// with more, it looks at the address-like runs of the line instead.
+const LEAD_SEARCHES: usize = 3;
 
 /// Match limit of the whole-pipeline probe (the fallback has the filter's own).
 const PROBE_LIMIT: u32 = 200_000;
@@ -999,7 +1590,21 @@ impl Checker {
                     .next_back()
                     .is_some_and(|c| !(c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | ':')))
             });
+        let relaxed: Vec<String> = fail.iter().map(|f| relax_attacker_groups(f)).collect();
+        let flagged = |f: u8| pref.iter().chain(fail.iter()).any(|r| has_flag(r, f));
+        let gate = if flagged(b'x') {
+            None
+        } else {
+            Gate::new(
+                &relaxed,
+                &leads,
+                pref.is_none() && !multi_line,
+                flagged(b'i'),
+            )
+        };
         Ok(Checker {
+            gate,
+            gate_on: true,
             lead_ins: leads,
             all_led,
             gate_on_leads,
@@ -1015,10 +1620,27 @@ impl Checker {
         })
     }
 
+    /// Use the gate (the default) or not: the verdicts are the same either way, only
+    /// the cost differs (a test proves it on fail2ban's samples and the hostile
+    /// corpus).
+    pub fn set_gate(&mut self, on: bool) {
+        self.gate_on = on;
+    }
+
     /// Cheap test first: does `buf` hold any other address-like token at all?
+    /// (Not inlined: its cost shows in a profile under its own name.)
+    #[inline(never)]
     pub fn worth_checking(&self, buf: &str, captured: (usize, usize)) -> bool {
         if self.probe.is_none() {
             return false;
+        }
+        if let Some(v) = self
+            .gate
+            .as_ref()
+            .filter(|g| g.fast && self.gate_on)
+            .and_then(|g| self.fast_worth(g, buf.as_bytes(), captured))
+        {
+            return v;
         }
         let led = |p: usize| {
             !self.gate_on_leads
@@ -1030,6 +1652,113 @@ impl Checker {
         may_hold_other_address(buf, captured, self.names, &led)
     }
 
+    /// The rest of [`Checker::fast_worth`] for a filter with few lead-ins: one search
+    /// per lead-in (for its rarest byte), then the run after each occurrence.
+    fn lead_driven(&self, g: &Gate, b: &[u8], cap: (usize, usize), cache: &mut LitCache) -> bool {
+        // An address-like run (other than the captured one) starting at `at`, after
+        // an optional `[`.
+        let token_at = |at: usize| -> Option<usize> {
+            let p = if b.get(at) == Some(&b'[') { at + 1 } else { at };
+            if p >= b.len() || !is_run_byte(b[p]) {
+                return None;
+            }
+            let (e, shaped, _) = run_shape(b, p, self.names);
+            (shaped && !(p < cap.1 && cap.0 < e)).then_some(p)
+        };
+        if g.anchored != 0 && token_at(0).is_some() && g.present(b, g.anchored, cache) != 0 {
+            return true;
+        }
+        for l in &g.leads {
+            let (pos, b1, b2) = l.needle;
+            let after = l.text.len() - pos;
+            for i in memchr::memchr2_iter(b1, b2, b) {
+                let end = i + after;
+                if end > b.len() || !ends_with_ci(b, end, &l.text) {
+                    continue;
+                }
+                let Some(p) = token_at(end) else {
+                    continue;
+                };
+                if (l.current && l.may_repeat && p >= cap.1)
+                    || (l.current && g.present(b, g.free, cache) != 0)
+                    || g.present(b, l.branches, cache) != 0
+                {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    /// [`Checker::worth_checking`] from the lead-ins instead of every byte: only a
+    /// token right after a lead-in (or at the start of the buffer, for an anchored
+    /// regex) can be probed ([`Gate::may_read`]) or count as a repeated record. None:
+    /// the filter has a branch whose literals occur and that may read a token anywhere
+    /// (the full scan decides).
+    fn fast_worth(&self, g: &Gate, b: &[u8], cap: (usize, usize)) -> Option<bool> {
+        let cap = (
+            cap.0.min(b.len()),
+            cap.1.min(b.len()).max(cap.0.min(b.len())),
+        );
+        let mut cache = LitCache::default();
+        if !self.all_led && g.present(b, g.free, &mut cache) != 0 {
+            return None;
+        }
+        // The captured token's own run: more address text glued to it.
+        let mut s = cap.0;
+        while s > 0 && is_run_byte(b[s - 1]) {
+            s -= 1;
+        }
+        let mut e = cap.1;
+        while e < b.len() && is_run_byte(b[e]) {
+            e += 1;
+        }
+        if (s < cap.0 || e > cap.1) && b[s..e].iter().any(|&c| c == b'.' || c == b':') {
+            return Some(true);
+        }
+        if g.leads.len() <= LEAD_SEARCHES {
+            return Some(self.lead_driven(g, b, cap, &mut cache));
+        }
+        // Every address-like run holds a dot or a colon: look at the runs around
+        // those outside the captured token, and at what precedes each.
+        let mut from = 0;
+        for side in [(0, cap.0), (cap.1, b.len())] {
+            for x in memchr::memchr2_iter(b'.', b':', &b[side.0..side.1]) {
+                let x = side.0 + x;
+                if x < from {
+                    continue;
+                }
+                let mut p = x;
+                while p > 0 && is_run_byte(b[p - 1]) {
+                    p -= 1;
+                }
+                let (e, shaped, _) = run_shape(b, p, self.names);
+                from = e;
+                if !shaped || (p < cap.1 && cap.0 < e) {
+                    continue;
+                }
+                // Where a lead-in would end: right before the run, or before a `[`.
+                let bracket = p > 0 && b[p - 1] == b'[';
+                let anchored = p == 0 || (p == 1 && bracket);
+                if anchored && g.anchored != 0 && g.present(b, g.anchored, &mut cache) != 0 {
+                    return Some(true);
+                }
+                for l in &g.leads {
+                    let led =
+                        ends_with_ci(b, p, &l.text) || (bracket && ends_with_ci(b, p - 1, &l.text));
+                    if led
+                        && ((l.current && l.may_repeat && p >= cap.1)
+                            || (l.current && g.present(b, g.free, &mut cache) != 0)
+                            || g.present(b, l.branches, &mut cache) != 0)
+                    {
+                        return Some(true);
+                    }
+                }
+            }
+        }
+        Some(false)
+    }
+
     /// The addresses `buf` can be read with. `captured`: the span of the captured host
     /// token, `captured_addr` its address, `matched`: the span of the failregex match,
     /// all in `buf`, which is the whole buffer (single-line mode) or the buffer the
@@ -1039,6 +1768,7 @@ impl Checker {
     /// covers every other candidate, and every other reading ends before the chosen
     /// host (the regex's own greed placed the host after the text it skipped, as
     /// fail2ban's filters intend for fields written before the address).
+    #[inline(never)]
     pub fn readings(
         &mut self,
         buf: &str,
@@ -1063,6 +1793,7 @@ impl Checker {
         let line_of = |p: usize| buf[..p].matches('\n').count();
         let own_line = line_of(captured.0);
         let mut repeated = Vec::new();
+        let mut cache = LitCache::default();
         for tok in address_tokens(buf, self.names) {
             if tok.start < captured.1 && captured.0 < tok.end {
                 continue;
@@ -1100,6 +1831,12 @@ impl Checker {
             if self.all_led && !self.lead_ins.iter().any(|l| led_by(head(tok.start), l)) {
                 // Nothing the regexes require before a host precedes this token.
                 continue;
+            }
+            if let Some(g) = self.gate.as_ref().filter(|_| self.gate_on) {
+                if !g.may_read(buf.as_bytes(), tok.start, &mut cache) {
+                    // No branch that can match here puts a host at this token.
+                    continue;
+                }
             }
             probed += 1;
             if probed > MAX_PROBED_TOKENS {

@@ -513,6 +513,14 @@ impl Filter {
         self.ignore_pending = on;
     }
 
+    /// Turn off (or back on, the default) the ambiguity check's shortcut that skips
+    /// probes which cannot read a token (lead-ins, anchors, required literals). The
+    /// verdicts are the same either way; for the test that shows it.
+    #[doc(hidden)]
+    pub fn set_ambiguity_shortcuts(&mut self, on: bool) {
+        self.checker.set_gate(on);
+    }
+
     /// How many matches were ambiguous (reported in [`LineResult::ambiguous`], nobody
     /// banned) since the filter was built.
     pub fn ambiguous_total(&self) -> u64 {
