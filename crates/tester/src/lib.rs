@@ -4,8 +4,10 @@
 //! resolves the REGEX argument into a filter through `bailiff_config`
 //! (`read_filter`, `read_filter_file`, `parse_call`), builds a
 //! [`bailiff_filter::Filter`], streams the LOG (a file or stdin through a
-//! [`reader::LineReader`], a literal, or `systemd-journal[...]` through
-//! `bailiff_source::journal`) one line at a time, resolves `<HOST>` names the
+//! [`reader::LineReader`], which hands out 256 KiB blocks of whole lines checked as
+//! UTF-8 once ([`reader::LineReader::next_chunk`], split by [`reader::chunk_lines`]),
+//! a literal, or `systemd-journal[...]` through `bailiff_source::journal`), feeds
+//! the filter one line at a time, resolves `<HOST>` names the
 //! filter leaves to its caller, and hands each line's
 //! [`bailiff_filter::LineResult`] to one of three sinks:
 //!
