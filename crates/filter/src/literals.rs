@@ -771,6 +771,16 @@ impl Worth {
 mod tests {
     use super::*;
 
+    /// `re` (Python syntax) compiled as the filter compiles it, for checking an
+    /// analysis against real matches.
+    fn python_regex(re: &str) -> pcre2::bytes::Regex {
+        pcre2::bytes::RegexBuilder::new()
+            .utf(true)
+            .ucp(true)
+            .build(&crate::translate::python_to_pcre2(re))
+            .unwrap()
+    }
+
     fn req(re: &str) -> Option<Vec<String>> {
         required(re)
     }
@@ -937,11 +947,7 @@ mod tests {
         ];
         for re in regexes {
             let pre = prefixes(&crate::translate::scope_inline_flags(re)).unwrap();
-            let pc = pcre2::bytes::RegexBuilder::new()
-                .utf(true)
-                .ucp(true)
-                .build(&crate::translate::python_to_pcre2(re))
-                .unwrap();
+            let pc = python_regex(re);
             for s in subjects {
                 let l = format!("{s}\n");
                 if pc.is_match(l.as_bytes()).unwrap() {
@@ -1022,11 +1028,7 @@ mod tests {
         for re in regexes {
             let sets = required_sets(&crate::translate::scope_inline_flags(re));
             assert!(!sets.is_empty(), "{re}");
-            let pc = pcre2::bytes::RegexBuilder::new()
-                .utf(true)
-                .ucp(true)
-                .build(&crate::translate::python_to_pcre2(re))
-                .unwrap();
+            let pc = python_regex(re);
             let mut needs = Needs::of(&crate::translate::scope_inline_flags(re)).unwrap();
             for s in subjects {
                 let l = format!("{s}\n");
@@ -1073,11 +1075,7 @@ mod tests {
         ];
         for re in regexes {
             let lits = required(&crate::translate::scope_inline_flags(re)).unwrap();
-            let pc = pcre2::bytes::RegexBuilder::new()
-                .utf(true)
-                .ucp(true)
-                .build(&crate::translate::python_to_pcre2(re))
-                .unwrap();
+            let pc = python_regex(re);
             for l in lines {
                 if pc.is_match(l.as_bytes()).unwrap() {
                     assert!(
