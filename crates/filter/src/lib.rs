@@ -1370,7 +1370,6 @@ fn make_failure(
     keep: &Keep,
 ) -> Failure {
     let nofail = fail.truthy(fail::NOFAIL);
-    let pending = fid.is_none();
     let mut data = BTreeMap::new();
     let mut matches = Vec::new();
     let all = keep.all_keys(fid.as_deref(), fail);
@@ -1391,21 +1390,13 @@ fn make_failure(
             data.insert(k.as_str().to_string(), j);
         }
     }
-    Failure {
-        kind: if nofail || pending {
-            FailureKind::NoFail
-        } else {
-            FailureKind::Fail
-        },
-        fid: fid.unwrap_or_default(),
-        time,
-        regex: idx,
+    let parts = FailureParts {
         data,
         matches,
-        pending,
-        needs_dns,
         ordered,
-    }
+        nofail,
+    };
+    parts.into_failure(idx, fid, time, needs_dns)
 }
 
 /// A [`Failure`] from ticket data nobody else holds: its values are moved, not
@@ -1419,7 +1410,6 @@ fn into_failure(
     keep: &Keep,
 ) -> Failure {
     let nofail = fail.truthy(fail::NOFAIL);
-    let pending = fid.is_none();
     let mut data = BTreeMap::new();
     let mut matches = Vec::new();
     let all = keep.all_keys(fid.as_deref(), &fail);
@@ -1440,20 +1430,41 @@ fn into_failure(
             data.insert(k.as_str().to_string(), j);
         }
     }
-    Failure {
-        kind: if nofail || pending {
-            FailureKind::NoFail
-        } else {
-            FailureKind::Fail
-        },
-        fid: fid.unwrap_or_default(),
-        time,
-        regex: idx,
+    let parts = FailureParts {
         data,
         matches,
-        pending,
-        needs_dns,
         ordered,
+        nofail,
+    };
+    parts.into_failure(idx, fid, time, needs_dns)
+}
+
+/// What [`make_failure`] and [`into_failure`] gathered from the ticket data.
+struct FailureParts {
+    data: BTreeMap<String, serde_json::Value>,
+    matches: Vec<String>,
+    ordered: Vec<(String, FieldValue)>,
+    nofail: bool,
+}
+
+impl FailureParts {
+    fn into_failure(self, idx: usize, fid: Option<String>, time: f64, needs_dns: bool) -> Failure {
+        let pending = fid.is_none();
+        Failure {
+            kind: if self.nofail || pending {
+                FailureKind::NoFail
+            } else {
+                FailureKind::Fail
+            },
+            fid: fid.unwrap_or_default(),
+            time,
+            regex: idx,
+            data: self.data,
+            matches: self.matches,
+            pending,
+            needs_dns,
+            ordered: self.ordered,
+        }
     }
 }
 
