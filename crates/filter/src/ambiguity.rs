@@ -418,34 +418,13 @@ pub fn may_hold_other_address(
             || c == b'-'
         {
             let s = i;
-            let (mut dots, mut colons, mut letters, mut hexish) = (0, 0, false, true);
-            let mut double = false;
-            while i < b.len() {
-                let d = b[i];
-                match d {
-                    b'.' => dots += 1,
-                    b':' => {
-                        colons += 1;
-                        double |= i > s && b[i - 1] == b':';
-                    }
-                    b'0'..=b'9' => {}
-                    b'a'..=b'f' | b'A'..=b'F' => letters = true,
-                    _ if d.is_ascii_alphabetic() || d >= 0x80 || d == b'_' || d == b'-' => {
-                        letters = true;
-                        hexish = false;
-                    }
-                    _ => break,
-                }
-                i += 1;
-            }
+            let (e, address_like, dotted) = run_shape(b, s, names);
+            i = e;
             if outside(s, i) {
-                let v4 = dots >= 3;
-                let v6 = colons >= 2 && (double || colons >= 7) && (hexish || dots >= 3);
-                let name = names && dots >= 1 && letters;
-                if (v4 || v6 || name) && led(s) {
+                if address_like && led(s) {
                     return true;
                 }
-            } else if dots + colons > 0 && (s < skip.0 || i > skip.1) {
+            } else if dotted && (s < skip.0 || i > skip.1) {
                 // A run that holds the captured token and more: look closer.
                 return true;
             }
