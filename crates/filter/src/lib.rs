@@ -52,6 +52,7 @@ mod jit;
 mod literals;
 mod mlfid;
 mod prefilter;
+mod prune;
 mod regex;
 pub mod tags;
 pub mod translate;

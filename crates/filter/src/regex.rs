@@ -8,6 +8,7 @@ use crate::fail::{Fail, Key, Val};
 use crate::jit::JitRegex;
 use crate::literals::Needs;
 use crate::prefilter::{first_bytes, FirstBytes, Prefixes};
+use crate::prune::{Plan, Pruner};
 use crate::{tags, translate, TupleLine};
 
 /// PCRE2 match limit per search: a hostile line against a backtracking-prone regex
@@ -25,6 +26,11 @@ pub(crate) struct Compiled {
     ascii: AsciiTwin,
     /// The last search ran on the ASCII twin: its captures are in `ascii`'s locations.
     last_ascii: bool,
+    /// Variants with branches cut that cannot succeed without some literal (module
+    /// `prune`), for ASCII subjects.
+    prune: Option<Box<Pruner>>,
+    /// The last search ran on a pruned variant: its captures are in `prune`.
+    last_pruned: bool,
     /// Entries built from this regex keep their order (see [`Compiled::keep_none_all`]).
     ordered: bool,
     multi_line: bool,
@@ -155,7 +161,10 @@ impl Compiled {
         };
         let needs = Needs::of(&scoped);
         let keep_none = vec![false; groups.len()];
+        let prune = Plan::of(&pattern).map(|p| Box::new(Pruner::new(p, multi_line)));
         Ok(Compiled {
+            prune,
+            last_pruned: false,
             keep_none,
             first,
             prefix,
@@ -236,6 +245,13 @@ impl Compiled {
         debug_assert_eq!(ascii, buf.is_ascii());
         if ascii && self.ascii_ready() {
             self.last_ascii = true;
+            if let Some(p) = &mut self.prune {
+                if let Some(r) = p.search(buf.as_bytes()) {
+                    self.last_pruned = true;
+                    return r;
+                }
+            }
+            self.last_pruned = false;
             if let AsciiTwin::Ready(re) = &mut self.ascii {
                 return re.search(buf.as_bytes());
             }
@@ -262,6 +278,9 @@ impl Compiled {
     /// Span of group `i` in the last search.
     fn span(&self, i: usize) -> Option<(usize, usize)> {
         match &self.ascii {
+            AsciiTwin::Ready(_) if self.last_ascii && self.last_pruned => {
+                self.prune.as_ref().and_then(|p| p.get(i))
+            }
             AsciiTwin::Ready(re) if self.last_ascii => re.get(i),
             _ => self.locs.get(i),
         }
@@ -573,6 +592,193 @@ mod tests {
             searches > 20_000 && matches > 1_000,
             "{searches} searches, {matches} matches"
         );
+    }
+
+    /// Every pruned variant (module `prune`) of every stock filter's regexes against
+    /// the full regex (UTF, through the `pcre2` crate): the same match and the same
+    /// groups on each buffer the variant is meant for, i.e. one lacking the literals
+    /// of the keys whose cuts it makes. Buffers: the filter's sample log and the
+    /// hostile corpus (whole lines and the text after the first `: `), and each of
+    /// them with every key's literals taken out (so that the cuts apply to lines that
+    /// would match otherwise). Variants tried per buffer: every key absent from it on
+    /// its own, and all of them together. Both the plans the filter uses and the
+    /// plans with every cut the analysis can justify ([`Plan::every`]).
+    #[test]
+    fn pruned_variants_agree_with_plain_pcre2() {
+        let confdir = std::path::Path::new("/etc/fail2ban");
+        let logs = std::path::Path::new("/usr/lib/python3/dist-packages/fail2ban/tests/files/logs");
+        if !confdir.join("filter.d").is_dir() || !logs.is_dir() {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "fail2ban is not installed"
+            );
+            eprintln!("SKIPPED: fail2ban's filters or sample logs not installed");
+            return;
+        }
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let corpus = std::fs::read_to_string(root.join("tests/hostile/corpus.jsonl"))
+            .expect("hostile corpus");
+        let corpus: Vec<(String, String)> = corpus
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .map(|v| {
+                let s = |k: &str| v[k].as_str().unwrap_or_default().to_string();
+                (s("filter"), s("line"))
+            })
+            .collect();
+        let mut names: Vec<String> = std::fs::read_dir(confdir.join("filter.d"))
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter_map(|n| n.strip_suffix(".conf").map(str::to_string))
+            .collect();
+        names.sort();
+        let cases = names.iter().map(|n| (n.clone(), Vec::new())).chain(
+            ["ddos", "extra", "aggressive"].map(|m| {
+                (
+                    "sshd".to_string(),
+                    vec![("mode".to_string(), m.to_string())],
+                )
+            }),
+        );
+        let (mut plans, mut searches, mut pruned_matches) = (0usize, 0usize, 0usize);
+        let mut sshd_failed = false;
+        for (name, args) in cases {
+            let Ok(def) = bailiff_config::read_filter(confdir, &name, &args) else {
+                continue;
+            };
+            let log = logs.join(&name);
+            let mut lines: Vec<String> = std::fs::read(&log)
+                .map(|b| {
+                    String::from_utf8_lossy(&b)
+                        .lines()
+                        .filter(|l| !l.starts_with('#'))
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default();
+            lines.extend(
+                corpus
+                    .iter()
+                    .filter(|(f, _)| *f == name)
+                    .map(|(_, l)| l.clone()),
+            );
+            let subjects: Vec<String> = lines
+                .iter()
+                .flat_map(|l| {
+                    let tail = l.split_once(": ").map(|(_, t)| format!("{t}\n"));
+                    std::iter::once(format!("{l}\n")).chain(tail)
+                })
+                .collect();
+            let regexes = def
+                .prefregex
+                .iter()
+                .chain(&def.failregex)
+                .chain(&def.ignoreregex);
+            let regexes = regexes.flat_map(|r| {
+                let c = Compiled::new(r, true, false).ok()?;
+                if r.starts_with("^Failed (?:<F-NOFAIL>publickey</F-NOFAIL>|\\S+) for")
+                    && c.prune.as_ref().is_some_and(|p| {
+                        p.plan()
+                            .variant(u32::MAX)
+                            .contains("(*FAIL)(?P<cond_user>)")
+                    })
+                {
+                    sshd_failed = true;
+                }
+                Some(
+                    [
+                        c.prune.as_ref().map(|p| p.plan().clone()),
+                        Plan::every(&c.pattern),
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .map(move |p| (r, c.pattern.clone(), p)),
+                )
+            });
+            for (r, pattern, plan) in regexes.flatten().collect::<Vec<_>>() {
+                plans += 1;
+                let keys = plan.keys().to_vec();
+                let plain = build(&pattern, false).unwrap();
+                let mut locs = plain.capture_locations();
+                let mut variants: std::collections::HashMap<u32, JitRegex> = Default::default();
+                // Each subject, and each with the literals of one key (or all) cut out.
+                let strip = |s: &str, sets: &[&Vec<String>]| {
+                    let mut s = s.to_string();
+                    while let Some(l) = sets
+                        .iter()
+                        .flat_map(|set| set.iter())
+                        .find(|l| s.contains(l.as_str()))
+                    {
+                        s = s.replacen(l.as_str(), "", 1);
+                    }
+                    s
+                };
+                let mut all: Vec<String> = Vec::new();
+                for subj in &subjects {
+                    all.push(subj.clone());
+                    for set in keys.iter().filter(|s| !s.is_empty()) {
+                        all.push(strip(subj, &[set]));
+                    }
+                    all.push(strip(subj, &keys.iter().collect::<Vec<_>>()));
+                }
+                all.sort();
+                all.dedup();
+                for subj in &all {
+                    let absent: u32 = keys
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, set)| {
+                            !set.is_empty() && set.iter().all(|l| !subj.contains(l.as_str()))
+                        })
+                        .map(|(k, _)| 1u32 << k)
+                        .sum();
+                    if absent == 0 {
+                        continue;
+                    }
+                    let want = plain
+                        .captures_read(&mut locs, subj.as_bytes())
+                        .map(|m| m.map(|m| (m.start(), m.end())))
+                        .map_err(|e| e.to_string());
+                    let masks = (0..keys.len())
+                        .map(|k| 1u32 << k)
+                        .filter(|m| absent & m != 0)
+                        .chain(std::iter::once(absent));
+                    for mask in masks {
+                        let re = variants.entry(mask).or_insert_with(|| {
+                            let v = plan.variant(mask);
+                            JitRegex::new(&v, false)
+                                .unwrap_or_else(|| panic!("{name}: variant {v} does not compile"))
+                        });
+                        searches += 1;
+                        let got = re.search(subj.as_bytes());
+                        if subj.is_ascii() {
+                            assert_eq!(
+                                got,
+                                want,
+                                "{name}: {r} on {subj:?}, variant {}",
+                                plan.variant(mask)
+                            );
+                        }
+                        if subj.is_ascii() && got.as_ref().is_ok_and(Option::is_some) {
+                            pruned_matches += 1;
+                            for i in 0..locs.len() {
+                                assert_eq!(
+                                    re.get(i),
+                                    locs.get(i),
+                                    "{name}: {r} on {subj:?}, group {i}, variant {}",
+                                    plan.variant(mask)
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        eprintln!(
+            "{plans} regexes with cuts, {searches} variant searches, {pruned_matches} matches"
+        );
+        assert!(sshd_failed, "sshd's Failed regex is no longer pruned");
+        assert!(plans > 20 && searches > 5_000 && pruned_matches > 500);
     }
 
     #[test]
