@@ -118,12 +118,6 @@ impl Val {
             Val::At { s, e, .. } => e > s,
         }
     }
-    pub fn as_str(&self) -> Option<&str> {
-        match self {
-            Val::Str(s) => Some(s),
-            _ => None,
-        }
-    }
     /// The text of a string value, a span read in `pbuf` (prefregex) or `buf`.
     pub fn text<'a>(&'a self, pbuf: &'a str, buf: &'a str) -> Option<&'a str> {
         match self {
@@ -135,12 +129,14 @@ impl Val {
             _ => None,
         }
     }
-    /// [`Val::into_json`] of a copy.
-    pub fn to_json(&self) -> Option<serde_json::Value> {
+    /// The value as ticket data in JSON, spans read in `bufs` (`pbuf`, `buf`); `None`
+    /// for a group that did not participate.
+    pub fn json(&self, (pbuf, buf): (&str, &str)) -> Option<serde_json::Value> {
         use serde_json::Value as J;
         let s = |v: &String| J::String(v.clone());
         Some(match self {
-            Val::None | Val::At { .. } => return None,
+            Val::None => return None,
+            Val::At { .. } => J::String(self.text(pbuf, buf).unwrap_or_default().to_string()),
             Val::Str(v) => s(v),
             Val::Set(v) => J::Array(v.iter().map(s).collect()),
             Val::Lines(l) => J::Array(l.iter().map(s).collect()),
@@ -148,21 +144,21 @@ impl Val {
             Val::Int(i) => J::from(*i),
         })
     }
-    /// The value as ticket data in JSON; `None` for a group that did not participate.
-    pub fn into_json(self) -> Option<serde_json::Value> {
-        use serde_json::Value as J;
-        Some(match self {
-            Val::None | Val::At { .. } => return None,
-            Val::Str(s) => J::String(s),
-            Val::Set(s) => J::Array(s.into_iter().map(J::String).collect()),
-            Val::Lines(l) => J::Array(l.into_iter().map(J::String).collect()),
-            Val::Tuple(t) => J::Array(
-                t.into_iter()
-                    .map(|v| v.map_or(J::Null, J::String))
-                    .collect(),
-            ),
-            Val::Int(i) => J::from(i),
-        })
+
+    /// Overwrite `slot` with [`Val::json`] (a value that did not take part leaves
+    /// it as it is): a string over a string reuses its allocation.
+    pub fn write_json(&self, slot: &mut serde_json::Value, bufs: (&str, &str)) {
+        match (self, &mut *slot) {
+            (Val::Str(_) | Val::At { .. }, serde_json::Value::String(old)) => {
+                old.clear();
+                old.push_str(self.text(bufs.0, bufs.1).unwrap_or_default());
+            }
+            _ => {
+                if let Some(j) = self.json(bufs) {
+                    *slot = j;
+                }
+            }
+        }
     }
 }
 
@@ -259,17 +255,15 @@ impl Fail {
     pub fn entries(&self) -> impl Iterator<Item = &(Key, Val)> {
         self.0.iter()
     }
-    pub fn into_entries(self) -> impl Iterator<Item = (Key, Val)> {
-        self.0.into_iter()
-    }
 }
 
 impl Val {
-    /// The public form of the value.
-    pub fn to_field(&self) -> crate::FieldValue {
+    /// The public form of the value, spans read in `bufs` (`pbuf`, `buf`).
+    pub fn to_field(&self, (pbuf, buf): (&str, &str)) -> crate::FieldValue {
         use crate::FieldValue as F;
         match self {
-            Val::None | Val::At { .. } => F::None,
+            Val::None => F::None,
+            Val::At { .. } => F::Str(self.text(pbuf, buf).unwrap_or_default().to_string()),
             Val::Str(s) => F::Str(s.clone()),
             Val::Set(s) => F::Set(s.iter().cloned().collect()),
             Val::Lines(l) => F::List(l.clone()),

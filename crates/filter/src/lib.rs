@@ -262,13 +262,52 @@ enum Cidr {
     Len(i64),
 }
 
-fn ipaddr(text: &str, cidr: Cidr) -> String {
+/// The failure id of address text `text` (see [`Cidr`]), appended to `out`.
+fn ipaddr_into(text: &str, cidr: Cidr, out: &mut String) {
     match cidr {
-        Cidr::Raw => text.to_string(),
-        Cidr::Unspec => addr::canonical_any(text),
-        Cidr::Fam(f) => addr::canonical(text, f, None),
-        Cidr::Len(l) => addr::canonical(text, Family::Any, Some(l)),
+        Cidr::Raw => out.push_str(text),
+        // A plain dotted quad is its own canonical form whatever the family asked
+        // (an IPv6 parse of it fails and keeps the text), unless a prefix length
+        // masks it.
+        Cidr::Unspec | Cidr::Fam(_) if is_plain_ipv4(text) => out.push_str(text),
+        Cidr::Len(l) if !(0..32).contains(&l) && is_plain_ipv4(text) => out.push_str(text),
+        Cidr::Unspec => out.push_str(&addr::canonical_any(text)),
+        Cidr::Fam(f) => out.push_str(&addr::canonical(text, f, None)),
+        Cidr::Len(l) => out.push_str(&addr::canonical(text, Family::Any, Some(l))),
     }
+}
+
+/// Whether `s` is an IPv4 address as [`std::net::Ipv4Addr`] parses it: four decimal
+/// parts of at most 255, without leading zeros.
+fn is_plain_ipv4(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.len() < 7 || b.len() > 15 {
+        return false;
+    }
+    let (mut parts, mut val, mut digits, mut lead0) = (0u32, 0u32, 0u32, false);
+    for &c in b {
+        if c == b'.' {
+            if digits == 0 || parts == 3 {
+                return false;
+            }
+            parts += 1;
+            (val, digits) = (0, 0);
+        } else if c.is_ascii_digit() {
+            if digits == 0 {
+                lead0 = c == b'0';
+            } else if lead0 {
+                return false;
+            }
+            val = val * 10 + u32::from(c - b'0');
+            digits += 1;
+            if val > 255 {
+                return false;
+            }
+        } else {
+            return false;
+        }
+    }
+    parts == 3 && digits > 0
 }
 
 /// The (UTC) calendar year of a Unix time.
@@ -334,7 +373,13 @@ pub struct Filter {
     /// Pending multi-line matches are dropped unless `check_all` (see
     /// [`Filter::set_ignore_pending`]).
     ignore_pending: bool,
+    /// Failures of earlier lines handed back through [`Filter::process_line_into`]:
+    /// their strings and maps are overwritten by the next failures.
+    spare: Vec<Failure>,
 }
+
+/// How many recycled failures a filter keeps at most.
+const SPARE_FAILURES: usize = 8;
 
 impl std::fmt::Debug for Filter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -461,6 +506,7 @@ impl Filter {
                 keys: None,
             },
             ignore_pending: true,
+            spare: Vec::new(),
             lits,
             lits_on: true,
             lits_worth: literals::Worth::default(),
@@ -577,6 +623,17 @@ impl Filter {
 
     /// One line from a file (no trailing newline): date detection, then matching.
     pub fn process_line(&mut self, line: &str, now: f64) -> LineResult {
+        let mut res = LineResult::default();
+        self.process_line_into(line, now, &mut res);
+        res
+    }
+
+    /// [`Filter::process_line`] into `res`, which is emptied first and whose storage
+    /// (its vectors, the strings and maps of its failures) is reused: a caller that
+    /// hands the same `LineResult` back line after line allocates nothing for a
+    /// failure like the previous one. The results are those of `process_line`.
+    pub fn process_line_into(&mut self, line: &str, now: f64, res: &mut LineResult) {
+        self.recycle(res);
         match self.dates.locate(line, now, &self.zone) {
             Some(m) => {
                 let hit = m.time.map(|time| DateHit {
@@ -585,9 +642,9 @@ impl Filter {
                     time,
                     template: m.template,
                 });
-                self.process_span(line, Some((m.start, m.end)), m.time, hit, now)
+                self.process_span(line, Some((m.start, m.end)), m.time, hit, now, res)
             }
-            None => self.process_span(line, None, None, None, now),
+            None => self.process_span(line, None, None, None, now, res),
         }
     }
 
@@ -595,13 +652,42 @@ impl Filter {
     /// [`DateDetector::find`] returns it; a non-finite `time` means "date text found
     /// but not a valid date"): the rest of [`Filter::process_line`].
     pub fn process_dated(&mut self, line: &str, hit: Option<DateHit>, now: f64) -> LineResult {
+        let mut res = LineResult::default();
+        self.process_dated_into(line, hit, now, &mut res);
+        res
+    }
+
+    /// [`Filter::process_dated`] into a reused `res` (see [`Filter::process_line_into`]).
+    pub fn process_dated_into(
+        &mut self,
+        line: &str,
+        hit: Option<DateHit>,
+        now: f64,
+        res: &mut LineResult,
+    ) {
+        self.recycle(res);
         match hit {
             Some(h) => {
                 let time = Some(h.time).filter(|t| t.is_finite());
                 let span = (h.start, h.end);
-                self.process_span(line, Some(span), time, Some(h), now)
+                self.process_span(line, Some(span), time, Some(h), now, res)
             }
-            None => self.process_span(line, None, None, None, now),
+            None => self.process_span(line, None, None, None, now, res),
+        }
+    }
+
+    /// Empty `res` for the next line, keeping its failures' storage for reuse.
+    fn recycle(&mut self, res: &mut LineResult) {
+        res.date = None;
+        res.ignored = false;
+        res.errors.clear();
+        res.ambiguous.clear();
+        let room = SPARE_FAILURES.saturating_sub(self.spare.len());
+        if room >= res.failures.len() {
+            self.spare.append(&mut res.failures);
+        } else {
+            self.spare.extend(res.failures.drain(..).take(room));
+            res.failures.clear();
         }
     }
 
@@ -615,7 +701,8 @@ impl Filter {
         time: Option<f64>,
         hit: Option<DateHit>,
         now: f64,
-    ) -> LineResult {
+        res: &mut LineResult,
+    ) {
         let recent = self.last_date.filter(|&d| d > now - 60.0);
         let span = span.filter(|&(s, e)| s <= e && line.get(s..e).is_some());
         let (cut, date) = match span {
@@ -630,7 +717,7 @@ impl Filter {
             },
             None => ((0, 0), self.undated(recent, now)),
         };
-        self.check_and_find(line, cut, date, hit, now)
+        self.check_and_find(line, cut, date, hit, now, res)
     }
 
     /// Date of a line without one: the recent last date, or "now" for a filter in
@@ -647,11 +734,9 @@ impl Filter {
         mut date: Option<f64>,
         hit: Option<DateHit>,
         now: f64,
-    ) -> LineResult {
-        let mut res = LineResult {
-            date: hit,
-            ..LineResult::default()
-        };
+        res: &mut LineResult,
+    ) {
+        res.date = hit;
         if let (Some(find_time), Some(d)) = (self.find_time, date) {
             if self.in_operation {
                 // A date more than a minute off (clock or zone trouble) counts as now.
@@ -661,12 +746,11 @@ impl Filter {
                 }
             } else if d < now - find_time {
                 // Initial read: older than findtime, nothing to count.
-                return res;
+                return;
             }
         }
         self.undated = date.is_none();
-        self.find_failure(line, cut, date, now, &mut res);
-        res
+        self.find_failure(line, cut, date, now, res);
     }
 
     /// Whether the line last processed had no date for fail2ban (no usable date
@@ -679,8 +763,16 @@ impl Filter {
 
     /// One journal entry whose time is known (no date detection).
     pub fn process_entry(&mut self, line: &str, time: f64, now: f64) -> LineResult {
+        let mut res = LineResult::default();
+        self.process_entry_into(line, time, now, &mut res);
+        res
+    }
+
+    /// [`Filter::process_entry`] into a reused `res` (see [`Filter::process_line_into`]).
+    pub fn process_entry_into(&mut self, line: &str, time: f64, now: f64, res: &mut LineResult) {
+        self.recycle(res);
         self.last_date = Some(time);
-        self.check_and_find(line, (0, 0), Some(time), None, now)
+        self.check_and_find(line, (0, 0), Some(time), None, now, res)
     }
 
     /// fail2ban's `inOperation`: true (the default) while following new lines; false
@@ -791,6 +883,7 @@ impl Filter {
     }
 
     #[allow(clippy::too_many_arguments)]
+    #[inline(never)]
     fn match_inner(
         &mut self,
         org: &[TupleLine],
@@ -940,19 +1033,21 @@ impl Filter {
             let slot = if has_mlfid {
                 self.merge_failure(&mlfid, &mut fail, (pbuf, buf), &matched, now)
             } else {
-                let mut own = fail.resolved(pbuf, buf);
+                // No connection state: the failure is built from the scratch entry,
+                // its texts read as spans of the buffers.
                 if self.keep.matches {
-                    let mut m = match own.remove(fail::MATCHES) {
+                    let mut m = match fail.remove(fail::MATCHES) {
                         Some(Val::Lines(v)) => v,
                         _ => Vec::new(),
                     };
                     m.extend(matched.iter().map(|l| l.text.clone()));
-                    own.insert(fail::MATCHES, Val::Lines(m));
+                    fail.insert(fail::MATCHES, Val::Lines(m));
                 }
-                Slot::Own(own)
+                Slot::Scratch
             };
+            let mlf = has_mlfid.then_some(&*mlfid);
+            let next = self.report(idx, slot, &mut fail, mlf, (pbuf, buf), date, now, res);
             self.scr_fail = fail;
-            let next = self.report(idx, slot, has_mlfid.then_some(&*mlfid), date, now, res);
             self.mlfid = mlfid;
             match next {
                 Next::Return => return,
@@ -963,12 +1058,17 @@ impl Filter {
     }
 
     /// The failure id of a matched (and merged) entry, then the [`Failure`] itself.
-    /// `mlfid`: the connection id when the entry went through the mlfid cache.
+    /// `mlfid`: the connection id when the entry went through the mlfid cache;
+    /// `scratch`: the line's entry (spans of `pbuf`/`buf`), for [`Slot::Scratch`].
+    #[allow(clippy::too_many_arguments)]
+    #[inline(never)]
     fn report(
         &mut self,
         idx: usize,
         mut slot: Slot,
+        scratch: &mut Fail,
         mlfid: Option<&str>,
+        (pbuf, buf): (&str, &str),
         date: Option<f64>,
         now: f64,
         res: &mut LineResult,
@@ -978,9 +1078,9 @@ impl Filter {
         } else {
             Next::Break
         };
-        let cached = matches!(slot, Slot::Cached);
         let f: &mut Fail = match (&mut slot, mlfid) {
             (Slot::Own(f), _) => f,
+            (Slot::Scratch, _) => scratch,
             (Slot::Cached, Some(id)) => match self.mlf.peek_mut(id) {
                 Some(f) => f,
                 // Not reached: a cached slot was just looked up or set.
@@ -997,25 +1097,24 @@ impl Filter {
         } else {
             Cidr::Unspec
         };
-        let fid = f.get(fail::FID).and_then(Val::as_str);
+        let fid = f.text(fail::FID, pbuf, buf);
         let cidr_len = f
-            .get(fail::CIDR)
-            .and_then(Val::as_str)
+            .text(fail::CIDR, pbuf, buf)
             .filter(|s| !s.is_empty())
             .and_then(|s| s.parse::<i64>().ok());
-        let (ip, cidr, raw) = if let Some(v) = f.get(fail::IP4).and_then(Val::as_str) {
+        let (ip, cidr, raw) = if let Some(v) = f.text(fail::IP4, pbuf, buf) {
             (
                 Some(v),
                 cidr_len.map_or(Cidr::Fam(Family::V4), Cidr::Len),
                 true,
             )
-        } else if let Some(v) = f.get(fail::IP6).and_then(Val::as_str) {
+        } else if let Some(v) = f.text(fail::IP6, pbuf, buf) {
             (
                 Some(v),
                 cidr_len.map_or(Cidr::Fam(Family::V6), Cidr::Len),
                 true,
             )
-        } else if let Some(v) = f.get(fail::DNS).and_then(Val::as_str) {
+        } else if let Some(v) = f.text(fail::DNS, pbuf, buf) {
             (Some(v), defcidr, self.raw_host)
         } else {
             if fid.is_none() && mlfid.is_none() {
@@ -1026,28 +1125,37 @@ impl Filter {
             }
             (fid, defcidr, true)
         };
+        // The failure is written into a recycled one (its strings reused).
+        let mut out = self.spare.pop().unwrap_or_else(Failure::empty);
+        out.fid.clear();
         let mut needs_dns = false;
         // The `ip` entry a failure gets when its id is another group than its address.
         let mut ip_entry = None;
         let id = match ip {
             None => Id::Pending,
             Some(ip) if raw => {
-                let ipc = ipaddr(ip, cidr);
                 match fid {
                     Some(fid) if fid != ip => {
+                        let mut ipc = String::new();
+                        ipaddr_into(ip, cidr, &mut ipc);
                         ip_entry = Some(ipc);
-                        Id::Found(ipaddr(fid, defcidr))
+                        ipaddr_into(fid, defcidr, &mut out.fid);
                     }
-                    _ => Id::Found(ipc),
+                    _ => ipaddr_into(ip, cidr, &mut out.fid),
                 }
+                Id::Found
             }
             Some(name) => match addr::search_ip(name) {
-                Some(a) => Id::Found(addr::canonical_any(a)),
+                Some(a) => {
+                    out.fid.push_str(&addr::canonical_any(a));
+                    Id::Found
+                }
                 None if matches!(self.usedns, UseDns::Yes | UseDns::Warn)
                     && ambiguity::is_resolvable_name(name) =>
                 {
                     needs_dns = true;
-                    Id::Found(name.to_string())
+                    out.fid.push_str(name);
+                    Id::Found
                 }
                 None => Id::Nothing,
             },
@@ -1055,33 +1163,30 @@ impl Filter {
         if let Some(ipc) = ip_entry {
             f.insert(fail::IP, Val::Str(ipc));
         }
-        // At most one failure: None is a pending one (no address yet).
-        let fid = match id {
+        // At most one failure: a pending one has no address yet.
+        let pending = match id {
             Id::Pending => {
                 f.insert(fail::MLFPENDING, Val::Int(1));
                 if !self.check_all && self.ignore_pending {
+                    self.spare.push(out);
                     return Next::Return;
                 }
-                None
+                true
             }
-            Id::Found(s) => Some(s),
-            Id::Nothing => return done,
+            Id::Found => false,
+            Id::Nothing => {
+                self.spare.push(out);
+                return done;
+            }
         };
         let mut time = date.unwrap_or(now);
         if self.find_time.is_some() && time > now {
             // Not in the future.
             time = now;
         }
-        let failure = if cached {
-            // The cache keeps the entry: the failure takes a copy.
-            make_failure(idx, fid, time, f, needs_dns, &self.keep)
-        } else {
-            match slot {
-                Slot::Own(fail) => into_failure(idx, fid, time, fail, needs_dns, &self.keep),
-                Slot::Cached => return done,
-            }
-        };
-        res.failures.push(failure);
+        fill_failure(&mut out, f, (pbuf, buf), &self.keep);
+        out.finish(idx, pending, time, needs_dns);
+        res.failures.push(out);
         done
     }
 
@@ -1185,6 +1290,7 @@ impl Filter {
     /// fail2ban's per-`mlfid` merge: the cached entry of the connection absorbs the
     /// new groups; nofail/gained/forget flags decide what is reported. The entry
     /// stays in the cache ([`Slot::Cached`]) or, forgotten, is handed back.
+    #[inline(never)]
     fn merge_failure(
         &mut self,
         mlfid: &str,
@@ -1265,7 +1371,8 @@ impl Filter {
                 g.remove(fail::MATCHES);
             }
             for (k, v) in fail.entries() {
-                if !matches!(v, Val::None) {
+                // The entry's `mlfid` is its key, the text just matched.
+                if !matches!(v, Val::None) && (*k != fail::MLFID || g.get(*k).is_none()) {
                     g.set_resolved(*k, v, pbuf, buf);
                 }
             }
@@ -1293,8 +1400,10 @@ impl Filter {
 enum Slot {
     /// In the mlfid cache, under the connection id.
     Cached,
-    /// Nowhere else: the failure takes it.
+    /// Taken out of the cache (forgotten) or built for this match alone.
     Own(Fail),
+    /// Still in the line's scratch entry, as spans of the buffers.
+    Scratch,
 }
 
 /// What the failregex loop does after a match.
@@ -1308,20 +1417,28 @@ enum Next {
 enum Id {
     /// None yet (a multi-line match waiting for its address).
     Pending,
-    Found(String),
+    /// Written into the failure.
+    Found,
     /// A host name that is no address and is not to be resolved: no failure.
     Nothing,
 }
 
-/// [`Failure::ordered`] of an entry (empty unless asked for).
-fn ordered_fields(keep: &Keep, fail: &Fail) -> Vec<(String, FieldValue)> {
+/// [`Failure::ordered`] of an entry (emptied, filled only when asked for).
+fn ordered_fields(
+    keep: &Keep,
+    fail: &Fail,
+    bufs: (&str, &str),
+    out: &mut Vec<(String, FieldValue)>,
+) {
+    out.clear();
     if !keep.ordered {
-        return Vec::new();
+        return;
     }
-    fail.entries()
-        .filter(|(k, _)| *k != fail::MATCHES)
-        .map(|(k, v)| (k.as_str().to_string(), v.to_field()))
-        .collect()
+    out.extend(
+        fail.entries()
+            .filter(|(k, _)| *k != fail::MATCHES)
+            .map(|(k, v)| (k.as_str().to_string(), v.to_field(bufs))),
+    );
 }
 
 /// What a [`Failure`] carries of its ticket data.
@@ -1339,18 +1456,25 @@ impl Keep {
         self.keys.as_ref().is_none_or(|ks| ks.contains(&k))
     }
     /// Every key is kept: no list, or the id or a kept value holds `<F-`.
-    fn all_keys(&self, fid: Option<&str>, fail: &Fail) -> bool {
+    fn all_keys(&self, fid: &str, fail: &Fail, bufs: (&str, &str)) -> bool {
         let Some(keys) = &self.keys else {
             return true;
         };
-        fid.is_some_and(has_tag)
-            || keys.iter().any(|k| match fail.get(*k) {
-                Some(Val::Str(s)) => has_tag(s),
-                Some(Val::Set(s)) => s.iter().any(|s| has_tag(s)),
-                Some(Val::Lines(l)) => l.iter().any(|s| has_tag(s)),
-                Some(Val::Tuple(t)) => t.iter().flatten().any(|s| has_tag(s)),
-                Some(Val::Int(_) | Val::None | Val::At { .. }) | None => false,
-            })
+        has_tag(fid)
+            || keys
+                .iter()
+                .any(|k| fail.get(*k).is_some_and(|v| val_has_tag(v, bufs)))
+    }
+}
+
+/// Whether a value holds `<F-` somewhere.
+fn val_has_tag(v: &Val, (pbuf, buf): (&str, &str)) -> bool {
+    match v {
+        Val::Str(_) | Val::At { .. } => v.text(pbuf, buf).is_some_and(has_tag),
+        Val::Set(s) => s.iter().any(|s| has_tag(s)),
+        Val::Lines(l) => l.iter().any(|s| has_tag(s)),
+        Val::Tuple(t) => t.iter().flatten().any(|s| has_tag(s)),
+        Val::Int(_) | Val::None => false,
     }
 }
 
@@ -1360,112 +1484,107 @@ fn has_tag(s: &str) -> bool {
     memchr::memchr_iter(b'<', b).any(|i| b[i + 1..].starts_with(b"F-"))
 }
 
-/// A [`Failure`] from ticket data shared with the mlfid cache: a copy of it is
-/// turned into the failure.
-fn make_failure(
-    idx: usize,
-    fid: Option<String>,
-    time: f64,
-    fail: &Fail,
-    needs_dns: bool,
-    keep: &Keep,
-) -> Failure {
-    let nofail = fail.truthy(fail::NOFAIL);
-    let mut data = BTreeMap::new();
-    let mut matches = Vec::new();
-    let all = keep.all_keys(fid.as_deref(), fail);
-    let ordered = ordered_fields(keep, fail);
+/// Write the ticket data of `fail` (texts read in `bufs` where they are spans) into
+/// `out`, a failure whose `fid` is set: `data`, `matches` and `ordered` are
+/// overwritten in place, their strings reused.
+#[inline(never)]
+fn fill_failure(out: &mut Failure, fail: &Fail, bufs: (&str, &str), keep: &Keep) {
+    out.kind = if fail.truthy(fail::NOFAIL) {
+        FailureKind::NoFail
+    } else {
+        FailureKind::Fail
+    };
+    match fail.get(fail::MATCHES) {
+        Some(Val::Lines(l)) if keep.matches => out.matches.clone_from(l),
+        _ => out.matches.clear(),
+    }
+    // The few keys a caller reads (`-o '<ip> <F-USER>'`): looked up one by one,
+    // unless a value holds a tag (then every key is kept, see [`Keep::all_keys`]).
+    if let Some(keys) = keep.keys.as_ref().filter(|ks| ks.len() <= 8) {
+        let mut vals: [Option<&Val>; 8] = [None; 8];
+        let mut tagged = has_tag(&out.fid);
+        for (slot, k) in vals.iter_mut().zip(keys) {
+            let v = fail
+                .get(*k)
+                .filter(|v| *k != fail::MATCHES && !matches!(v, Val::None));
+            tagged |= v.is_some_and(|v| val_has_tag(v, bufs));
+            *slot = v;
+        }
+        if !tagged {
+            let vals = &vals[..keys.len()];
+            if !out.data.is_empty() {
+                out.data.retain(|name, _| {
+                    keys.iter()
+                        .zip(vals)
+                        .any(|(k, v)| v.is_some() && k.as_str() == name.as_str())
+                });
+            }
+            for (k, v) in keys.iter().zip(vals) {
+                let Some(v) = v else { continue };
+                match out.data.get_mut(k.as_str()) {
+                    Some(slot) => v.write_json(slot, bufs),
+                    None => {
+                        if let Some(j) = v.json(bufs) {
+                            out.data.insert(k.as_str().to_string(), j);
+                        }
+                    }
+                }
+            }
+            ordered_fields(keep, fail, bufs, &mut out.ordered);
+            return;
+        }
+    }
+    let all = keep.all_keys(&out.fid, fail, bufs);
+    let kept =
+        |k: Key, v: &Val| k != fail::MATCHES && !matches!(v, Val::None) && (all || keep.wants(k));
+    // Keys of the last failure this one does not have go; the others are overwritten.
+    if !out.data.is_empty() {
+        out.data.retain(|name, _| {
+            fail.entries()
+                .any(|(k, v)| k.as_str() == name.as_str() && kept(*k, v))
+        });
+    }
     for (k, v) in fail.entries() {
-        if *k == fail::MATCHES {
-            if let Val::Lines(l) = v {
-                if keep.matches {
-                    matches.clone_from(l);
+        if !kept(*k, v) {
+            continue;
+        }
+        match out.data.get_mut(k.as_str()) {
+            Some(slot) => v.write_json(slot, bufs),
+            None => {
+                if let Some(j) = v.json(bufs) {
+                    out.data.insert(k.as_str().to_string(), j);
                 }
             }
-            continue;
-        }
-        if !all && !keep.wants(*k) {
-            continue;
-        }
-        if let Some(j) = v.to_json() {
-            data.insert(k.as_str().to_string(), j);
         }
     }
-    let parts = FailureParts {
-        data,
-        matches,
-        ordered,
-        nofail,
-    };
-    parts.into_failure(idx, fid, time, needs_dns)
+    ordered_fields(keep, fail, bufs, &mut out.ordered);
 }
 
-/// A [`Failure`] from ticket data nobody else holds: its values are moved, not
-/// copied.
-fn into_failure(
-    idx: usize,
-    fid: Option<String>,
-    time: f64,
-    fail: Fail,
-    needs_dns: bool,
-    keep: &Keep,
-) -> Failure {
-    let nofail = fail.truthy(fail::NOFAIL);
-    let mut data = BTreeMap::new();
-    let mut matches = Vec::new();
-    let all = keep.all_keys(fid.as_deref(), &fail);
-    let ordered = ordered_fields(keep, &fail);
-    for (k, v) in fail.into_entries() {
-        if k == fail::MATCHES {
-            if let Val::Lines(l) = v {
-                if keep.matches {
-                    matches = l;
-                }
-            }
-            continue;
-        }
-        if !all && !keep.wants(k) {
-            continue;
-        }
-        if let Some(j) = v.into_json() {
-            data.insert(k.as_str().to_string(), j);
-        }
-    }
-    let parts = FailureParts {
-        data,
-        matches,
-        ordered,
-        nofail,
-    };
-    parts.into_failure(idx, fid, time, needs_dns)
-}
-
-/// What [`make_failure`] and [`into_failure`] gathered from the ticket data.
-struct FailureParts {
-    data: BTreeMap<String, serde_json::Value>,
-    matches: Vec<String>,
-    ordered: Vec<(String, FieldValue)>,
-    nofail: bool,
-}
-
-impl FailureParts {
-    fn into_failure(self, idx: usize, fid: Option<String>, time: f64, needs_dns: bool) -> Failure {
-        let pending = fid.is_none();
+impl Failure {
+    /// A failure with nothing in it yet (filled by [`fill_failure`]).
+    fn empty() -> Failure {
         Failure {
-            kind: if self.nofail || pending {
-                FailureKind::NoFail
-            } else {
-                FailureKind::Fail
-            },
-            fid: fid.unwrap_or_default(),
-            time,
-            regex: idx,
-            data: self.data,
-            matches: self.matches,
-            pending,
-            needs_dns,
-            ordered: self.ordered,
+            kind: FailureKind::Fail,
+            fid: String::new(),
+            time: 0.0,
+            regex: 0,
+            data: BTreeMap::new(),
+            matches: Vec::new(),
+            pending: false,
+            needs_dns: false,
+            ordered: Vec::new(),
         }
+    }
+
+    /// The fields besides the ticket data.
+    fn finish(&mut self, idx: usize, pending: bool, time: f64, needs_dns: bool) {
+        if pending {
+            self.kind = FailureKind::NoFail;
+        }
+        self.pending = pending;
+        self.time = time;
+        self.regex = idx;
+        self.needs_dns = needs_dns;
     }
 }
 

@@ -446,6 +446,7 @@ fn process(
         buf: Vec::new(),
         int_time: IntTimeCache::new(zone_given),
         last_date: (Vec::new(), f64::NAN),
+        res: LineResult::default(),
     };
     let read = read_source(&mut source, &mut lines, &mut progress, out, err);
     // What was printed so far goes out even when reading failed.
@@ -564,6 +565,9 @@ struct Lines<'a> {
     int_time: IntTimeCache,
     /// The text and time of the last date found (`-o`).
     last_date: (Vec<u8>, f64),
+    /// The filter's result, handed back line after line so that its storage is
+    /// reused ([`Filter::process_line_into`]).
+    res: LineResult,
 }
 
 impl Lines<'_> {
@@ -575,6 +579,21 @@ impl Lines<'_> {
         out: &mut dyn Write,
         err: &mut dyn Write,
     ) -> Result<(), Error> {
+        let mut res = std::mem::take(&mut self.res);
+        let r = self.line_into(line, entry_time, &mut res, out, err);
+        self.res = res;
+        r
+    }
+
+    /// [`Lines::line`] with the result storage `res` to fill.
+    fn line_into(
+        &mut self,
+        line: &str,
+        entry_time: Option<f64>,
+        res: &mut LineResult,
+        out: &mut dyn Write,
+        err: &mut dyn Write,
+    ) -> Result<(), Error> {
         self.line_no += 1;
         let line_no = self.line_no;
         let s = &mut *self.s;
@@ -582,10 +601,10 @@ impl Lines<'_> {
         if entry_time.is_none() && is_skipped(line) {
             return Ok(());
         }
-        let mut res = match entry_time {
-            Some(t) => s.filter.process_entry(line, t, s.now),
-            None => s.filter.process_line(line, s.now),
-        };
+        match entry_time {
+            Some(t) => s.filter.process_entry_into(line, t, s.now, res),
+            None => s.filter.process_line_into(line, s.now, res),
+        }
         // One pass over the failures for what the sinks need to know.
         let kinds = |fs: &[bailiff_filter::Failure]| {
             let (mut needs_dns, mut nofail, mut any_fail) = (false, false, false);
@@ -654,7 +673,7 @@ impl Lines<'_> {
             return Ok(());
         }
         if self.json {
-            write_json(out, line_no, &res).map_err(Error::Output)?;
+            write_json(out, line_no, res).map_err(Error::Output)?;
         }
         let pref_hit = s
             .pref_counter
@@ -683,7 +702,7 @@ impl Lines<'_> {
         tally(
             &mut s.report,
             line,
-            &res,
+            res,
             s.maxlines,
             self.verbose,
             pref_hit,
