@@ -45,6 +45,8 @@ const MAX_SET: usize = 4;
 /// A piece of a branch: an atom and its quantifier.
 #[derive(Debug)]
 struct Piece {
+    /// Offset of the piece (atom and quantifier) in the pattern.
+    at: usize,
     min: u32,
     /// None: unbounded.
     max: Option<u32>,
@@ -115,9 +117,10 @@ impl Parser<'_> {
             if c == b'|' || c == b')' {
                 break;
             }
+            let at = self.i;
             let kind = self.atom()?;
             let (min, max) = self.quantifier()?;
-            pieces.push(Piece { min, max, kind });
+            pieces.push(Piece { at, min, max, kind });
         }
         Ok(Branch {
             start,
@@ -644,6 +647,123 @@ impl Plan {
     }
 }
 
+/// A regex that ends in `.+$` or `.*$` (alone or as a named group, e.g. a prefregex's
+/// `(?P<content>.+)$`), compiled without MULTILINE, with that tail replaced by a stub
+/// that does not walk the rest of the line.
+///
+/// On a buffer with no `\n` before its last byte, `.+$` from a position `q` matches
+/// exactly up to `L` (the buffer's length, less one if it ends in `\n`): `.` takes
+/// every byte but the newline and `$` holds at `L`; it succeeds iff `q < L` (`.*$`:
+/// always, ending at `max(q, L)`; `q` is past `L` only when the pattern already took
+/// the final `\n`). The stub `(?=.)` (`.*`: nothing) succeeds at exactly the same
+/// positions, so every path before it is tried in the same order and the first that
+/// succeeds is the same, with the same groups; only the tail's end (and the whole
+/// match's) is not walked: it is `max(q, L)`, set by [`TailStub::fix`].
+pub(crate) struct TailStub {
+    re: Box<JitRegex>,
+    /// Capture index of the tail's group (None: a bare `.+$`).
+    group: Option<usize>,
+    /// The end of the tail in the last search.
+    end: usize,
+}
+
+/// The stub form of `pattern`'s tail (see [`TailStub`]) and the tail group's name.
+pub(crate) fn tail_stub(pattern: &str) -> Option<(String, Option<String>)> {
+    let body_at = if pattern.starts_with("(*LIMIT_MATCH=") {
+        pattern.find(')')? + 1
+    } else {
+        0
+    };
+    let mut parser = Parser {
+        p: pattern.as_bytes(),
+        i: body_at,
+    };
+    let top = parser.alternation().ok()?;
+    if parser.i != pattern.len() || top.len() != 1 {
+        return None;
+    }
+    let pieces = &top[0].pieces;
+    let [.., tail, dollar] = pieces.as_slice() else {
+        return None;
+    };
+    if &pattern[dollar.at..] != "$" {
+        return None;
+    }
+    let text = &pattern[tail.at..dollar.at];
+    let (name, dots) = match text.strip_prefix("(?P<") {
+        Some(r) => {
+            let (name, rest) = r.split_once('>')?;
+            (Some(name.to_string()), rest.strip_suffix(')')?)
+        }
+        None => (None, text),
+    };
+    if name
+        .as_deref()
+        .is_some_and(|n| !n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+    {
+        return None;
+    }
+    let stub = match dots {
+        ".+" => "(?=.)",
+        ".*" => "",
+        _ => return None,
+    };
+    let mut out = pattern[..tail.at].to_string();
+    match &name {
+        Some(n) => out.push_str(&format!("(?P<{n}>){stub}")),
+        None => out.push_str(stub),
+    }
+    Some((out, name))
+}
+
+impl TailStub {
+    /// The stub of `pattern` (compiled without MULTILINE), `group`: the capture index
+    /// of the tail's group when it has one.
+    pub fn new(pattern: &str, index_of: impl Fn(&str) -> Option<usize>) -> Option<TailStub> {
+        let (stub, name) = tail_stub(pattern)?;
+        let group = match name {
+            Some(n) => Some(index_of(&n)?),
+            None => None,
+        };
+        let re = JitRegex::new(&stub, false)?;
+        Some(TailStub {
+            re: Box::new(re),
+            group,
+            end: 0,
+        })
+    }
+
+    /// Search `buf` when the stub applies to it (no `\n` before its last byte); None
+    /// when it does not.
+    #[inline]
+    pub fn search(&mut self, buf: &[u8]) -> Option<Result<Option<(usize, usize)>, String>> {
+        let (last, head) = buf.split_last()?;
+        if memchr::memchr(b'\n', head).is_some() {
+            return None;
+        }
+        self.end = if *last == b'\n' {
+            head.len()
+        } else {
+            buf.len()
+        };
+        Some(
+            self.re
+                .search(buf)
+                .map(|m| m.map(|(s, e)| (s, e.max(self.end)))),
+        )
+    }
+
+    /// Span of group `i` in the last search.
+    pub fn get(&self, i: usize) -> Option<(usize, usize)> {
+        let (s, e) = self.re.get(i)?;
+        if i == 0 || Some(i) == self.group {
+            Some((s, e.max(self.end)))
+        } else {
+            Some((s, e))
+        }
+    }
+}
+
 /// A regex's pruned variants at search time: which keys' literals are absent from a
 /// buffer, and the variant compiled for that combination (on first use).
 pub(crate) struct Pruner {
@@ -839,6 +959,12 @@ mod cost {
         };
         let now = 1_800_000_000.0;
         let mut f = Filter::new(&cfg, Zone::utc(), now).unwrap();
+        if std::env::var("BAILIFF_COST_NOPRUNE").is_ok() {
+            f.fail
+                .iter_mut()
+                .chain(f.pref.as_mut())
+                .for_each(|c| c.prune = None);
+        }
         let text = std::fs::read_to_string(&log).unwrap();
         let mut buf = String::new();
         let mut content = String::new();

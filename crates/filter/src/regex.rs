@@ -8,7 +8,7 @@ use crate::fail::{Fail, Key, Val};
 use crate::jit::JitRegex;
 use crate::literals::Needs;
 use crate::prefilter::{first_bytes, FirstBytes, Prefixes};
-use crate::prune::{Plan, Pruner};
+use crate::prune::{Plan, Pruner, TailStub};
 use crate::{tags, translate, TupleLine};
 
 /// PCRE2 match limit per search: a hostile line against a backtracking-prone regex
@@ -28,9 +28,14 @@ pub(crate) struct Compiled {
     last_ascii: bool,
     /// Variants with branches cut that cannot succeed without some literal (module
     /// `prune`), for ASCII subjects.
-    prune: Option<Box<Pruner>>,
+    pub(crate) prune: Option<Box<Pruner>>,
     /// The last search ran on a pruned variant: its captures are in `prune`.
     last_pruned: bool,
+    /// The pattern with its final `.+$` not walked (module `prune`), for ASCII
+    /// subjects with no newline before their last byte.
+    tail: Option<Box<TailStub>>,
+    /// The last search ran on `tail`.
+    last_tail: bool,
     /// Entries built from this regex keep their order (see [`Compiled::keep_none_all`]).
     ordered: bool,
     multi_line: bool,
@@ -162,8 +167,16 @@ impl Compiled {
         let needs = Needs::of(&scoped);
         let keep_none = vec![false; groups.len()];
         let prune = Plan::of(&pattern).map(|p| Box::new(Pruner::new(p, multi_line)));
+        let tail = if multi_line {
+            None
+        } else {
+            let index_of = |n: &str| names.iter().position(|m| m.as_deref() == Some(n));
+            TailStub::new(&pattern, index_of).map(Box::new)
+        };
         Ok(Compiled {
             prune,
+            tail,
+            last_tail: false,
             last_pruned: false,
             keep_none,
             first,
@@ -252,6 +265,13 @@ impl Compiled {
                 }
             }
             self.last_pruned = false;
+            if let Some(t) = &mut self.tail {
+                if let Some(r) = t.search(buf.as_bytes()) {
+                    self.last_tail = true;
+                    return r;
+                }
+            }
+            self.last_tail = false;
             if let AsciiTwin::Ready(re) = &mut self.ascii {
                 return re.search(buf.as_bytes());
             }
@@ -280,6 +300,9 @@ impl Compiled {
         match &self.ascii {
             AsciiTwin::Ready(_) if self.last_ascii && self.last_pruned => {
                 self.prune.as_ref().and_then(|p| p.get(i))
+            }
+            AsciiTwin::Ready(_) if self.last_ascii && self.last_tail => {
+                self.tail.as_ref().and_then(|t| t.get(i))
             }
             AsciiTwin::Ready(re) if self.last_ascii => re.get(i),
             _ => self.locs.get(i),
@@ -779,6 +802,66 @@ mod tests {
         );
         assert!(sshd_failed, "sshd's Failed regex is no longer pruned");
         assert!(plans > 20 && searches > 5_000 && pruned_matches > 500);
+    }
+
+    /// The tail stub (module `prune`): the same match and groups as the full regex,
+    /// also where the tail is empty, where an earlier piece took the final newline,
+    /// without a final newline, and (falling back to the full regex) with a newline
+    /// inside the buffer. sshd's prefregex gets a stub.
+    #[test]
+    fn tail_stub_agrees() {
+        let patterns = [
+            r"^a\s*(?P<c>.*)$",
+            r"^(?P<x>\S+)\s+(?P<content>.+)$",
+            r"^x.+$",
+            r"^(?:a|ab)(?P<t>.+)$",
+            r"^(?P<h>a+)?(?:b|(?P<k>c))?(?P<content>.*)$",
+            r"(?P<w>\w)(?P<content>.+)$",
+        ];
+        let subjects = [
+            "a\n", "a", "ab\n", "ab", "abc\n", "a \n", "a  x\n", "\n", "", "a\nb\n", "x\n", "xy\n",
+            "xy", "aac\n", "aacz", "c\n", " b\n", "--a\n",
+        ];
+        let mut stubbed = 0;
+        for p in patterns {
+            let mut c = Compiled::new(p, false, false).unwrap();
+            assert!(c.tail.is_some(), "{p}: no tail stub");
+            let plain = build(&c.pattern, false).unwrap();
+            let mut locs = plain.capture_locations();
+            for subj in subjects {
+                let a = c.search(subj);
+                stubbed += usize::from(c.last_tail);
+                let b = plain
+                    .captures_read(&mut locs, subj.as_bytes())
+                    .map(|m| m.map(|m| (m.start(), m.end())))
+                    .map_err(|e| e.to_string());
+                assert_eq!(a, b, "{p} on {subj:?}");
+                if a.as_ref().is_ok_and(Option::is_some) {
+                    for i in 0..locs.len() {
+                        assert_eq!(c.span(i), locs.get(i), "{p} on {subj:?}, group {i}");
+                    }
+                }
+            }
+        }
+        assert!(stubbed > 50, "{stubbed}");
+        // Not for MULTILINE, a top-level alternative, other tails.
+        for (p, multi) in [
+            (r"^(?P<content>.+)$", true),
+            (r"^a|(?P<content>.+)$", false),
+            (r"^(?P<content>.+?)$", false),
+            (r"^(?P<content>\S+)$", false),
+            (r"^a\.+$", false),
+        ] {
+            assert!(
+                Compiled::new(p, false, multi).unwrap().tail.is_none(),
+                "{p}"
+            );
+        }
+        let confdir = std::path::Path::new("/etc/fail2ban");
+        if let Ok(def) = bailiff_config::read_filter(confdir, "sshd", &[]) {
+            let c = Compiled::new(def.prefregex.as_deref().unwrap(), true, false).unwrap();
+            assert!(c.tail.is_some(), "sshd's prefregex has no tail stub");
+        }
     }
 
     #[test]
