@@ -493,7 +493,7 @@ impl NaiveNow {
             ymd: civil_from_days(secs.div_euclid(86_400)),
         }
     }
-    fn ymd(&self) -> (i64, u32, u32) {
+    pub(crate) fn ymd(&self) -> (i64, u32, u32) {
         self.ymd
     }
 }
@@ -604,7 +604,7 @@ pub(crate) fn parse_fields<'a>(
 
 impl Parsed {
     /// The Unix time of the parsed fields and the seconds text (None: no seconds
-    /// field, 0).
+    /// field, 0). The uncached computation: [`Parsed::minute`] then [`Minute::to_time`].
     pub(crate) fn to_time(
         self,
         second: Option<&str>,
@@ -616,6 +616,20 @@ impl Parsed {
             Some(v) => int(v)?,
             None => 0,
         };
+        self.minute(now.ymd(), log_offset)?
+            .to_time(second, now, local_to_utc)
+    }
+
+    /// Everything the time depends on but the seconds and "now"'s clock time:
+    /// the date (year and month/day taken from "now"'s date `now_ymd` when the
+    /// text lacks them), hour, minute and the fixed offset. None when the fields
+    /// do not make a valid date. Consecutive lines of a log mostly share it, so
+    /// [`crate::DateDetector`] keeps the last one.
+    pub(crate) fn minute(
+        self,
+        now_ymd: (i64, u32, u32),
+        log_offset: Option<i32>,
+    ) -> Option<Minute> {
         let Parsed {
             year,
             month,
@@ -632,7 +646,7 @@ impl Parsed {
             Some(y) => y,
             None => {
                 assume_year = true;
-                now.ymd().0
+                now_ymd.0
             }
         };
         let (mut year, mut month, mut day) = (year, month, day);
@@ -659,43 +673,93 @@ impl Parsed {
         }
         let mut assume_today = false;
         if month.is_none() && day.is_none() {
-            let (_, m, d) = now.ymd();
+            let (_, m, d) = now_ymd;
             month = Some(m);
             day = Some(d);
             assume_today = true;
         }
         let (month, day) = (month?, day?);
-        if !valid_date(year, month, day)
-            || !(0..24).contains(&hour)
-            || !(0..60).contains(&minute)
-            || !(0..60).contains(&second)
-        {
+        if !valid_date(year, month, day) || !(0..24).contains(&hour) || !(0..60).contains(&minute) {
             return None;
         }
-        let tod = hour * 3600 + minute * 60 + second;
-        let mut naive = days_from_civil(year, month, day) * 86_400 + tod;
+        let mut naive = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60;
         if tzoffset.is_none() {
             tzoffset = log_offset;
         }
         if let Some(off) = tzoffset {
             naive -= i64::from(off) * 60;
         }
-        if assume_today && naive > now.secs {
+        Some(Minute {
+            naive,
+            year,
+            month,
+            day,
+            fixed: tzoffset.is_some(),
+            assume_today,
+            assume_year,
+        })
+    }
+}
+
+/// A date resolved down to its minute ([`Parsed::minute`]): what is left to do
+/// for a line is adding the seconds, the roll back to yesterday / last year
+/// against "now", and the local zone's offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Minute {
+    /// Naive seconds of the minute's second 0, with a fixed offset (`%z`, `%Z`,
+    /// `logtimezone`) already applied.
+    naive: i64,
+    year: i64,
+    month: u32,
+    day: u32,
+    /// A fixed offset applies: no local zone conversion.
+    fixed: bool,
+    /// Month and day came from "now": a time after "now" means yesterday.
+    assume_today: bool,
+    /// The year came from "now": more than a day after "now" means last year.
+    assume_year: bool,
+}
+
+impl Minute {
+    /// The Unix time at `second` of this minute.
+    pub(crate) fn to_time(
+        self,
+        second: i64,
+        now: NaiveNow,
+        local_to_utc: &mut dyn FnMut(i64) -> i64,
+    ) -> Option<f64> {
+        if !(0..60).contains(&second) {
+            return None;
+        }
+        let mut naive = self.naive + second;
+        if self.assume_today && naive > now.secs {
             naive -= 86_400;
         }
-        if assume_year && naive > now.secs + 86_400 {
+        if self.assume_year && naive > now.secs + 86_400 {
             // back one year, with the *original* month and day but the shifted time
             let tod = naive.rem_euclid(86_400);
-            if !valid_date(year - 1, month, day) {
+            if !valid_date(self.year - 1, self.month, self.day) {
                 return None;
             }
-            naive = days_from_civil(year - 1, month, day) * 86_400 + tod;
+            naive = days_from_civil(self.year - 1, self.month, self.day) * 86_400 + tod;
         }
-        let t = match tzoffset {
-            Some(_) => naive,
-            None => local_to_utc(naive),
+        let t = if self.fixed {
+            naive
+        } else {
+            local_to_utc(naive)
         };
         Some(t as f64)
+    }
+}
+
+/// Python's `int()` on a seconds field: the common two ASCII digits directly.
+#[inline]
+pub(crate) fn seconds_value(s: &str) -> Option<i64> {
+    match *s.as_bytes() {
+        [a, b] if a.is_ascii_digit() && b.is_ascii_digit() => {
+            Some(i64::from(a - b'0') * 10 + i64::from(b - b'0'))
+        }
+        _ => int(s),
     }
 }
 

@@ -37,6 +37,8 @@
 //! - Text that makes fail2ban raise (an unknown `%Z` abbreviation, `%I` with a
 //!   `%p` group that did not match) gives a match without a time.
 
+#[cfg(test)]
+mod cache_diff;
 mod codes;
 mod convert;
 mod native;
@@ -324,8 +326,10 @@ struct Template {
     native_scratch: native::Scratch,
     /// The last search ran the native matcher.
     last_native: bool,
-    /// Named groups that carry fields, in group order.
+    /// Named groups that carry fields, in group order, but the seconds.
     fields: Vec<(Field, usize)>,
+    /// Groups of the seconds field (the last one that took part counts).
+    seconds: Vec<usize>,
     /// Group of `%p`, if the template has one.
     ampm: Option<usize>,
     /// Successful regex searches (fail2ban counts these on the template itself).
@@ -344,14 +348,19 @@ impl Template {
             ))
         })?;
         let mut fields = Vec::new();
+        let mut seconds = Vec::new();
         let mut ampm = None;
         for (i, name) in regex.capture_names().iter().enumerate() {
             let Some(name) = name else { continue };
-            if let Some(f) = Field::from_group_name(name) {
-                if f == Field::AmPm {
-                    ampm = Some(i);
+            match Field::from_group_name(name) {
+                Some(Field::Second) => seconds.push(i),
+                Some(f) => {
+                    if f == Field::AmPm {
+                        ampm = Some(i);
+                    }
+                    fields.push((f, i));
                 }
-                fields.push((f, i));
+                None => {}
             }
         }
         let locs = regex.capture_locations();
@@ -365,6 +374,7 @@ impl Template {
             native_scratch: native::Scratch::default(),
             last_native: false,
             fields,
+            seconds,
             ampm,
             regex_hits: 0,
             none: false,
@@ -448,16 +458,53 @@ fn build_regex(pcre: &str, utf: bool) -> Result<Regex, pcre2::Error> {
 /// The fields (all but the seconds) of the last date converted and what they read
 /// as: consecutive lines of a log mostly differ in the seconds only, and then the
 /// fields need not be read again. The parse depends on nothing but the template and
-/// the field texts, so reusing it gives the same result.
+/// the field texts, so reusing it gives the same result; the same goes for the
+/// date resolved down to its minute, which depends on the parse, "now"'s date
+/// and `logtimezone` only (see [`convert::Parsed::minute`]).
+///
+/// The field texts are compared as one window of the line, from the first
+/// field's start to the last field's end, 8 bytes at a time under a mask of the
+/// bytes that belong to a field (the seconds and fractions in between may change).
+/// The window only means the same fields when every field sits at the same place
+/// in it: the spans are compared, unless the native matcher answered from its
+/// memo of the very search stored here (then they are the same by construction).
 #[derive(Debug, Default)]
 struct ParsedMemo {
-    template: usize,
-    /// (field, length) of each field that took part, in template order.
-    key: Vec<(Field, usize)>,
-    /// Their texts, one after the other.
-    text: String,
-    parsed: Option<convert::Parsed>,
     valid: bool,
+    template: usize,
+    /// [`native::Scratch::runs`] of the template when stored (None: the search
+    /// was not native).
+    runs: Option<u64>,
+    /// The first field that took part (index into [`Template::fields`]): its
+    /// start is the window's origin.
+    first: Option<usize>,
+    /// Each field's span relative to the origin (None: did not take part).
+    spans: Vec<Option<(usize, usize)>>,
+    /// The window's bytes, little-endian words, masked by `care`.
+    words: Vec<u64>,
+    /// 0xff for the bytes of the window that belong to a field.
+    care: Vec<u64>,
+    parsed: Option<convert::Parsed>,
+    /// The last minute resolved from `parsed`, with what it was resolved for
+    /// ("now"'s date, `logtimezone`).
+    minute: Option<MinuteKey>,
+}
+
+/// [`convert::Parsed::minute`]'s arguments and answer.
+type MinuteKey = ((i64, u32, u32), Option<i32>, Option<convert::Minute>);
+
+/// 8 bytes of `b` from `at` (zeros past the end), little-endian.
+#[inline]
+fn word_at(b: &[u8], at: usize) -> u64 {
+    match b.get(at..at + 8) {
+        Some(w) => u64::from_le_bytes(w.try_into().unwrap_or([0; 8])),
+        None => {
+            let mut w = [0u8; 8];
+            let tail = b.get(at..).unwrap_or(&[]);
+            w[..tail.len()].copy_from_slice(tail);
+            u64::from_le_bytes(w)
+        }
+    }
 }
 
 impl ParsedMemo {
@@ -465,26 +512,35 @@ impl ParsedMemo {
         if !self.valid || self.template != template {
             return false;
         }
-        let mut key = self.key.iter();
-        let mut off = 0;
-        for &(f, g) in &t.fields {
-            if f == Field::Second {
-                continue;
+        let origin = if t.last_native && self.runs == Some(t.native_scratch.runs) {
+            // the native memo answered from the search stored here: same spans,
+            // possibly all moved by the same amount
+            match self.first {
+                Some(k) => match t.group(t.fields[k].1) {
+                    Some((a, _)) => a,
+                    None => return false,
+                },
+                None => 0,
             }
-            let Some((a, b)) = t.group(g) else { continue };
-            match key.next() {
-                Some(&(kf, len))
-                    if kf == f
-                        && len == b - a
-                        && self.text.as_bytes().get(off..off + len)
-                            == Some(&line.as_bytes()[a..b]) =>
-                {
-                    off += len;
+        } else {
+            let mut origin = None;
+            for (&(_, g), &want) in t.fields.iter().zip(&self.spans) {
+                let got = t.group(g).map(|(a, b)| {
+                    let o = *origin.get_or_insert(a);
+                    (a - o, b - o)
+                });
+                if got != want {
+                    return false;
                 }
-                _ => return false,
             }
-        }
-        key.next().is_none()
+            origin.unwrap_or(0)
+        };
+        let b = line.as_bytes();
+        self.words
+            .iter()
+            .zip(&self.care)
+            .enumerate()
+            .all(|(k, (&w, &c))| word_at(b, origin + 8 * k) & c == w)
     }
 
     fn store(
@@ -494,20 +550,48 @@ impl ParsedMemo {
         line: &str,
         parsed: Option<convert::Parsed>,
     ) {
-        self.key.clear();
-        self.text.clear();
-        for &(f, g) in &t.fields {
-            if f == Field::Second {
-                continue;
+        self.spans.clear();
+        self.words.clear();
+        self.care.clear();
+        self.first = None;
+        let mut origin = None;
+        let mut end = 0;
+        let mut ok = true;
+        for (i, &(_, g)) in t.fields.iter().enumerate() {
+            let span = t.group(g).and_then(|(a, b)| {
+                if origin.is_none() {
+                    origin = Some(a);
+                    self.first = Some(i);
+                }
+                let o = origin.unwrap_or(a);
+                // a field before the first one's start: no window (never the same)
+                let span = a.checked_sub(o).zip(b.checked_sub(o));
+                ok &= span.is_some_and(|(a, b)| a <= b);
+                span
+            });
+            if let Some((_, b)) = span {
+                end = end.max(b);
             }
-            if let Some((a, b)) = t.group(g) {
-                self.key.push((f, b - a));
-                self.text.push_str(&line[a..b]);
+            self.spans.push(span);
+        }
+        let origin = origin.unwrap_or(0);
+        if ok {
+            self.care.resize(end.div_ceil(8), 0);
+            for &(a, b) in self.spans.iter().flatten() {
+                for p in a..b {
+                    self.care[p / 8] |= 0xff << (8 * (p % 8));
+                }
             }
         }
+        let bytes = line.as_bytes();
+        for (k, &c) in self.care.iter().enumerate() {
+            self.words.push(word_at(bytes, origin + 8 * k) & c);
+        }
         self.template = template;
+        self.runs = t.last_native.then_some(t.native_scratch.runs);
         self.parsed = parsed;
-        self.valid = true;
+        self.minute = None;
+        self.valid = ok;
     }
 }
 
@@ -537,7 +621,7 @@ impl<'a> Line<'a> {
     fn new(s: &'a str) -> Line<'a> {
         Line {
             s,
-            ascii: s.is_ascii(),
+            ascii: is_ascii(s.as_bytes()),
         }
     }
     /// Byte offset of char offset `ci` (clamped to the end).
@@ -577,6 +661,32 @@ impl<'a> Line<'a> {
     }
 }
 
+/// `[u8]::is_ascii`, a word at a time (log lines are long; this runs on every one).
+#[inline]
+fn is_ascii(b: &[u8]) -> bool {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let n = b.len();
+    if n < 8 {
+        return b.iter().all(|&c| c < 0x80);
+    }
+    let word = |c: &[u8]| u64::from_le_bytes(c.try_into().unwrap_or([0xff; 8]));
+    let mut blocks = b.chunks_exact(32);
+    for c in &mut blocks {
+        let acc = word(&c[..8]) | word(&c[8..16]) | word(&c[16..24]) | word(&c[24..]);
+        if acc & HIGH != 0 {
+            return false;
+        }
+    }
+    let mut words = blocks.remainder().chunks_exact(8);
+    let mut acc = 0;
+    for c in &mut words {
+        acc |= word(c);
+    }
+    // the last 8 bytes of the line cover what is left (overlapping)
+    acc |= word(&b[n - 8..]);
+    acc & HIGH == 0
+}
+
 fn is_alnum(c: Option<char>) -> bool {
     c.is_some_and(char::is_alphanumeric)
 }
@@ -611,6 +721,10 @@ pub struct DateDetector {
     mktime_offset: Option<i64>,
     /// The fields of the last date converted, read.
     parsed_memo: ParsedMemo,
+    /// Tests: compute every time what the caches above keep (see `cache_diff`).
+    uncached: bool,
+    /// Conversions that reused the parse memo, and the minute (for tests).
+    cache_hits: [u64; 2],
 }
 
 impl std::fmt::Debug for DateDetector {
@@ -710,6 +824,8 @@ impl DateDetector {
             local_period: [None, None],
             mktime_offset: None,
             parsed_memo: ParsedMemo::default(),
+            uncached: false,
+            cache_hits: [0; 2],
         })
     }
 
@@ -780,7 +896,10 @@ impl DateDetector {
     /// its date text (`getTime`).
     pub fn locate(&mut self, line: &str, now: f64, zone: &Zone) -> Option<DateMatch> {
         let l = Line::new(line);
-        let (slot, found) = self.match_time(&l, now)?;
+        let (slot, found) = match self.again(&l) {
+            Some(w) => (self.win(w, &l, now), None),
+            None => self.match_time(&l, now)?,
+        };
         let tpl = self.order[slot].template;
         // captures of the winning search are in the template's locations, unless a
         // later search by the same template overwrote them: redo that search then
@@ -813,6 +932,9 @@ impl DateDetector {
         };
         if from > to {
             return None;
+        }
+        if self.uncached {
+            self.templates[tpl].native_scratch.forget();
         }
         let (s, e) = self.templates[tpl].search(&l.s.as_bytes()[..to], from, l.ascii)?;
         Some(Found {
@@ -902,6 +1024,42 @@ impl DateDetector {
             }
         }
         let w = winner?;
+        Some((self.win(w, l, now), redo))
+    }
+
+    /// The most common answer, tried first: the last winner is line-anchored
+    /// and matches again (an ASCII line, the native matcher). fail2ban's search
+    /// starts with that template and stops there, so the winner is the same as
+    /// [`Self::match_time`]'s; when this gives nothing, that search runs.
+    #[inline]
+    fn again(&mut self, l: &Line) -> Option<Found> {
+        if !l.ascii || self.uncached {
+            return None;
+        }
+        let i = self.last_idx;
+        let tpl = self.order.get(i)?.template;
+        let t = &mut self.templates[tpl];
+        if !t.is_anchored() {
+            return None;
+        }
+        let Some(Some(p)) = &t.native else {
+            return None;
+        };
+        let b = l.s.as_bytes();
+        let (start, end) = p.search(b, 0, &mut t.native_scratch)?;
+        t.last_native = true;
+        t.regex_hits += 1;
+        Some(Found {
+            slot: i,
+            start,
+            end,
+            from: 0,
+            to: b.len(),
+        })
+    }
+
+    /// Record the winner of a search (hits, position, order); its slot now.
+    fn win(&mut self, w: Found, l: &Line, now: f64) -> usize {
         let mut i = w.slot;
         let slot = &mut self.order[i];
         slot.hits += 1;
@@ -910,6 +1068,29 @@ impl DateDetector {
         if self.first_unused == i {
             self.first_unused += 1;
         }
+        if l.ascii {
+            let b = l.s.as_bytes();
+            let at = |i: usize| b.get(i).map(|&c| c as char);
+            let before = |i: usize| i.checked_sub(1).and_then(at);
+            self.last_pos = (w.start, before(w.start), at(w.start));
+            // (`w.end == 0`: Python's `line[-1]`, the last char)
+            let last = match w.end {
+                0 => b.last().map(|&c| c as char),
+                e => at(e - 1),
+            };
+            self.last_end = (w.end, last, at(w.end));
+        } else {
+            self.win_pos(w, l);
+        }
+        if i != 0 && i != self.last_idx {
+            i = self.reorder(i);
+        }
+        self.last_idx = i;
+        i
+    }
+
+    /// [`Self::win`]'s record of the chars around the winner, in chars.
+    fn win_pos(&mut self, w: Found, l: &Line) {
         self.last_pos = (w.start, l.slice1(w.start as isize - 1), l.at(w.start));
         self.last_end = (
             w.end,
@@ -920,11 +1101,6 @@ impl DateDetector {
             },
             l.slice1(w.end as isize),
         );
-        if i != 0 && i != self.last_idx {
-            i = self.reorder(i);
-        }
-        self.last_idx = i;
-        Some((i, redo))
     }
 
     /// Move a template that just won towards the front (fail2ban's bubble-up).
@@ -1038,38 +1214,59 @@ impl DateDetector {
             Kind::Epoch { long, group } => convert::epoch_value(text(t, group)?, long),
             Kind::Tai64n => convert::tai64n_value(text(t, 1)?),
             Kind::Fields => {
+                if self.uncached {
+                    self.now_cache = NowCache::default();
+                    self.local_period = [None, None];
+                }
                 let naive_now = DateDetector::naive_now(&mut self.now_cache, now, zone);
                 let period = &mut self.local_period;
                 let last = &mut self.mktime_offset;
                 let now_offset = self.now_cache.offset;
-                let ampm = match t.ampm {
-                    None => AmPm::Absent,
-                    Some(g) => match text(t, g) {
-                        None => AmPm::Unset,
-                        Some(v) => AmPm::Value(v),
-                    },
-                };
-                let mut second = None;
                 let memo = &mut self.parsed_memo;
-                if !memo.same(tpl, t, line) {
-                    let fields = t.fields.iter().filter_map(|&(f, g)| {
-                        let v = text(t, g)?;
-                        (f != Field::Second).then_some((f, v))
-                    });
+                let cached = !self.uncached && memo.same(tpl, t, line);
+                self.cache_hits[0] += u64::from(cached);
+                if !cached {
+                    let ampm = match t.ampm {
+                        None => AmPm::Absent,
+                        Some(g) => match text(t, g) {
+                            None => AmPm::Unset,
+                            Some(v) => AmPm::Value(v),
+                        },
+                    };
+                    let fields = t.fields.iter().filter_map(|&(f, g)| Some((f, text(t, g)?)));
                     let parsed = convert::parse_fields(fields, ampm);
                     memo.store(tpl, t, line, parsed);
                 }
-                for &(f, g) in &t.fields {
-                    if f == Field::Second {
-                        if let Some(v) = text(t, g) {
-                            second = Some(v);
-                        }
+                let mut second = None;
+                for &g in &t.seconds {
+                    if let Some(v) = text(t, g) {
+                        second = Some(v);
                     }
                 }
-                memo.parsed?
-                    .to_time(second, naive_now, zone.log_offset, &mut |n| {
-                        DateDetector::local_to_utc(period, last, now_offset, zone, n)
-                    })
+                let mut local = |n| DateDetector::local_to_utc(period, last, now_offset, zone, n);
+                if self.uncached {
+                    return memo
+                        .parsed?
+                        .to_time(second, naive_now, zone.log_offset, &mut local);
+                }
+                let second = match second {
+                    Some(v) => convert::seconds_value(v)?,
+                    None => 0,
+                };
+                let parsed = memo.parsed?;
+                let key = (naive_now.ymd(), zone.log_offset);
+                let minute = match memo.minute {
+                    Some((ymd, off, m)) if (ymd, off) == key => {
+                        self.cache_hits[1] += 1;
+                        m
+                    }
+                    _ => {
+                        let m = parsed.minute(key.0, key.1);
+                        memo.minute = Some((key.0, key.1, m));
+                        m
+                    }
+                };
+                minute?.to_time(second, naive_now, &mut local)
             }
         }
     }

@@ -694,6 +694,9 @@ pub(crate) struct Program {
     /// byte outside the set: the set's number and the first sets' bits of that
     /// step (see [`Memo`]).
     lead: Option<(u32, u64)>,
+    /// The one byte outside the leading run's set, when there is just one
+    /// (`[^\[]*`): the run ends at its first occurrence.
+    lead_stop: Option<u8>,
     /// Bytes a match can start with (None: any position).
     first: Option<Set>,
 }
@@ -716,6 +719,13 @@ pub(crate) struct Scratch {
     memo: Memo,
     /// Searches answered by the memo (for tests).
     pub(crate) memo_hits: u64,
+    /// Searches that ran (not answered by the memo): while it stays the same,
+    /// the groups are those of the same run, all moved by the same amount.
+    pub(crate) runs: u64,
+    /// End of the leading run in the line the memo last answered (`caps` and
+    /// the memo's result hold the positions of the line that ran, whose leading
+    /// run ended at `memo.base`).
+    at: usize,
 }
 
 /// The last search of a program and what its outcome depended on: the sets each
@@ -747,9 +757,25 @@ struct Memo {
     /// Per position (absolute, while a search runs): the sets tested (bits),
     /// [`EXACT`] for byte compares.
     tested: Vec<u64>,
-    /// From `base` on: (sets tested, the byte's sets, the byte).
+    /// From `base` on: (sets tested, the byte's sets).
     sig: Vec<(u64, u64)>,
+    /// `sig` by words of 8 bytes, for the quick comparison.
+    words: Vec<Word>,
     result: Option<(usize, usize)>,
+}
+
+/// 8 compared bytes of the last search (little-endian), and for each the range
+/// `lo..=hi` of ASCII bytes that test as it did (for a digit: the digits around
+/// it that do; otherwise the byte alone), as the addends of a SWAR range
+/// check: a byte `c < 0x80` is in range when `c + (0x80 - lo)` has its top bit
+/// set and `c + (0x7f - hi)` has not.
+#[derive(Debug, Default, Clone, Copy)]
+struct Word {
+    prev: u64,
+    add_lo: u64,
+    add_hi: u64,
+    /// 0x80 in the bytes that take part (the last word may be partial).
+    care: u64,
 }
 
 /// In [`Memo::tested`]: the byte itself was compared. [`Program::bits`] holds
@@ -780,13 +806,7 @@ impl Memo {
             return None;
         }
         let base = match p.lead {
-            Some((k, _)) if self.base > 0 => {
-                let mut e = 0;
-                while e < s.len() && p.bits[s[e] as usize] >> k & 1 != 0 {
-                    e += 1;
-                }
-                e
-            }
+            Some(_) if self.base > 0 => p.lead_end(s),
             _ => 0,
         };
         let rest = &s[base..];
@@ -797,21 +817,75 @@ impl Memo {
         } else if rest.len() < self.sig.len() {
             return None;
         }
-        let differ = rest
+        // word by word: equal words, or words whose changed bytes are digits
+        // within the ranges that test the same, need no look at the tests
+        const LOW: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+        const HIGH: u64 = 0x8080_8080_8080_8080;
+        if rest.len() < 8 * self.words.len() {
+            // the last word runs past the line's end: byte by byte
+            return (self.differ(p, rest, 0) == 0).then_some(base);
+        }
+        for (k, (c, w)) in rest.chunks_exact(8).zip(&self.words).enumerate() {
+            let new = u64::from_le_bytes(c.try_into().unwrap_or([0; 8]));
+            let x = new ^ w.prev;
+            // 0x80 in each byte that differs
+            let changed = (((x & LOW).wrapping_add(LOW)) | x) & w.care;
+            if changed == 0 {
+                continue;
+            }
+            let in_range = new.wrapping_add(w.add_lo) & !new.wrapping_add(w.add_hi) & HIGH;
+            if (changed & !in_range != 0 || new & HIGH != 0) && self.differ(p, rest, k) != 0 {
+                return None;
+            }
+        }
+        Some(base)
+    }
+}
+
+impl Memo {
+    /// The exact comparison of the bytes of word `k` (of all words when the
+    /// line ends inside the last one): nonzero when some byte tests otherwise
+    /// than last time.
+    #[cold]
+    #[inline(never)]
+    fn differ(&self, p: &Program, rest: &[u8], k: usize) -> u64 {
+        let (from, to) = if rest.len() < 8 * self.words.len() {
+            (0, self.sig.len())
+        } else {
+            (8 * k, (8 * k + 8).min(self.sig.len()))
+        };
+        rest[from..]
             .iter()
-            .zip(&self.sig)
-            .fold(0u64, |acc, (&b, &(t, sb))| {
+            .zip(&self.sig[from..to])
+            .fold(0, |acc, (&b, &(t, sb))| {
                 acc | ((p.bits[b as usize] ^ sb) & t)
-            });
-        (differ == 0).then_some(base)
+            })
     }
 }
 
 impl Scratch {
+    /// Forget the last search (the next one runs).
+    pub(crate) fn forget(&mut self) {
+        self.memo.valid = false;
+    }
+
     /// Span of group `g` of the last successful search.
     #[inline]
     pub(crate) fn group(&self, g: usize) -> Option<(usize, usize)> {
-        self.caps.get(g).copied().flatten()
+        let (a, b) = self.caps.get(g).copied().flatten()?;
+        Some((self.shift(a), self.shift(b)))
+    }
+
+    /// A position of the last run moved to the line the memo answered: what
+    /// follows the leading run moves with its end.
+    #[inline]
+    fn shift(&self, x: usize) -> usize {
+        let base = self.memo.base;
+        if x >= base {
+            x + self.at - base
+        } else {
+            x
+        }
     }
 }
 
@@ -920,6 +994,11 @@ impl Program {
             }
             _ => None,
         };
+        let lead_stop = lead.and_then(|(k, _)| {
+            let mut outside = (0..=255u8).filter(|&b| bits[b as usize] >> k & 1 == 0);
+            let stop = outside.next()?;
+            outside.next().is_none().then_some(stop)
+        });
         static IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         Some(Program {
             id: IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
@@ -930,8 +1009,21 @@ impl Program {
             groups: p.groups,
             anchored,
             lead,
+            lead_stop,
             first: (!null).then_some(f),
         })
+    }
+
+    /// End of the leading run (`^[set]*`) of a line.
+    #[inline]
+    fn lead_end(&self, s: &[u8]) -> usize {
+        if let Some(stop) = self.lead_stop {
+            return memchr::memchr(stop, s).unwrap_or(s.len());
+        }
+        let Some((k, _)) = self.lead else { return 0 };
+        s.iter()
+            .position(|&b| self.bits[b as usize] >> k & 1 == 0)
+            .unwrap_or(s.len())
     }
 
     /// Number of capture groups.
@@ -944,19 +1036,11 @@ impl Program {
     pub(crate) fn search(&self, s: &[u8], from: usize, sc: &mut Scratch) -> Option<(usize, usize)> {
         if let Some(base) = sc.memo.same(self, s, from) {
             sc.memo_hits += 1;
-            let m = &mut sc.memo;
-            if base != m.base {
-                // the same match, moved with the end of the leading run
-                let shift = |x: usize| if x >= m.base { x + base - m.base } else { x };
-                for (a, b) in sc.caps.iter_mut().flatten() {
-                    *a = shift(*a);
-                    *b = shift(*b);
-                }
-                m.result = m.result.map(|(a, b)| (shift(a), shift(b)));
-                m.base = base;
-            }
-            return m.result;
+            // the same match, moved with the end of the leading run
+            sc.at = base;
+            return sc.memo.result.map(|(a, b)| (sc.shift(a), sc.shift(b)));
         }
+        sc.runs += 1;
         if sc.caps.len() != self.groups + 1 {
             sc.caps.resize(self.groups + 1, None);
             sc.open.resize(self.groups + 1, 0);
@@ -978,19 +1062,44 @@ impl Program {
         // tested but the run's set and the first sets of what follows it
         m.base = 0;
         if let Some((k, follow)) = self.lead {
-            let mut e = 0;
-            while e < s.len() && self.bits[s[e] as usize] >> k & 1 != 0 {
-                e += 1;
-            }
+            let e = self.lead_end(s);
             let allowed = (1u64 << k) | follow;
             if from == 0 && e <= h && e > 0 && m.tested[..e].iter().all(|&t| t & !allowed == 0) {
                 m.base = e;
             }
         }
         m.sig.clear();
+        m.words.clear();
         for (&t, &b) in m.tested[m.base..h].iter().zip(&s[m.base..h]) {
             m.sig.push((t, self.bits[b as usize]));
         }
+        // the compared bytes by words, with the range of ASCII bytes around each
+        // that tests as it does (a digit where a digit was: same outcome)
+        let bytes = &s[m.base..h];
+        for (k, sig) in m.sig.chunks(8).enumerate() {
+            let mut w = Word::default();
+            for (j, &(t, sb)) in sig.iter().enumerate() {
+                let b = bytes[8 * k + j];
+                let same = |c: u8| (self.bits[c as usize] ^ sb) & t == 0;
+                // (only digits are looked at: they are what changes)
+                let (mut lo, mut hi) = (b, b);
+                if b.is_ascii_digit() {
+                    while lo > b'0' && same(lo - 1) {
+                        lo -= 1;
+                    }
+                    while hi < b'9' && same(hi + 1) {
+                        hi += 1;
+                    }
+                }
+                let sh = 8 * j;
+                w.prev |= u64::from(b) << sh;
+                w.add_lo |= u64::from(0x80 - lo.min(0x80)) << sh;
+                w.add_hi |= u64::from(0x7f - hi.min(0x7f)) << sh;
+                w.care |= 0x80 << sh;
+            }
+            m.words.push(w);
+        }
+        sc.at = m.base;
         m.from = from;
         m.program = self.id;
         m.len = s.len() - m.base;
