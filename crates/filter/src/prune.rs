@@ -658,7 +658,9 @@ impl Plan {
 /// the final `\n`). The stub `(?=.)` (`.*`: nothing) succeeds at exactly the same
 /// positions, so every path before it is tried in the same order and the first that
 /// succeeds is the same, with the same groups; only the tail's end (and the whole
-/// match's) is not walked: it is `max(q, L)`, set by [`TailStub::fix`].
+/// match's) is not walked: it is `max(q, L)` ([`TailStub::get`]). As with the pruned
+/// variants, the only visible difference is PCRE2's match limit: the stub takes fewer
+/// steps, so it may answer where the full regex would report the limit.
 pub(crate) struct TailStub {
     re: Box<JitRegex>,
     /// Capture index of the tail's group (None: a bare `.+$`).
