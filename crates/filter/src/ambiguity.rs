@@ -1270,6 +1270,11 @@ struct GateLead {
     branches: u64,
     /// The byte a search for it looks for: (index in `text`, its two ASCII cases).
     needle: (usize, u8, u8),
+    /// No other lead-in is a suffix of this one (ASCII case ignored): it is searched
+    /// for; the others are found where their shortest such suffix is.
+    root: bool,
+    /// For a root: the lead-ins (indices) that end with it, itself included.
+    group: Vec<usize>,
 }
 
 /// The byte of `text` least likely in a log line (by a rough frequency rank), with
@@ -1350,6 +1355,8 @@ impl Gate {
                 may_repeat: lead_may_repeat(l),
                 branches: 0,
                 needle: (0, 0, 0),
+                root: false,
+                group: Vec::new(),
             });
         }
         for (bi, re) in fail.iter().enumerate() {
@@ -1398,6 +1405,8 @@ impl Gate {
                         may_repeat: false,
                         branches: bit,
                         needle: (0, 0, 0),
+                        root: false,
+                        group: Vec::new(),
                     }),
                 }
             }
@@ -1416,6 +1425,22 @@ impl Gate {
         g.leads.retain(|l| l.branches != 0 || l.current);
         for l in &mut g.leads {
             l.needle = rarest_byte(&l.text);
+        }
+        // Each lead-in hangs under its shortest suffix among the lead-ins (itself when
+        // none): an occurrence of it is an occurrence of that suffix, ending at the
+        // same place, so one search per root finds them all.
+        let ends_with = |a: &[u8], b: &[u8]| {
+            a.len() >= b.len() && a[a.len() - b.len()..].eq_ignore_ascii_case(b)
+        };
+        for i in 0..g.leads.len() {
+            let r = (0..g.leads.len())
+                .filter(|&j| ends_with(&g.leads[i].text, &g.leads[j].text))
+                .min_by_key(|&j| (g.leads[j].text.len(), j))
+                .unwrap_or(i);
+            g.leads[r].group.push(i);
+        }
+        for l in &mut g.leads {
+            l.root = !l.group.is_empty();
         }
         Some(g)
     }
@@ -1475,6 +1500,35 @@ impl Gate {
 fn lead_may_repeat(l: &str) -> bool {
     let n = l.chars().count();
     n >= MIN_LEAD_IN || (n >= MIN_TAIL_LEAD_IN && l.contains(['=', '[', '(', ':', '"', '\'']))
+}
+
+/// Could `side` hold a run [`run_shape`] calls address-like? Such a run holds three
+/// dots (IPv4), a dot (a name, with `names`), or two colons of which two are
+/// adjacent or seven in all (IPv6). Dots and colons are counted without branches,
+/// 255 bytes at a time (the compiler turns the loop into vector compares); only a
+/// side with two to six colons is looked at again, for a `::`.
+fn may_hold_shaped_run(side: &[u8], names: bool) -> bool {
+    let (mut dots, mut colons) = (0usize, 0usize);
+    for chunk in side.chunks(255) {
+        let (mut d, mut c) = (0u8, 0u8);
+        for &x in chunk {
+            d += u8::from(x == b'.');
+            c += u8::from(x == b':');
+        }
+        dots += usize::from(d);
+        colons += usize::from(c);
+    }
+    if (names && dots >= 1) || dots >= 3 || colons >= 7 {
+        return true;
+    }
+    colons >= 2 && {
+        let mut last = usize::MAX;
+        memchr::memchr_iter(b':', side).any(|i| {
+            let pair = last.wrapping_add(1) == i;
+            last = i;
+            pair
+        })
+    }
 }
 
 /// Shape of the run of address characters starting at `s` (as
@@ -1647,23 +1701,36 @@ impl Checker {
         if g.anchored != 0 && token_at(0).is_some() && g.present(b, g.anchored, cache) != 0 {
             return true;
         }
-        for l in &g.leads {
-            let (pos, b1, b2) = l.needle;
-            let after = l.text.len() - pos;
-            for i in memchr::memchr2_iter(b1, b2, b) {
+        // Does lead-in `l`, ending right before token `p`, make the token worth a probe?
+        let worth = |l: &GateLead, p: usize, cache: &mut LitCache| {
+            (l.current && l.may_repeat && p >= cap.1)
+                || (l.current && g.present(b, g.free, cache) != 0)
+                || g.present(b, l.branches, cache) != 0
+        };
+        for r in g.leads.iter().filter(|l| l.root) {
+            let (pos, b1, b2) = r.needle;
+            let after = r.text.len() - pos;
+            let mut hit = |i: usize| {
                 let end = i + after;
-                if end > b.len() || !ends_with_ci(b, end, &l.text) {
-                    continue;
+                if end > b.len() || !ends_with_ci(b, end, &r.text) {
+                    return false;
                 }
                 let Some(p) = token_at(end) else {
-                    continue;
+                    return false;
                 };
-                if (l.current && l.may_repeat && p >= cap.1)
-                    || (l.current && g.present(b, g.free, cache) != 0)
-                    || g.present(b, l.branches, cache) != 0
-                {
-                    return true;
-                }
+                r.group.iter().any(|&k| {
+                    let l = &g.leads[k];
+                    ends_with_ci(b, end, &l.text) && worth(l, p, cache)
+                })
+            };
+            // One byte to look for unless it is a letter.
+            let found = if b1 == b2 {
+                memchr::memchr_iter(b1, b).any(&mut hit)
+            } else {
+                memchr::memchr2_iter(b1, b2, b).any(&mut hit)
+            };
+            if found {
+                return true;
             }
         }
         false
@@ -1697,6 +1764,14 @@ impl Checker {
         }
         if g.leads.len() <= LEAD_SEARCHES {
             return Some(self.lead_driven(g, b, cap, &mut cache));
+        }
+        // A run outside the captured token lies on one side of it, and a side
+        // without the dots or colons of an address-like run holds no token (most
+        // lines end here, without a run scanned).
+        if !may_hold_shaped_run(&b[..cap.0], self.names)
+            && !may_hold_shaped_run(&b[cap.1..], self.names)
+        {
+            return Some(false);
         }
         // Every address-like run holds a dot or a colon: look at the runs around
         // those outside the captured token, and at what precedes each.
@@ -1959,6 +2034,45 @@ mod tests {
             );
         }
         assert!(checked > 100_000);
+    }
+
+    #[test]
+    fn side_counts_never_miss_a_shaped_run() {
+        // Every string of up to 7 bytes over these bytes (a base-7 counter): whenever
+        // a run in it is address-like, the counts say it may hold one.
+        let alphabet = b".:a1 fg";
+        let mut shaped_seen = 0;
+        for len in 0..=7u32 {
+            for mut k in 0..7usize.pow(len) {
+                let mut b = Vec::with_capacity(len as usize);
+                for _ in 0..len {
+                    b.push(alphabet[k % 7]);
+                    k /= 7;
+                }
+                for names in [false, true] {
+                    let mut i = 0;
+                    let mut any = false;
+                    while i < b.len() {
+                        if is_run_byte(b[i]) {
+                            let (e, shaped, _) = run_shape(&b, i, names);
+                            any |= shaped;
+                            i = e;
+                        } else {
+                            i += 1;
+                        }
+                    }
+                    shaped_seen += usize::from(any);
+                    if any {
+                        assert!(
+                            may_hold_shaped_run(&b, names),
+                            "{:?} {names}",
+                            String::from_utf8_lossy(&b)
+                        );
+                    }
+                }
+            }
+        }
+        assert!(shaped_seen > 1000);
     }
 
     #[test]

@@ -138,9 +138,12 @@ impl Template {
         out: &mut Vec<u8>,
     ) -> bool {
         // Text printed as it is: no NUL to escape, no `<` a second pass could read.
-        let plain = |s: &str| memchr::memchr2(0, b'<', s.as_bytes()).is_none();
+        let plain = |s: &str| !has_byte2(s.as_bytes(), 0, b'<');
+        out.reserve(self.text.len() + 64);
         for seg in &self.segs {
             match seg {
+                // A separator (one byte, the usual case) without a copy call.
+                Seg::Lit(l) if l.len() == 1 => out.push(l.as_bytes()[0]),
                 Seg::Lit(l) => out.extend_from_slice(l.as_bytes()),
                 // The tags of every line, written without a temporary.
                 Seg::Time => push_time(out, f.time, int_time),
@@ -165,7 +168,7 @@ impl Template {
                 Seg::Group(k) => {
                     if let Some(v) = f.data.get(k).filter(|v| !v.is_null()) {
                         match v {
-                            Value::String(s) if memchr::memchr(0, s.as_bytes()).is_none() => {
+                            Value::String(s) if !has_byte2(s.as_bytes(), 0, 0) => {
                                 out.extend_from_slice(s.as_bytes())
                             }
                             _ => out.extend_from_slice(escape_nul(&py_str_of(k, v)).as_bytes()),
@@ -176,6 +179,34 @@ impl Template {
         }
         true
     }
+}
+
+/// 0x01 in every byte of a word.
+const LO: u64 = 0x0101_0101_0101_0101;
+
+/// Does `s` (text: never a 0xff byte) hold ASCII byte `a` or `b`? Eight bytes a
+/// step without a call: the values printed are short (addresses, user names),
+/// where a vector search's setup costs more than the search.
+fn has_byte2(s: &[u8], a: u8, b: u8) -> bool {
+    // A zero byte in x sets its high bit in `(x - 0x01..) & !x & 0x80..` (and a
+    // word without one gives 0).
+    let zero = |x: u64| x.wrapping_sub(LO) & !x & (0x80 * LO);
+    let (wa, wb) = (u64::from(a) * LO, u64::from(b) * LO);
+    let mut words = s.chunks_exact(8);
+    let mut hit = 0u64;
+    for w in &mut words {
+        let x = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+        hit |= zero(x ^ wa) | zero(x ^ wb);
+    }
+    let rest = words.remainder();
+    if !rest.is_empty() {
+        // Padded with 0xff, which no UTF-8 text holds (the callers look for ASCII).
+        let mut w = [0xffu8; 8];
+        w[..rest.len()].copy_from_slice(rest);
+        let x = u64::from_le_bytes(w);
+        hit |= zero(x ^ wa) | zero(x ^ wb);
+    }
+    hit != 0
 }
 
 /// The ticket time as [`py_time`] prints it, appended without `core::fmt` in the
@@ -194,15 +225,33 @@ fn push_time(out: &mut Vec<u8>, t: f64, int_time: bool) {
     out.extend_from_slice(py_time(t, int_time).as_bytes());
 }
 
-/// Decimal digits of `n`, two at a time. Not inlined: the compiler would
-/// otherwise compute all twenty digits up front in every caller.
+/// Two decimal digits of each number below 100.
+const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+                            2021222324252627282930313233343536373839\
+                            4041424344454647484950515253545556575859\
+                            6061626364656667686970717273747576777879\
+                            8081828384858687888990919293949596979899";
+
+/// Decimal digits of `n`. Numbers of nine or ten digits (every Unix time from 2001
+/// to 2286) take three divisions by constants; others go two digits at a time. Not
+/// inlined: the compiler would otherwise compute all twenty digits up front in
+/// every caller.
 #[inline(never)]
-fn push_u64(out: &mut Vec<u8>, mut n: u64) {
-    const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
-                                2021222324252627282930313233343536373839\
-                                4041424344454647484950515253545556575859\
-                                6061626364656667686970717273747576777879\
-                                8081828384858687888990919293949596979899";
+fn push_u64(out: &mut Vec<u8>, n: u64) {
+    if (100_000_000..10_000_000_000).contains(&n) {
+        // hi: one or two digits; lo: eight digits, as two halves of four.
+        let (hi, lo) = ((n / 100_000_000) as usize, (n % 100_000_000) as u32);
+        let (a, b) = ((lo / 10_000) as usize, (lo % 10_000) as usize);
+        let mut d = [0u8; 10];
+        d[0..2].copy_from_slice(&PAIRS[hi * 2..hi * 2 + 2]);
+        d[2..4].copy_from_slice(&PAIRS[(a / 100) * 2..(a / 100) * 2 + 2]);
+        d[4..6].copy_from_slice(&PAIRS[(a % 100) * 2..(a % 100) * 2 + 2]);
+        d[6..8].copy_from_slice(&PAIRS[(b / 100) * 2..(b / 100) * 2 + 2]);
+        d[8..10].copy_from_slice(&PAIRS[(b % 100) * 2..(b % 100) * 2 + 2]);
+        out.extend_from_slice(&d[usize::from(hi < 10)..]);
+        return;
+    }
+    let mut n = n;
     let mut digits = [0u8; 20];
     let mut i = digits.len();
     while n >= 10 {
@@ -612,13 +661,26 @@ pub fn py_time(t: f64, int_time: bool) -> String {
 
 /// [`date_time_is_int`] remembered for the last date text seen. The answer
 /// depends on where the text has digits, not on which digits: a date that
-/// differs from the last one only in digits (the usual case in a log) is
+/// differs from the remembered one only in digits (the usual case in a log) is
 /// answered from memory.
 #[derive(Debug, Default)]
 pub struct IntTimeCache {
     zone_given: bool,
-    last: Vec<u8>,
+    /// The remembered date, eight bytes a word (the last one zero-padded).
+    words: Vec<u64>,
+    /// 0xff at the bytes where it has a digit.
+    digits: Vec<u64>,
+    len: usize,
     answer: bool,
+}
+
+/// Bytes `b` as little-endian words, the last one zero-padded.
+fn words_of(b: &[u8]) -> impl Iterator<Item = u64> + '_ {
+    b.chunks(8).map(|c| {
+        let mut w = [0u8; 8];
+        w[..c.len()].copy_from_slice(c);
+        u64::from_le_bytes(w)
+    })
 }
 
 impl IntTimeCache {
@@ -631,37 +693,55 @@ impl IntTimeCache {
 
     pub fn is_int(&mut self, date: &str) -> bool {
         let b = date.as_bytes();
-        if !b.is_empty() && same_but_digits(b, &self.last) {
-            // Kept current so that the next date differs in as few places.
-            self.last.copy_from_slice(b);
+        if !b.is_empty() && self.same_but_digits(b) {
             return self.answer;
         }
         self.answer = date_time_is_int(date, self.zone_given);
-        self.last.clear();
-        self.last.extend_from_slice(b);
+        self.len = b.len();
+        self.words.clear();
+        self.words.extend(words_of(b));
+        self.digits.clear();
+        self.digits.extend(b.chunks(8).map(|c| {
+            let mut w = [0u8; 8];
+            for (m, x) in w.iter_mut().zip(c) {
+                *m = if x.is_ascii_digit() { 0xff } else { 0 };
+            }
+            u64::from_le_bytes(w)
+        }));
         self.answer
     }
-}
 
-/// Whether `a` and `b` differ only where both have a digit; eight bytes at a
-/// time, as dates of one log mostly share their words.
-fn same_but_digits(a: &[u8], b: &[u8]) -> bool {
-    let same = |x: &[u8], y: &[u8]| {
-        x.iter()
-            .zip(y)
-            .all(|(p, q)| p == q || (p.is_ascii_digit() && q.is_ascii_digit()))
-    };
-    if a.len() != b.len() {
-        return false;
-    }
-    let mut xs = a.chunks_exact(8);
-    let mut ys = b.chunks_exact(8);
-    for (x, y) in (&mut xs).zip(&mut ys) {
-        if x != y && !same(x, y) {
+    /// Whether `b` equals the remembered date except where both have a digit (the
+    /// digit places stay those of the first date remembered: a date that matches
+    /// has its digits exactly there). Per word: the other bytes are equal, and every
+    /// byte under the digit mask is a digit (high nibble 3; low nibble plus 6 does
+    /// not carry into bit 4).
+    fn same_but_digits(&self, b: &[u8]) -> bool {
+        if b.len() != self.len {
             return false;
         }
+        let check = |x: u64, t: u64, m: u64| {
+            ((x ^ t) & !m)
+                | (((x & (0xf0 * LO)) ^ (0x30 * LO)) & m)
+                | (((x & (0x0f * LO)) + 0x06 * LO) & (0x10 * LO) & m)
+        };
+        let mut bad = 0u64;
+        let mut words = b.chunks_exact(8);
+        for ((w, t), m) in (&mut words).zip(&self.words).zip(&self.digits) {
+            let x = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+            bad |= check(x, *t, *m);
+        }
+        let rest = words.remainder();
+        if !rest.is_empty() {
+            let i = b.len() / 8;
+            bad |= check(
+                words_of(rest).next().unwrap_or(0),
+                self.words[i],
+                self.digits[i],
+            );
+        }
+        bad == 0
     }
-    same(xs.remainder(), ys.remainder())
 }
 
 /// Whether the reference holds the time of this date text as an integer: TAI64N
@@ -1060,6 +1140,40 @@ mod tests {
     }
 
     #[test]
+    fn byte_search_finds_every_place() {
+        for len in 0..40 {
+            let base: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+            assert!(!has_byte2(&base, 0, b'<'));
+            for i in 0..len {
+                for c in [0u8, b'<', 0x80, 0xc3, 0x01, 0x3b, 0x3d] {
+                    let mut s = base.clone();
+                    s[i] = c;
+                    assert_eq!(has_byte2(&s, 0, b'<'), c == 0 || c == b'<', "{len} {i} {c}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn digit_masks_accept_digits_only() {
+        // Every byte at every place of a date: accepted exactly when both bytes are
+        // equal or both are digits.
+        let date = "2026-11-19T12:47:36.324016+00:00";
+        let mut cache = IntTimeCache::new(false);
+        cache.is_int(date);
+        for i in 0..date.len() {
+            for c in 0..=255u8 {
+                let mut b = date.as_bytes().to_vec();
+                b[i] = c;
+                let d = date.as_bytes()[i];
+                let want = c == d || (c.is_ascii_digit() && d.is_ascii_digit());
+                assert_eq!(cache.same_but_digits(&b), want, "{i} {c}");
+            }
+        }
+        assert!(!cache.same_but_digits(&date.as_bytes()[1..]));
+    }
+
+    #[test]
     fn integers_and_times_as_core_fmt_prints_them() {
         for n in [
             0u64,
@@ -1070,9 +1184,20 @@ mod tests {
             100,
             101,
             1795092455,
+            99_999_999,
+            100_000_000,
+            100_000_001,
+            999_999_999,
+            1_000_000_000,
+            1_000_000_009,
             9_999_999_999,
+            10_000_000_000,
             u64::MAX,
-        ] {
+        ]
+        .into_iter()
+        // And a spread over every length (a multiplicative sequence).
+        .chain((0..20_000u64).map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (i % 64)))
+        {
             let mut out = Vec::new();
             push_u64(&mut out, n);
             assert_eq!(String::from_utf8(out).unwrap(), n.to_string());
