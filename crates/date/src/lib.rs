@@ -472,7 +472,7 @@ fn build_regex(pcre: &str, utf: bool) -> Result<Regex, pcre2::Error> {
 struct ParsedMemo {
     valid: bool,
     template: usize,
-    /// [`native::Scratch::runs`] of the template when stored (None: the search
+    /// [`native::Scratch::answer`] of the template when stored (None: the search
     /// was not native).
     runs: Option<u64>,
     /// The first field that took part (index into [`Template::fields`]): its
@@ -480,10 +480,9 @@ struct ParsedMemo {
     first: Option<usize>,
     /// Each field's span relative to the origin (None: did not take part).
     spans: Vec<Option<(usize, usize)>>,
-    /// The window's bytes, little-endian words, masked by `care`.
-    words: Vec<u64>,
-    /// 0xff for the bytes of the window that belong to a field.
-    care: Vec<u64>,
+    /// The window's bytes, little-endian words masked by the second value,
+    /// which has 0xff for the bytes that belong to a field.
+    words: Vec<(u64, u64)>,
     parsed: Option<convert::Parsed>,
     /// The last minute resolved from `parsed`, with what it was resolved for
     /// ("now"'s date, `logtimezone`).
@@ -508,11 +507,12 @@ fn word_at(b: &[u8], at: usize) -> u64 {
 }
 
 impl ParsedMemo {
+    #[inline]
     fn same(&self, template: usize, t: &Template, line: &str) -> bool {
         if !self.valid || self.template != template {
             return false;
         }
-        let origin = if t.last_native && self.runs == Some(t.native_scratch.runs) {
+        let origin = if t.last_native && self.runs == Some(t.native_scratch.answer()) {
             // the native memo answered from the search stored here: same spans,
             // possibly all moved by the same amount
             match self.first {
@@ -536,11 +536,20 @@ impl ParsedMemo {
             origin.unwrap_or(0)
         };
         let b = line.as_bytes();
-        self.words
-            .iter()
-            .zip(&self.care)
-            .enumerate()
-            .all(|(k, (&w, &c))| word_at(b, origin + 8 * k) & c == w)
+        match b.get(origin..) {
+            Some(rest) if rest.len() >= 8 * self.words.len() => rest
+                .chunks_exact(8)
+                .zip(&self.words)
+                .all(|(c, &(w, care))| {
+                    u64::from_le_bytes(c.try_into().unwrap_or([0; 8])) & care == w
+                }),
+            // the window runs past the line's end
+            _ => self
+                .words
+                .iter()
+                .enumerate()
+                .all(|(k, &(w, care))| word_at(b, origin + 8 * k) & care == w),
+        }
     }
 
     fn store(
@@ -552,7 +561,6 @@ impl ParsedMemo {
     ) {
         self.spans.clear();
         self.words.clear();
-        self.care.clear();
         self.first = None;
         let mut origin = None;
         let mut end = 0;
@@ -576,19 +584,19 @@ impl ParsedMemo {
         }
         let origin = origin.unwrap_or(0);
         if ok {
-            self.care.resize(end.div_ceil(8), 0);
+            let mut care = vec![0u64; end.div_ceil(8)];
             for &(a, b) in self.spans.iter().flatten() {
                 for p in a..b {
-                    self.care[p / 8] |= 0xff << (8 * (p % 8));
+                    care[p / 8] |= 0xff << (8 * (p % 8));
                 }
             }
-        }
-        let bytes = line.as_bytes();
-        for (k, &c) in self.care.iter().enumerate() {
-            self.words.push(word_at(bytes, origin + 8 * k) & c);
+            let bytes = line.as_bytes();
+            for (k, c) in care.into_iter().enumerate() {
+                self.words.push((word_at(bytes, origin + 8 * k) & c, c));
+            }
         }
         self.template = template;
-        self.runs = t.last_native.then_some(t.native_scratch.runs);
+        self.runs = t.last_native.then_some(t.native_scratch.answer());
         self.parsed = parsed;
         self.minute = None;
         self.valid = ok;
@@ -720,7 +728,8 @@ pub struct DateDetector {
     /// Offset of the last local conversion (glibc's `mktime` guess).
     mktime_offset: Option<i64>,
     /// The fields of the last date converted, read.
-    parsed_memo: ParsedMemo,
+    /// (the last one first, then the one before: two kinds of lines taking turns)
+    parsed_memo: [ParsedMemo; 2],
     /// Tests: compute every time what the caches above keep (see `cache_diff`).
     uncached: bool,
     /// Conversions that reused the parse memo, and the minute (for tests).
@@ -823,7 +832,7 @@ impl DateDetector {
             now_cache: NowCache::default(),
             local_period: [None, None],
             mktime_offset: None,
-            parsed_memo: ParsedMemo::default(),
+            parsed_memo: Default::default(),
             uncached: false,
             cache_hits: [0; 2],
         })
@@ -1059,6 +1068,7 @@ impl DateDetector {
     }
 
     /// Record the winner of a search (hits, position, order); its slot now.
+    #[inline]
     fn win(&mut self, w: Found, l: &Line, now: f64) -> usize {
         let mut i = w.slot;
         let slot = &mut self.order[i];
@@ -1222,9 +1232,18 @@ impl DateDetector {
                 let period = &mut self.local_period;
                 let last = &mut self.mktime_offset;
                 let now_offset = self.now_cache.offset;
-                let memo = &mut self.parsed_memo;
-                let cached = !self.uncached && memo.same(tpl, t, line);
+                let memos = &mut self.parsed_memo;
+                let mut cached = !self.uncached && memos[0].same(tpl, t, line);
+                if !cached && !self.uncached && memos[1].same(tpl, t, line) {
+                    memos.swap(0, 1);
+                    cached = true;
+                }
                 self.cache_hits[0] += u64::from(cached);
+                if !cached {
+                    // the last one becomes the one before, this one takes its place
+                    memos.swap(0, 1);
+                }
+                let memo = &mut memos[0];
                 if !cached {
                     let ampm = match t.ampm {
                         None => AmPm::Absent,
@@ -1239,18 +1258,24 @@ impl DateDetector {
                 }
                 let mut second = None;
                 for &g in &t.seconds {
-                    if let Some(v) = text(t, g) {
+                    if let Some(v) = t.group(g) {
                         second = Some(v);
                     }
                 }
                 let mut local = |n| DateDetector::local_to_utc(period, last, now_offset, zone, n);
                 if self.uncached {
+                    let second = second.map(|(a, b)| &line[a..b]);
                     return memo
                         .parsed?
                         .to_time(second, naive_now, zone.log_offset, &mut local);
                 }
                 let second = match second {
-                    Some(v) => convert::seconds_value(v)?,
+                    Some((a, b)) => match line.as_bytes()[a..b] {
+                        [x, y] if x.is_ascii_digit() && y.is_ascii_digit() => {
+                            i64::from(x - b'0') * 10 + i64::from(y - b'0')
+                        }
+                        _ => convert::seconds_value(&line[a..b])?,
+                    },
                     None => 0,
                 };
                 let parsed = memo.parsed?;

@@ -715,15 +715,17 @@ pub(crate) struct Scratch {
     /// Group values to restore on backtracking.
     undo: Vec<(usize, Option<(usize, usize)>)>,
     /// What the last search read, to answer the next one without running when
-    /// it would read the same (see [`Memo`]).
+    /// it would read the same (see [`Memo`]); its groups are the answer.
     memo: Memo,
+    /// The search before that one (one kind of line often alternates with
+    /// another: access and error lines in one log).
+    older: Memo,
     /// Searches answered by the memo (for tests).
     pub(crate) memo_hits: u64,
-    /// Searches that ran (not answered by the memo): while it stays the same,
-    /// the groups are those of the same run, all moved by the same amount.
-    pub(crate) runs: u64,
-    /// End of the leading run in the line the memo last answered (`caps` and
-    /// the memo's result hold the positions of the line that ran, whose leading
+    /// Searches that ran (not answered by a memo).
+    runs: u64,
+    /// End of the leading run in the line the memo last answered (the memo's
+    /// groups and result hold the positions of the line that ran, whose leading
     /// run ended at `memo.base`).
     at: usize,
 }
@@ -762,6 +764,10 @@ struct Memo {
     /// `sig` by words of 8 bytes, for the quick comparison.
     words: Vec<Word>,
     result: Option<(usize, usize)>,
+    /// The groups of that search.
+    caps: Caps,
+    /// [`Scratch::runs`] when it ran: tells the searches apart.
+    run: u64,
 }
 
 /// 8 compared bytes of the last search (little-endian), and for each the range
@@ -867,12 +873,19 @@ impl Scratch {
     /// Forget the last search (the next one runs).
     pub(crate) fn forget(&mut self) {
         self.memo.valid = false;
+        self.older.valid = false;
+    }
+
+    /// Which search the groups come from: while it stays the same, they are
+    /// those of the same search, all moved by the same amount.
+    pub(crate) fn answer(&self) -> u64 {
+        self.memo.run
     }
 
     /// Span of group `g` of the last successful search.
     #[inline]
     pub(crate) fn group(&self, g: usize) -> Option<(usize, usize)> {
-        let (a, b) = self.caps.get(g).copied().flatten()?;
+        let (a, b) = self.memo.caps.get(g).copied().flatten()?;
         Some((self.shift(a), self.shift(b)))
     }
 
@@ -1034,12 +1047,23 @@ impl Program {
     /// Search `s[from..]` (`s` ASCII) as PCRE2 would; on success `sc` holds
     /// the match (group 0) and the group spans.
     pub(crate) fn search(&self, s: &[u8], from: usize, sc: &mut Scratch) -> Option<(usize, usize)> {
-        if let Some(base) = sc.memo.same(self, s, from) {
+        let mut hit = sc.memo.same(self, s, from);
+        if hit.is_none() {
+            // lines of two kinds taking turns: the search before may fit
+            hit = sc.older.same(self, s, from);
+            if hit.is_some() {
+                std::mem::swap(&mut sc.memo, &mut sc.older);
+            }
+        }
+        if let Some(base) = hit {
             sc.memo_hits += 1;
             // the same match, moved with the end of the leading run
             sc.at = base;
             return sc.memo.result.map(|(a, b)| (sc.shift(a), sc.shift(b)));
         }
+        // the last search becomes the one before; this one is recorded in the
+        // other's place
+        std::mem::swap(&mut sc.memo, &mut sc.older);
         sc.runs += 1;
         if sc.caps.len() != self.groups + 1 {
             sc.caps.resize(self.groups + 1, None);
@@ -1104,6 +1128,8 @@ impl Program {
         m.program = self.id;
         m.len = s.len() - m.base;
         m.result = result;
+        m.caps.clone_from(&sc.caps);
+        m.run = sc.runs;
         m.valid = true;
         result
     }
