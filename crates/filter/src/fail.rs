@@ -10,7 +10,7 @@ use std::sync::Mutex;
 /// (written by the administrator), never from log text, so the table stays small;
 /// it is never freed.
 #[derive(Clone, Copy)]
-pub(crate) struct Key(&'static str);
+pub(crate) struct Key(&'static str, u8);
 
 impl PartialEq for Key {
     fn eq(&self, o: &Key) -> bool {
@@ -27,30 +27,30 @@ impl std::fmt::Debug for Key {
 }
 
 macro_rules! known_keys {
-    ($($id:ident = $name:literal,)*) => {
-        $(pub(crate) static $id: Key = Key($name);)*
+    ($($id:ident = $name:literal @ $n:literal,)*) => {
+        $(pub(crate) static $id: Key = Key($name, $n);)*
         /// The keys the filter itself reads or writes, in the table from the start.
         static KNOWN: &[&Key] = &[$(&$id,)*];
     };
 }
 
 known_keys! {
-    CONTENT = "content",
-    MLFID = "mlfid",
-    NOFAIL = "nofail",
-    MLFGAINED = "mlfgained",
-    MLFFORGET = "mlfforget",
-    MLFPENDING = "mlfpending",
-    USER = "user",
-    USERS = "users",
-    MATCHES = "matches",
-    NOFAIL_MATCHES = "nofail-matches",
-    FID = "fid",
-    IP = "ip",
-    IP4 = "ip4",
-    IP6 = "ip6",
-    DNS = "dns",
-    CIDR = "cidr",
+    CONTENT = "content" @ 0,
+    MLFID = "mlfid" @ 1,
+    NOFAIL = "nofail" @ 2,
+    MLFGAINED = "mlfgained" @ 3,
+    MLFFORGET = "mlfforget" @ 4,
+    MLFPENDING = "mlfpending" @ 5,
+    USER = "user" @ 6,
+    USERS = "users" @ 7,
+    MATCHES = "matches" @ 8,
+    NOFAIL_MATCHES = "nofail-matches" @ 9,
+    FID = "fid" @ 10,
+    IP = "ip" @ 11,
+    IP4 = "ip4" @ 12,
+    IP6 = "ip6" @ 13,
+    DNS = "dns" @ 14,
+    CIDR = "cidr" @ 15,
 }
 
 static TABLE: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
@@ -63,24 +63,35 @@ fn with_table<R>(f: impl FnOnce(&mut Vec<&'static str>) -> R) -> R {
     f(&mut t)
 }
 
+/// Key numbers from this one up share one presence bit (see [`Fail`]).
+const SHARED_BIT: usize = 63;
+
 impl Key {
     /// The key of `name`, added to the table if new (when compiling a regex).
     pub fn intern(name: &str) -> Key {
-        with_table(|t| match t.iter().find(|n| **n == name) {
-            Some(n) => Key(n),
+        with_table(|t| match t.iter().position(|n| *n == name) {
+            Some(i) => Key(t[i], i.min(SHARED_BIT) as u8),
             None => {
                 let n: &'static str = Box::leak(name.to_string().into_boxed_str());
                 t.push(n);
-                Key(n)
+                Key(n, (t.len() - 1).min(SHARED_BIT) as u8)
             }
         })
     }
     /// The key of `name` if some regex or the filter uses it.
     pub fn lookup(name: &str) -> Option<Key> {
-        with_table(|t| t.iter().find(|n| **n == name).map(|n| Key(n)))
+        with_table(|t| {
+            t.iter()
+                .position(|n| *n == name)
+                .map(|i| Key(t[i], i.min(SHARED_BIT) as u8))
+        })
     }
     pub fn as_str(self) -> &'static str {
         self.0
+    }
+    /// The key's presence bit in [`Fail::2`].
+    fn bit(self) -> u64 {
+        1 << self.1
     }
 }
 
@@ -164,16 +175,27 @@ impl Val {
 
 /// Ticket data being built: group name to value, in a small vector (a dozen entries at
 /// most; names are shared with the compiled regex, so building one does not allocate
-/// names).
+/// names). The third field has the presence bit of every key held (keys numbered
+/// from [`SHARED_BIT`] up share the last one): most lookups are of keys that are
+/// absent (`nofail`, `mlfgained`, `fid`, ...), answered without a scan.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Fail(pub(crate) Vec<(Key, Val)>, pub(crate) bool);
+pub(crate) struct Fail(Vec<(Key, Val)>, pub(crate) bool, u64);
 
 impl Fail {
     pub fn new() -> Fail {
-        Fail(Vec::with_capacity(12), false)
+        Fail(Vec::with_capacity(12), false, 0)
     }
     fn pos(&self, k: Key) -> Option<usize> {
+        if self.2 & k.bit() == 0 {
+            return None;
+        }
         self.0.iter().position(|(n, _)| *n == k)
+    }
+    /// Add `k`, which is not there yet (a regex's group names are unique).
+    pub fn push_new(&mut self, k: Key, v: Val) {
+        debug_assert!(self.pos(k).is_none());
+        self.2 |= k.bit();
+        self.0.push((k, v));
     }
     pub fn get(&self, k: Key) -> Option<&Val> {
         self.pos(k).map(|i| &self.0[i].1)
@@ -185,7 +207,7 @@ impl Fail {
     pub fn insert(&mut self, k: Key, v: Val) {
         match self.pos(k) {
             Some(i) => self.0[i].1 = v,
-            None => self.0.push((k, v)),
+            None => self.push_new(k, v),
         }
     }
     /// Whether `k` is set to a true value (Python truthiness).
@@ -197,6 +219,9 @@ impl Fail {
     /// and the last entry takes its place.
     pub fn remove(&mut self, k: Key) -> Option<Val> {
         let i = self.pos(k)?;
+        if usize::from(k.1) < SHARED_BIT {
+            self.2 &= !k.bit();
+        }
         Some(if self.1 {
             self.0.remove(i).1
         } else {
@@ -207,6 +232,7 @@ impl Fail {
     pub fn clear(&mut self) {
         self.0.clear();
         self.1 = false;
+        self.2 = 0;
     }
     /// Overwrite with a copy of every entry of `other` (spans are copied as spans).
     pub fn extend_from(&mut self, other: &Fail) {
@@ -214,6 +240,7 @@ impl Fail {
         if self.0.is_empty() {
             // Names are unique within `other`: no lookups.
             self.0.extend(other.0.iter().cloned());
+            self.2 = other.2;
             return;
         }
         for (k, v) in &other.0 {
@@ -226,7 +253,7 @@ impl Fail {
     }
     /// An owned copy, spans turned into strings.
     pub fn resolved(&self, pbuf: &str, buf: &str) -> Fail {
-        let mut f = Fail(Vec::with_capacity(self.0.len() + 2), self.1);
+        let mut f = Fail(Vec::with_capacity(self.0.len() + 2), self.1, self.2);
         for (k, v) in &self.0 {
             let v = match v {
                 Val::At { .. } => Val::Str(v.text(pbuf, buf).unwrap_or_default().to_string()),
@@ -249,7 +276,7 @@ impl Fail {
                 old.push_str(t);
             }
             Some(old) => *old = Val::Str(t.to_string()),
-            None => self.0.push((k, Val::Str(t.to_string()))),
+            None => self.push_new(k, Val::Str(t.to_string())),
         }
     }
     pub fn entries(&self) -> impl Iterator<Item = &(Key, Val)> {
@@ -285,6 +312,54 @@ pub(crate) fn add_user(fail: &mut Fail, user: Option<&str>) {
             }
             _ => {
                 fail.insert(USERS, Val::Set(BTreeSet::from([u.to_string()])));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_keys_are_numbered_by_their_place_in_the_table() {
+        for (i, k) in KNOWN.iter().enumerate() {
+            assert_eq!(usize::from(k.1), i, "{}", k.0);
+            let l = Key::lookup(k.0).unwrap();
+            assert!(l == **k && l.1 == k.1, "{}", k.0);
+        }
+    }
+
+    /// Lookups answered from the presence bits agree with a scan, keys sharing the
+    /// last bit included, through inserts and removes in both entry orders.
+    #[test]
+    fn presence_bits_agree_with_the_entries() {
+        let keys: Vec<Key> = (0..80)
+            .map(|i| Key::intern(&format!("presence_test_{i}")))
+            .chain(KNOWN.iter().map(|k| **k))
+            .collect();
+        for ordered in [false, true] {
+            let mut f = Fail::new();
+            f.1 = ordered;
+            let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+            for step in 0..5_000 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let k = keys[(x % keys.len() as u64) as usize];
+                if x & (1 << 40) == 0 {
+                    f.insert(k, Val::Int(step));
+                } else {
+                    f.remove(k);
+                }
+                for k in &keys {
+                    let scan = f.0.iter().find(|(n, _)| n == k).map(|(_, v)| v);
+                    assert_eq!(f.get(*k), scan, "{k:?} after step {step}");
+                }
+                if step % 97 == 0 {
+                    f.clear();
+                    f.1 = ordered;
+                }
             }
         }
     }

@@ -1011,12 +1011,18 @@ impl Filter {
                     }
                     pre_ready = true;
                 }
-                let mut grp = std::mem::take(&mut self.scr_grp);
-                self.fail[idx].groups_into(buf, None, false, &mut grp);
                 fail.clear();
                 fail.extend_from(&self.scr_pre);
-                fail.extend_from(&grp);
-                self.scr_grp = grp;
+                let fr = &self.fail[idx];
+                if fr.completes_groups() {
+                    // `alt_`/`tuple_` groups are completed from the failregex's own.
+                    let mut grp = std::mem::take(&mut self.scr_grp);
+                    fr.groups_into(buf, None, false, &mut grp);
+                    fail.extend_from(&grp);
+                    self.scr_grp = grp;
+                } else {
+                    fr.groups_onto(buf, &mut fail);
+                }
             } else {
                 self.fail[idx].groups_into(buf, None, false, &mut fail);
             }
@@ -1061,7 +1067,6 @@ impl Filter {
     /// `mlfid`: the connection id when the entry went through the mlfid cache;
     /// `scratch`: the line's entry (spans of `pbuf`/`buf`), for [`Slot::Scratch`].
     #[allow(clippy::too_many_arguments)]
-    #[inline(never)]
     fn report(
         &mut self,
         idx: usize,
@@ -1290,7 +1295,6 @@ impl Filter {
     /// fail2ban's per-`mlfid` merge: the cached entry of the connection absorbs the
     /// new groups; nofail/gained/forget flags decide what is reported. The entry
     /// stays in the cache ([`Slot::Cached`]) or, forgotten, is handed back.
-    #[inline(never)]
     fn merge_failure(
         &mut self,
         mlfid: &str,
@@ -1487,7 +1491,6 @@ fn has_tag(s: &str) -> bool {
 /// Write the ticket data of `fail` (texts read in `bufs` where they are spans) into
 /// `out`, a failure whose `fid` is set: `data`, `matches` and `ordered` are
 /// overwritten in place, their strings reused.
-#[inline(never)]
 fn fill_failure(out: &mut Failure, fail: &Fail, bufs: (&str, &str), keep: &Keep) {
     out.kind = if fail.truthy(fail::NOFAIL) {
         FailureKind::NoFail

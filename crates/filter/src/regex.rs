@@ -344,15 +344,15 @@ impl Compiled {
             }
             match self.span(*i).filter(|&(s, e)| buf.get(s..e).is_some()) {
                 // Names are unique within one regex: push without a lookup.
-                Some((s, e)) => f.0.push((
+                Some((s, e)) => f.push_new(
                     *n,
                     Val::At {
                         pref,
                         s: s as u32,
                         e: e as u32,
                     },
-                )),
-                None if self.keep_none[gi] => f.0.push((*n, Val::None)),
+                ),
+                None if self.keep_none[gi] => f.push_new(*n, Val::None),
                 None => {}
             }
         }
@@ -376,6 +376,33 @@ impl Compiled {
                 _ => vec![None, v],
             };
             f.insert(*n, Val::Tuple(t));
+        }
+    }
+
+    /// Whether the groups of a match are completed from others (`alt_`, `tuple_`).
+    pub fn completes_groups(&self) -> bool {
+        !self.alt.is_empty() || !self.tuple.is_empty()
+    }
+
+    /// The groups of the last match written over `f` (the prefregex's groups): what
+    /// [`Compiled::groups_into`] followed by [`Fail::extend_from`] gives, for a regex
+    /// without `alt_`/`tuple_` groups (see [`Compiled::completes_groups`]).
+    pub fn groups_onto(&self, buf: &str, f: &mut Fail) {
+        debug_assert!(!self.completes_groups());
+        f.1 |= self.ordered;
+        for (gi, (i, n)) in self.groups.iter().enumerate() {
+            match self.span(*i).filter(|&(s, e)| buf.get(s..e).is_some()) {
+                Some((s, e)) => f.insert(
+                    *n,
+                    Val::At {
+                        pref: false,
+                        s: s as u32,
+                        e: e as u32,
+                    },
+                ),
+                None if self.keep_none[gi] => f.insert(*n, Val::None),
+                None => {}
+            }
         }
     }
 

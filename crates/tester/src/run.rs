@@ -446,9 +446,11 @@ fn process(
         buf: Vec::new(),
         int_time: IntTimeCache::new(zone_given),
         last_date: (Vec::new(), f64::NAN),
-        res: LineResult::default(),
     };
-    let read = read_source(&mut source, &mut lines, &mut progress, out, err);
+    // The filter's result, handed back line after line so that its storage is
+    // reused ([`Filter::process_line_into`]).
+    let mut res = LineResult::default();
+    let read = read_source(&mut source, &mut lines, &mut res, &mut progress, out, err);
     // What was printed so far goes out even when reading failed.
     let flushed = out.write_all(&lines.buf).map_err(Error::Output);
     let (ambiguous, regex_errors) = (lines.ambiguous, lines.regex_errors);
@@ -494,16 +496,17 @@ fn process(
 fn read_source(
     source: &mut Source,
     lines: &mut Lines,
+    res: &mut LineResult,
     progress: &mut Progress,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<(), Error> {
     match source {
-        Source::File(r) => read_file(r, lines, progress, out, err),
-        Source::Stdin(r) => read_file(r, lines, progress, out, err),
+        Source::File(r) => read_file(r, lines, res, progress, out, err),
+        Source::Stdin(r) => read_file(r, lines, res, progress, out, err),
         Source::Literal(it) => {
             for l in it {
-                lines.line(l.trim_end_matches(['\r', '\n']), None, out, err)?;
+                lines.line(l.trim_end_matches(['\r', '\n']), None, res, out, err)?;
             }
             Ok(())
         }
@@ -515,7 +518,7 @@ fn read_source(
                         .duration_since(UNIX_EPOCH)
                         .map(|d| d.as_secs_f64())
                         .unwrap_or(0.0);
-                    lines.line(&e.line, Some(t), out, err)?;
+                    lines.line(&e.line, Some(t), res, out, err)?;
                 }
                 Ok(None) => return Ok(()),
                 Err(e) => return Err(Error::Journal(e.to_string())),
@@ -528,6 +531,7 @@ fn read_source(
 fn read_file<R: io::Read>(
     r: &mut LineReader<R>,
     lines: &mut Lines,
+    res: &mut LineResult,
     progress: &mut Progress,
     out: &mut dyn Write,
     err: &mut dyn Write,
@@ -544,7 +548,7 @@ fn read_file<R: io::Read>(
             }
         };
         for line in chunk_lines(chunk) {
-            lines.line(line, None, out, err)?;
+            lines.line(line, None, res, out, err)?;
         }
         progress.tick(r.bytes_read(), lines.line_no);
     }
@@ -565,28 +569,12 @@ struct Lines<'a> {
     int_time: IntTimeCache,
     /// The text and time of the last date found (`-o`).
     last_date: (Vec<u8>, f64),
-    /// The filter's result, handed back line after line so that its storage is
-    /// reused ([`Filter::process_line_into`]).
-    res: LineResult,
 }
 
 impl Lines<'_> {
     /// One log line (`entry_time`: a journal entry's time).
+    /// `res` is the filter's result storage, reused from line to line.
     fn line(
-        &mut self,
-        line: &str,
-        entry_time: Option<f64>,
-        out: &mut dyn Write,
-        err: &mut dyn Write,
-    ) -> Result<(), Error> {
-        let mut res = std::mem::take(&mut self.res);
-        let r = self.line_into(line, entry_time, &mut res, out, err);
-        self.res = res;
-        r
-    }
-
-    /// [`Lines::line`] with the result storage `res` to fill.
-    fn line_into(
         &mut self,
         line: &str,
         entry_time: Option<f64>,
