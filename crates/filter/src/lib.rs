@@ -271,9 +271,99 @@ fn ipaddr_into(text: &str, cidr: Cidr, out: &mut String) {
         // masks it.
         Cidr::Unspec | Cidr::Fam(_) if is_plain_ipv4(text) => out.push_str(text),
         Cidr::Len(l) if !(0..32).contains(&l) && is_plain_ipv4(text) => out.push_str(text),
+        // An IPv6 address without brackets, zone or prefix: formatted here, as
+        // `addr::canonical` does, without `core::fmt`.
+        Cidr::Unspec | Cidr::Fam(Family::V6 | Family::Any) if push_ipv6(text, out) => {}
         Cidr::Unspec => out.push_str(&addr::canonical_any(text)),
         Cidr::Fam(f) => out.push_str(&addr::canonical(text, f, None)),
         Cidr::Len(l) => out.push_str(&addr::canonical(text, Family::Any, Some(l))),
+    }
+}
+
+/// Append the canonical form of IPv6 address text `s` (as `addr::canonical` gives
+/// it without a prefix length: IPv4-mapped as IPv4, IPv4-compatible as `::a.b.c.d`,
+/// the longest run of two or more zero groups, the first of equals, as `::`,
+/// lowercase hex). False, with nothing appended, when `s` is no plain IPv6 address.
+fn push_ipv6(s: &str, out: &mut String) -> bool {
+    if !s.contains(':') {
+        return false;
+    }
+    let Ok(a) = s.parse::<std::net::Ipv6Addr>() else {
+        return false;
+    };
+    let seg = a.segments();
+    let dotted = |out: &mut String, o: [u8; 4]| {
+        for (i, b) in o.iter().enumerate() {
+            if i > 0 {
+                out.push('.');
+            }
+            push_dec(out, *b);
+        }
+    };
+    if let Some(v4) = a.to_ipv4_mapped() {
+        dotted(out, v4.octets());
+        return true;
+    }
+    if seg[..6].iter().all(|&w| w == 0) && seg[6] != 0 {
+        out.push_str("::");
+        let o = a.octets();
+        dotted(out, [o[12], o[13], o[14], o[15]]);
+        return true;
+    }
+    // The longest run of zero groups (the first of equal ones).
+    let (mut best, mut best_len, mut cur, mut cur_len) = (0, 0, 0, 0);
+    for (i, &w) in seg.iter().enumerate() {
+        if w == 0 {
+            if cur_len == 0 {
+                cur = i;
+            }
+            cur_len += 1;
+            if cur_len > best_len {
+                (best, best_len) = (cur, cur_len);
+            }
+        } else {
+            cur_len = 0;
+        }
+    }
+    let groups = |out: &mut String, ws: &[u16]| {
+        for (i, &w) in ws.iter().enumerate() {
+            if i > 0 {
+                out.push(':');
+            }
+            push_hex(out, w);
+        }
+    };
+    if best_len > 1 {
+        groups(out, &seg[..best]);
+        out.push_str("::");
+        groups(out, &seg[best + best_len..]);
+    } else {
+        groups(out, &seg);
+    }
+    true
+}
+
+/// `b` in decimal.
+fn push_dec(out: &mut String, b: u8) {
+    if b >= 100 {
+        out.push(char::from(b'0' + b / 100));
+    }
+    if b >= 10 {
+        out.push(char::from(b'0' + b / 10 % 10));
+    }
+    out.push(char::from(b'0' + b % 10));
+}
+
+/// `w` in lowercase hex without leading zeros.
+fn push_hex(out: &mut String, w: u16) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut started = false;
+    for shift in [12, 8, 4, 0] {
+        let d = (w >> shift) & 0xf;
+        if d != 0 || started || shift == 0 {
+            out.push(char::from(HEX[usize::from(d)]));
+            started = true;
+        }
     }
 }
 

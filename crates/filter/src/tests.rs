@@ -535,3 +535,79 @@ fn reused_results_equal_fresh_ones() {
         "{lines_seen} lines, {failures} failures"
     );
 }
+
+/// The IPv6 ids formatted without `core::fmt` are those `addr::canonical` gives:
+/// random addresses rich in zero groups, IPv4-mapped and -compatible ones, and
+/// text that is no address.
+#[test]
+fn ipv6_ids_agree_with_canonical() {
+    let mut x: u64 = 0x1234_5678_9abc_def1;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut texts: Vec<String> = [
+        "::",
+        "::1",
+        "1::",
+        "::ffff:192.0.2.1",
+        "::ffff:c000:0201",
+        "::102:304",
+        "0:0:0:0:0:0:1.2.3.4",
+        "2001:DB8:0:0::1",
+        "1:0:0:2:0:0:0:3",
+        "1:0:0:2:0:0:3:4",
+        "fe80::1%eth0",
+        "[::1]",
+        "::1/64",
+        "1.2.3.4",
+        "not:an:address",
+        "1:2:3:4:5:6:7:8:9",
+        "abcd:ef01:2345:6789:abcd:ef01:2345:6789",
+        "0:1:0:1:0:1:0:1",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    for _ in 0..20_000 {
+        let r = next();
+        let seg: Vec<u16> = (0..8)
+            .map(|i| {
+                let v = (next() & 0xffff) as u16;
+                // Mostly zero groups, some small, some full.
+                match (r >> (i * 3)) & 7 {
+                    0..=3 => 0,
+                    4 => v & 0xf,
+                    5 => v & 0xff,
+                    _ => v,
+                }
+            })
+            .collect();
+        let a = std::net::Ipv6Addr::new(
+            seg[0], seg[1], seg[2], seg[3], seg[4], seg[5], seg[6], seg[7],
+        );
+        // Written as `Display` does, and in full with upper case.
+        texts.push(a.to_string());
+        texts.push(
+            seg.iter()
+                .map(|w| format!("{w:X}"))
+                .collect::<Vec<_>>()
+                .join(":"),
+        );
+    }
+    for t in &texts {
+        for (cidr, fam) in [
+            (Cidr::Fam(Family::V6), Family::V6),
+            (Cidr::Fam(Family::Any), Family::Any),
+        ] {
+            let mut got = String::new();
+            ipaddr_into(t, cidr, &mut got);
+            assert_eq!(got, addr::canonical(t, fam, None), "{t}");
+        }
+        let mut got = String::new();
+        ipaddr_into(t, Cidr::Unspec, &mut got);
+        assert_eq!(got, addr::canonical_any(t), "{t}");
+    }
+}
