@@ -54,6 +54,8 @@ mod mlfid;
 mod prefilter;
 mod prune;
 mod regex;
+#[cfg(test)]
+mod stock;
 pub mod tags;
 pub mod translate;
 

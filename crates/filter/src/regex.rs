@@ -552,33 +552,11 @@ mod tests {
     /// after the first `: ` (where anchored failregexes begin).
     #[test]
     fn shortcuts_agree_with_plain_pcre2() {
-        let confdir = std::path::Path::new("/etc/fail2ban");
-        let logs = std::path::Path::new("/usr/lib/python3/dist-packages/fail2ban/tests/files/logs");
-        if !confdir.join("filter.d").is_dir() || !logs.is_dir() {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "fail2ban is not installed"
-            );
-            eprintln!("SKIPPED: fail2ban's filters or sample logs not installed");
+        let Some((confdir, logs)) = crate::stock::reference() else {
             return;
-        }
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let corpus = std::fs::read_to_string(root.join("tests/hostile/corpus.jsonl"))
-            .expect("hostile corpus");
-        let corpus: Vec<(String, String)> = corpus
-            .lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .map(|v| {
-                let s = |k: &str| v[k].as_str().unwrap_or_default().to_string();
-                (s("filter"), s("line"))
-            })
-            .collect();
-        let mut names: Vec<String> = std::fs::read_dir(confdir.join("filter.d"))
-            .unwrap()
-            .filter_map(|e| e.ok()?.file_name().into_string().ok())
-            .filter_map(|n| n.strip_suffix(".conf").map(str::to_string))
-            .collect();
-        names.sort();
+        };
+        let corpus = crate::stock::hostile_corpus();
+        let names = crate::stock::filter_names(confdir);
         let (mut searches, mut matches) = (0usize, 0usize);
         for name in names {
             let Ok(def) = bailiff_config::read_filter(confdir, &name, &[]) else {
@@ -655,33 +633,11 @@ mod tests {
     /// plans with every cut the analysis can justify ([`Plan::every`]).
     #[test]
     fn pruned_variants_agree_with_plain_pcre2() {
-        let confdir = std::path::Path::new("/etc/fail2ban");
-        let logs = std::path::Path::new("/usr/lib/python3/dist-packages/fail2ban/tests/files/logs");
-        if !confdir.join("filter.d").is_dir() || !logs.is_dir() {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "fail2ban is not installed"
-            );
-            eprintln!("SKIPPED: fail2ban's filters or sample logs not installed");
+        let Some((confdir, logs)) = crate::stock::reference() else {
             return;
-        }
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let corpus = std::fs::read_to_string(root.join("tests/hostile/corpus.jsonl"))
-            .expect("hostile corpus");
-        let corpus: Vec<(String, String)> = corpus
-            .lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .map(|v| {
-                let s = |k: &str| v[k].as_str().unwrap_or_default().to_string();
-                (s("filter"), s("line"))
-            })
-            .collect();
-        let mut names: Vec<String> = std::fs::read_dir(confdir.join("filter.d"))
-            .unwrap()
-            .filter_map(|e| e.ok()?.file_name().into_string().ok())
-            .filter_map(|n| n.strip_suffix(".conf").map(str::to_string))
-            .collect();
-        names.sort();
+        };
+        let corpus = crate::stock::hostile_corpus();
+        let names = crate::stock::filter_names(confdir);
         let cases = names.iter().map(|n| (n.clone(), Vec::new())).chain(
             ["ddos", "extra", "aggressive"].map(|m| {
                 (

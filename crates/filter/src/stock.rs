@@ -1,0 +1,46 @@
+//! Test support: the installed fail2ban reference (stock filters, sample logs) and
+//! the repository's hostile corpus, for the unit tests that sweep every stock filter.
+
+use std::path::Path;
+
+/// The stock configuration and sample-log directories, or None (after saying so
+/// loudly) when fail2ban is not installed; under `CI=true` their absence fails.
+pub(crate) fn reference() -> Option<(&'static Path, &'static Path)> {
+    let confdir = Path::new("/etc/fail2ban");
+    let logs = Path::new("/usr/lib/python3/dist-packages/fail2ban/tests/files/logs");
+    if confdir.join("filter.d").is_dir() && logs.is_dir() {
+        return Some((confdir, logs));
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "fail2ban is not installed"
+    );
+    eprintln!("SKIPPED: fail2ban's filters or sample logs not installed");
+    None
+}
+
+/// The names of the filters in `confdir/filter.d`, sorted.
+pub(crate) fn filter_names(confdir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(confdir.join("filter.d"))
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter_map(|n| n.strip_suffix(".conf").map(str::to_string))
+        .collect();
+    names.sort();
+    names
+}
+
+/// The hostile corpus (`tests/hostile/corpus.jsonl`): (filter, line) pairs.
+pub(crate) fn hostile_corpus() -> Vec<(String, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let corpus =
+        std::fs::read_to_string(root.join("tests/hostile/corpus.jsonl")).expect("hostile corpus");
+    corpus
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .map(|v| {
+            let s = |k: &str| v[k].as_str().unwrap_or_default().to_string();
+            (s("filter"), s("line"))
+        })
+        .collect()
+}
