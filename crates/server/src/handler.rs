@@ -240,16 +240,16 @@ impl Handler for Control {
                     let reports = if jail == "--all" {
                         let rts: Vec<Arc<JailRt>> = lock(&d.jails).values().cloned().collect();
                         rts.iter()
-                            .map(|r| health_report(r, &d.health_thresholds))
+                            .map(|r| health_report(r, &d.health_thresholds()))
                             .collect()
                     } else {
-                        vec![health_report(&*self.jail(&jail)?, &d.health_thresholds)]
+                        vec![health_report(&*self.jail(&jail)?, &d.health_thresholds())]
                     };
                     return Ok(health_reply(reports, json));
                 }
                 let rt = self.jail(&jail)?;
                 let flavor = Flavor::parse(&jail, flavor.as_deref());
-                Ok(jail_status(&rt, &d.health_thresholds, flavor))
+                Ok(jail_status(&rt, &d.health_thresholds(), flavor))
             }
             Command::Reload {
                 jail,

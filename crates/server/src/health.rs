@@ -220,7 +220,7 @@ struct Mark {
 /// Start the `health-journal` thread (nothing when `health_journal_check = 0`, or
 /// when libsystemd is missing: then there is no journal to compare with).
 pub fn spawn_journal_check(d: &Arc<Daemon>) {
-    let jc = d.health_journal.clone();
+    let jc = d.health_journal();
     if jc.every.is_zero() {
         return;
     }

@@ -645,7 +645,7 @@ impl JailRt {
         // not wait for it between two jobs.
         let mut unfed: Vec<Outcomes> = Vec::new();
         loop {
-            let until_check = d.health_check_every.saturating_sub(last_check.elapsed());
+            let until_check = d.health_check_every().saturating_sub(last_check.elapsed());
             match self.queue.take(until_check) {
                 Taken::Jobs(jobs) => {
                     for (seq, job) in jobs {

@@ -127,14 +127,9 @@ pub struct Daemon {
     pub store: Mutex<Option<Store>>,
     pub settings: Mutex<Settings>,
     pub jails: Mutex<BTreeMap<String, Arc<JailRt>>>,
-    /// When health warnings fire (`health_source_down` in fail2ban.conf).
-    pub health_thresholds: bailiff_health::Thresholds,
-    /// How often each jail compares its native nftables sets with its bans
-    /// (`health_firewall_check`, 60 s by default).
-    pub health_check_every: Duration,
-    /// The journal cross-check of file jails (`health_journal_check`,
-    /// `health_journal_files`).
-    pub health_journal: health::JournalCheck,
+    /// bailiff's own options from fail2ban.conf (`metrics`, `health_*`), as read at
+    /// start and re-read by a full [`Daemon::reload`].
+    options: Mutex<BailiffOptions>,
     sched: Mutex<bool>,
     sched_cv: Condvar,
     quit: AtomicBool,
@@ -243,6 +238,48 @@ impl Daemon {
         }
     }
 
+    /// When health warnings fire (`health_source_down` and the other thresholds).
+    pub fn health_thresholds(&self) -> bailiff_health::Thresholds {
+        lock(&self.options).thresholds.clone()
+    }
+
+    /// How often each jail compares its native nftables sets with its bans
+    /// (`health_firewall_check`, 60 s by default).
+    pub fn health_check_every(&self) -> Duration {
+        lock(&self.options).firewall_check
+    }
+
+    /// The journal cross-check of file jails (`health_journal_check`,
+    /// `health_journal_files`), as read at start: its thread is started then.
+    pub fn health_journal(&self) -> health::JournalCheck {
+        lock(&self.options).journal_check.clone()
+    }
+
+    /// Apply options re-read on reload. The thresholds and the firewall-check
+    /// interval take effect at once; the metrics address and the journal
+    /// cross-check are set up at start only, so a change to them is logged as
+    /// needing a restart and the running ones are kept.
+    fn set_options(&self, new: BailiffOptions) {
+        let mut cur = lock(&self.options);
+        if new.metrics != cur.metrics {
+            crate::log!(
+                Level::Warning,
+                "fail2ban.server",
+                "metrics = {:?}: a changed metrics address takes effect after a restart",
+                new.metrics.as_deref().unwrap_or("")
+            );
+        }
+        if new.journal_check != cur.journal_check {
+            crate::log!(
+                Level::Warning,
+                "fail2ban.server",
+                "health_journal_check / health_journal_files: changes take effect after a restart"
+            );
+        }
+        cur.thresholds = new.thresholds;
+        cur.firewall_check = new.firewall_check;
+    }
+
     /// Re-read the configuration. Jails whose configuration is unchanged keep running
     /// (counters and bans intact) unless `restart`; changed ones are updated in place
     /// when their log source and actions are the same, else restarted (their bans come
@@ -254,6 +291,11 @@ impl Daemon {
         unban: bool,
     ) -> Result<(), String> {
         crate::log!(Level::Info, "fail2ban.server", "Reload configuration");
+        if only.is_none() {
+            // A bad value is an error of the whole reload; the old options stay.
+            let new = BailiffOptions::read(&self.confdir).map_err(|e| e.to_string())?;
+            self.set_options(new);
+        }
         let cfg = bailiff_config::load(&self.confdir).map_err(|e| e.to_string())?;
         for (name, err) in &cfg.skipped {
             crate::log!(
@@ -548,9 +590,7 @@ pub fn run(opts: ServerOptions) -> Result<(), ServerError> {
     }
     let extra = BailiffOptions::read(&opts.confdir)?;
     let d = Arc::new(Daemon {
-        health_thresholds: extra.thresholds.clone(),
-        health_check_every: extra.firewall_check,
-        health_journal: extra.journal_check.clone(),
+        options: Mutex::new(extra.clone()),
         confdir: opts.confdir.clone(),
         host: HostNames::local(),
         self_ips: jail::self_ips(),
@@ -708,7 +748,7 @@ fn start_metrics(
         bailiff_health::render_metrics(
             healths.iter().map(|(n, h)| (n.as_str(), h)),
             now(),
-            &d.health_thresholds,
+            &d.health_thresholds(),
         )
     };
     let server = bailiff_health::MetricsServer::bind(addr, Arc::new(render))
