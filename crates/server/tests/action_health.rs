@@ -5,28 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use bailiff_control::Value;
 use common::{stamp, wait_for, Env};
-
-fn health(env: &Env) -> (i64, String) {
-    let v = env.ok(&["status", "test", "health"]);
-    let Value::List(items) = &v else {
-        panic!("not a list: {v:?}")
-    };
-    let field = |name: &str| {
-        items
-            .iter()
-            .find_map(|p| match p {
-                Value::Tuple(kv) if kv[0].as_str() == Some(name) => Some(kv[1].clone()),
-                _ => None,
-            })
-            .unwrap_or_else(|| panic!("no {name} in {v:?}"))
-    };
-    (
-        field("code").as_i64().unwrap(),
-        field("text").as_str().unwrap().to_string(),
-    )
-}
 
 #[test]
 fn failing_ban_command_is_reported() {
@@ -38,7 +17,7 @@ fn failing_ban_command_is_reported() {
     )
     .unwrap();
     env.start();
-    assert_eq!(health(&env).0, 0, "{}", health(&env).1);
+    assert_eq!(env.health("test").0, 0, "{}", env.health("test").1);
     for _ in 0..2 {
         env.append(&format!(
             "{} sshd[1]: Failed password for root from 192.0.2.8 port 22\n",
@@ -49,9 +28,9 @@ fn failing_ban_command_is_reported() {
         env.log().contains("Ban 192.0.2.8")
     });
     wait_for("action-failing", Duration::from_secs(20), || {
-        health(&env).0 == 1
+        env.health("test").0 == 1
     });
-    let (_, text) = health(&env);
+    let (_, text) = env.health("test");
     assert!(text.contains("action-failing"), "{text}");
     assert!(text.contains("record"), "{text}");
     eprintln!("{text}");

@@ -6,29 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use bailiff_control::Value;
 use common::{stamp, wait_for, Env};
-
-/// `(code, text)` of the health reply.
-fn health(env: &Env, jail: &str) -> (i64, String) {
-    let v = env.ok(&["status", jail, "health"]);
-    let Value::List(items) = &v else {
-        panic!("not a list: {v:?}")
-    };
-    let field = |name: &str| {
-        items
-            .iter()
-            .find_map(|p| match p {
-                Value::Tuple(kv) if kv[0].as_str() == Some(name) => Some(kv[1].clone()),
-                _ => None,
-            })
-            .unwrap_or_else(|| panic!("no {name} in {v:?}"))
-    };
-    (
-        field("code").as_i64().unwrap(),
-        field("text").as_str().unwrap().to_string(),
-    )
-}
 
 #[test]
 fn deleted_log_makes_the_jail_unhealthy_until_it_is_back() {
@@ -38,20 +16,20 @@ fn deleted_log_makes_the_jail_unhealthy_until_it_is_back() {
         "health_source_down = 2",
     );
     env.start();
-    let (code, text) = health(&env, "--all");
+    let (code, text) = env.health("--all");
     assert_eq!(code, 0, "{text}");
     assert!(text.contains("test: ok"), "{text}");
 
     std::fs::remove_file(env.path("auth.log")).unwrap();
     wait_for("source-down", Duration::from_secs(30), || {
-        health(&env, "--all").0 == 1
+        env.health("--all").0 == 1
     });
-    let (_, text) = health(&env, "--all");
+    let (_, text) = env.health("--all");
     assert!(text.contains("test: UNHEALTHY"), "{text}");
     assert!(text.contains("source-down"), "{text}");
     assert!(text.contains("auth.log"), "{text}");
     // One jail by name says the same.
-    let (code, one) = health(&env, "test");
+    let (code, one) = env.health("test");
     assert_eq!(code, 1, "{one}");
     // status JAIL carries the Health branch after fail2ban's fields.
     let status = env.status_text();
@@ -67,12 +45,12 @@ fn deleted_log_makes_the_jail_unhealthy_until_it_is_back() {
         stamp()
     ));
     wait_for("healthy again", Duration::from_secs(30), || {
-        health(&env, "--all").0 == 0
+        env.health("--all").0 == 0
     });
     wait_for("the new file read", Duration::from_secs(30), || {
         env.log().contains("Found 192.0.2.1")
     });
-    let (_, text) = health(&env, "--all");
+    let (_, text) = env.health("--all");
     assert!(!text.contains("source-down"), "{text}");
 
     // A log path added over the socket that does not exist counts too; removing it
@@ -83,13 +61,13 @@ fn deleted_log_makes_the_jail_unhealthy_until_it_is_back() {
         "source-down of the added path",
         Duration::from_secs(30),
         || {
-            let (code, text) = health(&env, "--all");
+            let (code, text) = env.health("--all");
             code == 1 && text.contains("gone.log")
         },
     );
     env.ok(&["set", "test", "dellogpath", &gone]);
     wait_for("healthy after dellogpath", Duration::from_secs(30), || {
-        health(&env, "--all").0 == 0
+        env.health("--all").0 == 0
     });
     env.stop();
 }

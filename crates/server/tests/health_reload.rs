@@ -10,27 +10,6 @@ use std::time::Duration;
 use bailiff_control::Value;
 use common::{wait_for, Env};
 
-/// `(code, text)` of the health reply.
-fn health(env: &Env, jail: &str) -> (i64, String) {
-    let v = env.ok(&["status", jail, "health"]);
-    let Value::List(items) = &v else {
-        panic!("not a list: {v:?}")
-    };
-    let field = |name: &str| {
-        items
-            .iter()
-            .find_map(|p| match p {
-                Value::Tuple(kv) if kv[0].as_str() == Some(name) => Some(kv[1].clone()),
-                _ => None,
-            })
-            .unwrap_or_else(|| panic!("no {name} in {v:?}"))
-    };
-    (
-        field("code").as_i64().unwrap(),
-        field("text").as_str().unwrap().to_string(),
-    )
-}
-
 /// `reload --all` as fail2ban-client sends it (no options, no configuration stream).
 fn reload_all(env: &Env) -> Option<bailiff_control::Reply> {
     let mut c =
@@ -57,7 +36,7 @@ fn reload_applies_new_health_options_and_keeps_them_on_a_bad_value() {
     std::fs::remove_file(env.path("auth.log")).unwrap();
     // Missing for longer than the new threshold, far less than the old one.
     std::thread::sleep(Duration::from_secs(3));
-    let (code, text) = health(&env, "--all");
+    let (code, text) = env.health("--all");
     assert_eq!(code, 0, "an hour's threshold, yet: {text}");
 
     let conf = env.path("conf/fail2ban.conf");
@@ -74,7 +53,7 @@ fn reload_applies_new_health_options_and_keeps_them_on_a_bad_value() {
     wait_for(
         "source-down under the reloaded threshold",
         Duration::from_secs(30),
-        || health(&env, "--all").0 == 1,
+        || env.health("--all").0 == 1,
     );
 
     // A value that is no time: the reload is refused, naming the option, and the
@@ -91,7 +70,7 @@ fn reload_applies_new_health_options_and_keeps_them_on_a_bad_value() {
         }
         r => panic!("reload with a bad health_source_down: {r:?}"),
     }
-    let (code, text) = health(&env, "--all");
+    let (code, text) = env.health("--all");
     assert_eq!(code, 1, "{text}");
     assert!(text.contains("source-down"), "{text}");
     env.stop();

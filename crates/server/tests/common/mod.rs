@@ -92,6 +92,28 @@ impl Env {
         }
     }
 
+    /// `(code, text)` of `status JAIL health` (JAIL: a name or `--all`), the request
+    /// behind `bailiff client health`.
+    pub fn health(&self, jail: &str) -> (i64, String) {
+        let v = self.ok(&["status", jail, "health"]);
+        let Value::List(items) = &v else {
+            panic!("not a list: {v:?}")
+        };
+        let field = |name: &str| {
+            items
+                .iter()
+                .find_map(|p| match p {
+                    Value::Tuple(kv) if kv[0].as_str() == Some(name) => Some(kv[1].clone()),
+                    _ => None,
+                })
+                .unwrap_or_else(|| panic!("no {name} in {v:?}"))
+        };
+        (
+            field("code").as_i64().unwrap(),
+            field("text").as_str().unwrap().to_string(),
+        )
+    }
+
     /// `status test` as the client prints it.
     pub fn status_text(&self) -> String {
         let v = self.ok(&["status", "test"]);
