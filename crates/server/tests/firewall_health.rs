@@ -11,28 +11,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use bailiff_control::Value;
 use common::{stamp, wait_for, Env};
-
-fn health(env: &Env) -> (i64, String) {
-    let v = env.ok(&["status", "test", "health"]);
-    let Value::List(items) = &v else {
-        panic!("not a list: {v:?}")
-    };
-    let field = |name: &str| {
-        items
-            .iter()
-            .find_map(|p| match p {
-                Value::Tuple(kv) if kv[0].as_str() == Some(name) => Some(kv[1].clone()),
-                _ => None,
-            })
-            .unwrap_or_else(|| panic!("no {name} in {v:?}"))
-    };
-    (
-        field("code").as_i64().unwrap(),
-        field("text").as_str().unwrap().to_string(),
-    )
-}
 
 fn nft(args: &[&str]) -> (bool, String) {
     let out = Command::new("nft").args(args).output().unwrap();
@@ -91,7 +70,7 @@ fn ban_removed_from_the_kernel_set_is_repaired() {
     });
     // A check runs every second: still healthy with the ban in place.
     std::thread::sleep(Duration::from_millis(2500));
-    let (code, text) = health(&env);
+    let (code, text) = env.health("test");
     assert_eq!(code, 0, "{text}");
     let (ok, _) = nft(&[
         "delete",
@@ -112,7 +91,7 @@ fn ban_removed_from_the_kernel_set_is_repaired() {
             "firewall check: 1 recorded ban(s) missing (192.0.2.201); repaired: 1 ban(s) restored",
         )
     });
-    let (code, text) = health(&env);
+    let (code, text) = env.health("test");
     assert_eq!(code, 0, "{text}");
     assert!(text.contains("firewall-repaired"), "{text}");
 
@@ -125,16 +104,16 @@ fn ban_removed_from_the_kernel_set_is_repaired() {
         .0
     );
     wait_for("bans-not-enforced", Duration::from_secs(20), || {
-        health(&env).0 == 1
+        env.health("test").0 == 1
     });
-    let (_, text) = health(&env);
+    let (_, text) = env.health("test");
     assert!(text.contains("bans-not-enforced"), "{text}");
     assert!(text.contains("firewall repair failed"), "{text}");
     assert!(env.log().contains("repair failed"), "{}", env.log());
     // Gone again: the next check repairs and the jail is healthy.
     assert!(nft(&["delete", "table", "inet", "f2b-table"]).0);
     wait_for("healthy after the repair", Duration::from_secs(20), || {
-        health(&env).0 == 0
+        env.health("test").0 == 0
     });
     assert!(nft(&["list", "set", "inet", "f2b-table", "addr-set-test"])
         .1
