@@ -562,28 +562,7 @@ mod tests {
             let Ok(def) = bailiff_config::read_filter(confdir, &name, &[]) else {
                 continue;
             };
-            let mut subjects: Vec<String> = Vec::new();
-            if let Ok(b) = std::fs::read(logs.join(&name)) {
-                subjects.extend(
-                    String::from_utf8_lossy(&b)
-                        .lines()
-                        .filter(|l| !l.starts_with('#'))
-                        .map(str::to_string),
-                );
-            }
-            subjects.extend(
-                corpus
-                    .iter()
-                    .filter(|(f, _)| *f == name)
-                    .map(|(_, l)| l.clone()),
-            );
-            let subjects: Vec<String> = subjects
-                .iter()
-                .flat_map(|l| {
-                    let tail = l.split_once(": ").map(|(_, t)| format!("{t}\n"));
-                    std::iter::once(format!("{l}\n")).chain(tail)
-                })
-                .collect();
+            let subjects = crate::stock::subjects(logs, &name, &corpus);
             let regexes = def
                 .prefregex
                 .iter()
@@ -652,29 +631,7 @@ mod tests {
             let Ok(def) = bailiff_config::read_filter(confdir, &name, &args) else {
                 continue;
             };
-            let log = logs.join(&name);
-            let mut lines: Vec<String> = std::fs::read(&log)
-                .map(|b| {
-                    String::from_utf8_lossy(&b)
-                        .lines()
-                        .filter(|l| !l.starts_with('#'))
-                        .map(str::to_string)
-                        .collect()
-                })
-                .unwrap_or_default();
-            lines.extend(
-                corpus
-                    .iter()
-                    .filter(|(f, _)| *f == name)
-                    .map(|(_, l)| l.clone()),
-            );
-            let subjects: Vec<String> = lines
-                .iter()
-                .flat_map(|l| {
-                    let tail = l.split_once(": ").map(|(_, t)| format!("{t}\n"));
-                    std::iter::once(format!("{l}\n")).chain(tail)
-                })
-                .collect();
+            let subjects = crate::stock::subjects(logs, &name, &corpus);
             let regexes = def
                 .prefregex
                 .iter()

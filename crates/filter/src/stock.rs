@@ -44,3 +44,31 @@ pub(crate) fn hostile_corpus() -> Vec<(String, String)> {
         })
         .collect()
 }
+
+/// What the regex sweeps search for filter `name`: its sample log's lines (comments
+/// left out) and its hostile-corpus lines, each whole and as the text after the first
+/// `: ` (where anchored failregexes begin), with a final newline.
+pub(crate) fn subjects(logs: &Path, name: &str, corpus: &[(String, String)]) -> Vec<String> {
+    let mut lines: Vec<String> = std::fs::read(logs.join(name))
+        .map(|b| {
+            String::from_utf8_lossy(&b)
+                .lines()
+                .filter(|l| !l.starts_with('#'))
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    lines.extend(
+        corpus
+            .iter()
+            .filter(|(f, _)| f == name)
+            .map(|(_, l)| l.clone()),
+    );
+    lines
+        .iter()
+        .flat_map(|l| {
+            let tail = l.split_once(": ").map(|(_, t)| format!("{t}\n"));
+            std::iter::once(format!("{l}\n")).chain(tail)
+        })
+        .collect()
+}
