@@ -424,6 +424,8 @@ pub struct Filter {
     /// prefregex has named groups besides `content` (merged into every failure).
     pref_has_groups: bool,
     fail: Vec<Compiled>,
+    /// Which failregexes may match a buffer, by its first byte (module `prefilter`).
+    dispatch: prefilter::Dispatch,
     ignore: Vec<Compiled>,
     maxlines: usize,
     usedns: UseDns,
@@ -570,6 +572,7 @@ impl Filter {
             zone,
             pref,
             pref_has_groups,
+            dispatch: prefilter::Dispatch::new(fail.iter().map(Compiled::first_bytes)),
             fail,
             ignore,
             maxlines,
@@ -1015,6 +1018,13 @@ impl Filter {
         }
         let mut valid = true;
         let mut pre_ready = false;
+        // The failregexes that may match the buffer (by its first byte): the others
+        // are not called at all.
+        let mut cand = self.dispatch.candidates(if use_w {
+            wbuf.as_bytes()
+        } else {
+            pbuf.as_bytes()
+        });
         for idx in 0..self.fail.len() {
             if !valid {
                 match &*cur {
@@ -1028,6 +1038,10 @@ impl Filter {
                 }
                 use_w = true;
                 valid = true;
+                cand = self.dispatch.candidates(wbuf.as_bytes());
+            }
+            if !prefilter::Dispatch::may(cand, idx) {
+                continue;
             }
             let buf: &str = if use_w { wbuf } else { pbuf };
             let fr = &mut self.fail[idx];

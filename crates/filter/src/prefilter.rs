@@ -52,6 +52,57 @@ impl Prefixes {
     }
 }
 
+/// Which failregexes may match a buffer, told by its first byte: one table lookup
+/// per buffer answers for every regex at once, instead of one call per regex that
+/// then looks at the same byte ([`FirstBytes`]). Bit `i` stands for failregex `i`;
+/// regexes from the 65th on are not in the table and are always candidates.
+pub(crate) struct Dispatch {
+    /// Per first byte: the regexes that may match a buffer starting with it.
+    table: Box<[u64; 256]>,
+    /// The regexes that may match an empty buffer (those without first bytes).
+    empty: u64,
+}
+
+impl Dispatch {
+    /// From each failregex's first bytes, in order (None: may start with anything).
+    pub fn new<'a>(firsts: impl IntoIterator<Item = Option<&'a FirstBytes>>) -> Dispatch {
+        let mut table = Box::new([0u64; 256]);
+        let mut empty = 0u64;
+        for (i, first) in firsts.into_iter().enumerate().take(64) {
+            let bit = 1u64 << i;
+            match first {
+                Some(f) => {
+                    for (b, row) in table.iter_mut().enumerate() {
+                        if f.0[b] {
+                            *row |= bit;
+                        }
+                    }
+                }
+                None => {
+                    empty |= bit;
+                    table.iter_mut().for_each(|row| *row |= bit);
+                }
+            }
+        }
+        Dispatch { table, empty }
+    }
+
+    /// The candidates for `buf` (see [`Dispatch::may`]).
+    #[inline]
+    pub fn candidates(&self, buf: &[u8]) -> u64 {
+        match buf.first() {
+            Some(&b) => self.table[b as usize],
+            None => self.empty,
+        }
+    }
+
+    /// Whether failregex `idx` is among `candidates`.
+    #[inline]
+    pub fn may(candidates: u64, idx: usize) -> bool {
+        idx >= 64 || (candidates >> idx) & 1 == 1
+    }
+}
+
 type Set = [bool; 256];
 
 /// First bytes of a (Python-syntax, tag-expanded) regex compiled without MULTILINE,
@@ -282,6 +333,29 @@ mod tests {
             "^(?:a|b)*c",
         ] {
             assert!(first_bytes(re).is_none(), "{re}");
+        }
+    }
+
+    /// The table answers as each regex's own first-byte test does, for every first
+    /// byte and the empty buffer; regexes without first bytes and those past the 64th
+    /// are always candidates.
+    #[test]
+    fn dispatch_agrees_with_first_bytes() {
+        let mut res: Vec<&str> = vec!["^Failed", "^x?y", "^[aA]uth", "^(?:C|Dis)c", "^.x"];
+        res.extend(std::iter::repeat_n("^q", 70));
+        let firsts: Vec<Option<FirstBytes>> = res.iter().map(|r| first_bytes(r)).collect();
+        let d = Dispatch::new(firsts.iter().map(Option::as_ref));
+        for b in 0u8..=255 {
+            let buf = [b, b'z'];
+            let cand = d.candidates(&buf);
+            for (i, f) in firsts.iter().enumerate() {
+                let want = i >= 64 || f.as_ref().is_none_or(|f| f.accepts(&buf));
+                assert_eq!(Dispatch::may(cand, i), want, "regex {i} on byte {b}");
+            }
+        }
+        let cand = d.candidates(b"");
+        for (i, f) in firsts.iter().enumerate() {
+            assert_eq!(Dispatch::may(cand, i), i >= 64 || f.is_none(), "regex {i}");
         }
     }
 

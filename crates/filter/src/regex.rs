@@ -220,6 +220,11 @@ impl Compiled {
         self.first.is_some()
     }
 
+    /// The bytes a match can start with, when known (see [`crate::prefilter::Dispatch`]).
+    pub fn first_bytes(&self) -> Option<&FirstBytes> {
+        self.first.as_ref()
+    }
+
     pub fn has_group(&self, name: &str) -> bool {
         self.groups.iter().any(|(_, n)| n.as_str() == name)
     }
