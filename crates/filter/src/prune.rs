@@ -766,6 +766,104 @@ impl TailStub {
     }
 }
 
+/// The pattern with a lookahead for the literal that must follow, put after each
+/// repeat that ends a group: `(?P<user>…|[^:]+) from ` becomes
+/// `(?P<user>…|[^:]+(?= from )) from `. None when nothing is guarded or the walk
+/// does not model the pattern (see the module documentation).
+///
+/// Why: when a repeat at the end of a group backtracks, PCRE2 leaves every enclosing
+/// group again (recording captures, pushing backtracking frames) before it compares
+/// the literal that follows, on every step; sshd's "Failed … for root from …" line
+/// spends most of its search that way, `[^:]+` giving back one byte at a time from the
+/// end of the line to ` from `. The lookahead rejects those steps inside the repeat.
+///
+/// Why the result is the same: the repeat ends its branch, and each enclosing group
+/// up to the one followed by the literal ends its own branch and is matched exactly
+/// once (no quantifier), is not a lookaround, and atomic groups are not modelled.
+/// So every path that leaves the repeat goes through group ends only, which consume
+/// nothing, and must then match the literal at the very position the lookahead
+/// tests. A path the lookahead rejects would fail at the literal; the paths that pass
+/// are tried in the same order, set the same groups and continue as before. As with
+/// the pruned variants, only PCRE2's match limit may see a difference: fewer steps.
+pub(crate) fn guard_repeats(pattern: &str) -> Option<String> {
+    let body_at = if pattern.starts_with("(*LIMIT_MATCH=") {
+        pattern.find(')')? + 1
+    } else {
+        0
+    };
+    let mut parser = Parser {
+        p: pattern.as_bytes(),
+        i: body_at,
+    };
+    let top = parser.alternation().ok()?;
+    if parser.i != pattern.len() {
+        return None;
+    }
+    let mut at: Vec<(usize, &str)> = Vec::new();
+    for b in &top {
+        guard_branch(pattern, b, None, &mut at);
+    }
+    if at.is_empty() {
+        return None;
+    }
+    at.sort();
+    let mut out = String::with_capacity(pattern.len() + 16 * at.len());
+    let mut last = 0;
+    for (i, lit) in at {
+        out.push_str(&pattern[last..i]);
+        out.push_str("(?=");
+        out.push_str(lit);
+        out.push(')');
+        last = i;
+    }
+    out.push_str(&pattern[last..]);
+    Some(out)
+}
+
+/// The text of the literal characters (each exactly once) starting at piece `j` of
+/// `b`, when there is at least one.
+fn literal_at<'a>(pattern: &'a str, b: &Branch, j: usize) -> Option<&'a str> {
+    let lits = b.pieces[j..]
+        .iter()
+        .take_while(|q| matches!(q.kind, Kind::Lit) && q.min == 1 && q.max == Some(1))
+        .count();
+    if lits == 0 {
+        return None;
+    }
+    let end = b.pieces.get(j + lits).map_or(b.end, |q| q.at);
+    Some(&pattern[b.pieces[j].at..end])
+}
+
+/// [`guard_repeats`] over branch `b`; `after`: the literal that must follow the end of
+/// `b` (given by the enclosing groups, None when unknown or not right after).
+fn guard_branch<'a>(
+    pattern: &'a str,
+    b: &Branch,
+    after: Option<&'a str>,
+    at: &mut Vec<(usize, &'a str)>,
+) {
+    let n = b.pieces.len();
+    for (j, piece) in b.pieces.iter().enumerate() {
+        let next = if j + 1 < n {
+            literal_at(pattern, b, j + 1)
+        } else {
+            after
+        };
+        if let Kind::Group(g) = &piece.kind {
+            let once = piece.min == 1 && piece.max == Some(1) && g.kind != GKind::Look;
+            for inner in &g.branches {
+                guard_branch(pattern, inner, if once { next } else { None }, at);
+            }
+        }
+        // A repeat that ends the branch, with a known literal after its groups.
+        if j + 1 == n && piece.max != Some(piece.min) {
+            if let Some(lit) = after {
+                at.push((b.end, lit));
+            }
+        }
+    }
+}
+
 /// A regex's pruned variants at search time: which keys' literals are absent from a
 /// buffer, and the variant compiled for that combination (on first use).
 pub(crate) struct Pruner {
@@ -1020,6 +1118,120 @@ mod tests {
             "(*LIMIT_MATCH=2000000){}",
             crate::translate::python_to_pcre2(&crate::tags::expand(re, true))
         )
+    }
+
+    /// Where lookaheads go: after a repeat that ends its groups, when a literal
+    /// follows them; not after a group that repeats, inside a lookaround, at the top
+    /// level or before a non-literal.
+    #[test]
+    fn guards_repeats_before_literals() {
+        let g = sshd_failed();
+        let guarded = guard_repeats(&g).expect("sshd's Failed regex is guarded");
+        assert!(
+            guarded.contains(r"(?:(?! from ).)*?(?= from )|[^:]+(?= from ))) from "),
+            "{guarded}"
+        );
+        assert_eq!(
+            guard_repeats(r"^(?P<u>a|\S+) x\.").as_deref(),
+            Some(r"^(?P<u>a|\S+(?= x\.)) x\.")
+        );
+        assert_eq!(
+            guard_repeats(r"^(?:(?P<u>\S*?)):(?:y)").as_deref(),
+            Some(r"^(?:(?P<u>\S*?(?=:))):(?:y)")
+        );
+        for p in [
+            r"^a+ from",           // no group to leave: PCRE2 does well alone
+            r"^(?:a[^:]+)+ from",  // the group repeats
+            r"^(?:a[^:]+)? from",  // the group may be skipped
+            r"^(?=a[^:]+) from",   // a lookahead
+            r"^(?:a[^:]+)\s from", // no literal next
+            r"^(?:a[^:]+)$",
+            r"^(?:a[^:]b) from", // no repeat at the end
+            r"(?i)^(?:a[^:]+) from",
+        ] {
+            assert_eq!(guard_repeats(p), None, "{p}");
+        }
+    }
+
+    /// Every stock filter's regexes (and sshd's modes) guarded against the plain
+    /// pattern: the same match and groups, byte mode and UTF mode, on the filter's
+    /// sample log and the hostile corpus (whole lines and after the first `: `).
+    #[test]
+    fn guarded_patterns_agree_with_plain_pcre2() {
+        let Some((confdir, logs)) = crate::stock::reference() else {
+            return;
+        };
+        let corpus = crate::stock::hostile_corpus();
+        let names = crate::stock::filter_names(confdir);
+        let cases = names.iter().map(|n| (n.clone(), Vec::new())).chain(
+            ["ddos", "extra", "aggressive"].map(|m| {
+                (
+                    "sshd".to_string(),
+                    vec![("mode".to_string(), m.to_string())],
+                )
+            }),
+        );
+        let (mut guarded, mut searches, mut matches) = (0usize, 0usize, 0usize);
+        for (name, args) in cases {
+            let Ok(def) = bailiff_config::read_filter(confdir, &name, &args) else {
+                continue;
+            };
+            let subjects = crate::stock::subjects(logs, &name, &corpus);
+            let regexes = def
+                .prefregex
+                .iter()
+                .chain(&def.failregex)
+                .chain(&def.ignoreregex);
+            for r in regexes {
+                let pattern = format!(
+                    "(*LIMIT_MATCH=2000000){}",
+                    crate::translate::python_to_pcre2(&crate::tags::expand(r, true))
+                );
+                let Some(fast) = guard_repeats(&pattern) else {
+                    continue;
+                };
+                guarded += 1;
+                for utf in [false, true] {
+                    let build = |p: &str| {
+                        pcre2::bytes::RegexBuilder::new()
+                            .utf(utf)
+                            .ucp(utf)
+                            .jit_if_available(true)
+                            .build(p)
+                            .unwrap()
+                    };
+                    let (plain, fast) = (build(&pattern), build(&fast));
+                    let (mut lp, mut lf) = (plain.capture_locations(), fast.capture_locations());
+                    for subj in subjects.iter().filter(|s| utf || s.is_ascii()) {
+                        searches += 1;
+                        let want = plain
+                            .captures_read(&mut lp, subj.as_bytes())
+                            .map(|m| m.map(|m| (m.start(), m.end())));
+                        let got = fast
+                            .captures_read(&mut lf, subj.as_bytes())
+                            .map(|m| m.map(|m| (m.start(), m.end())));
+                        match (&want, &got) {
+                            (Ok(a), Ok(b)) => assert_eq!(a, b, "{name}: {r} on {subj:?}"),
+                            // The match limit: the guarded pattern takes fewer steps.
+                            (Err(_), _) => continue,
+                            (Ok(_), Err(e)) => panic!("{name}: {r} on {subj:?}: {e}"),
+                        }
+                        if matches!(want, Ok(Some(_))) {
+                            matches += 1;
+                            for i in 0..lp.len() {
+                                assert_eq!(
+                                    lf.get(i),
+                                    lp.get(i),
+                                    "{name}: {r} on {subj:?}, group {i}"
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        eprintln!("{guarded} guarded regexes, {searches} searches, {matches} matches");
+        assert!(guarded > 20 && searches > 10_000 && matches > 1_000);
     }
 
     #[test]

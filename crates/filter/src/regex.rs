@@ -17,8 +17,13 @@ pub const MATCH_LIMIT: u32 = 2_000_000;
 
 pub(crate) struct Compiled {
     expanded: String,
-    /// The PCRE2 pattern (with the match limit).
+    /// The PCRE2 pattern (with the match limit): the UTF regex's, and what the tests
+    /// check the byte-mode engines against.
+    #[cfg_attr(not(test), allow(dead_code))]
     pattern: String,
+    /// `pattern` with its repeats guarded ([`crate::prune::guard_repeats`]): what the
+    /// byte-mode engines (ASCII twin, pruned variants, tail stub) are built from.
+    fast: String,
     re: Regex,
     locs: CaptureLocations,
     /// The same pattern compiled without UTF/UCP, for pure-ASCII subjects (built on
@@ -166,12 +171,13 @@ impl Compiled {
         };
         let needs = Needs::of(&scoped);
         let keep_none = vec![false; groups.len()];
-        let prune = Plan::of(&pattern).map(|p| Box::new(Pruner::new(p, multi_line)));
+        let fast = crate::prune::guard_repeats(&pattern).unwrap_or_else(|| pattern.clone());
+        let prune = Plan::of(&fast).map(|p| Box::new(Pruner::new(p, multi_line)));
         let tail = if multi_line {
             None
         } else {
             let index_of = |n: &str| names.iter().position(|m| m.as_deref() == Some(n));
-            TailStub::new(&pattern, index_of).map(Box::new)
+            TailStub::new(&fast, index_of).map(Box::new)
         };
         Ok(Compiled {
             prune,
@@ -184,6 +190,7 @@ impl Compiled {
             needs,
             expanded,
             pattern,
+            fast,
             re,
             locs,
             ascii: AsciiTwin::Untried,
@@ -292,7 +299,7 @@ impl Compiled {
     /// Whether the ASCII twin can be used (compiled on first call).
     fn ascii_ready(&mut self) -> bool {
         if let AsciiTwin::Untried = self.ascii {
-            self.ascii = match JitRegex::new(&self.pattern, self.multi_line) {
+            self.ascii = match JitRegex::new(&self.fast, self.multi_line) {
                 Some(re) => AsciiTwin::Ready(Box::new(re)),
                 None => AsciiTwin::Unavailable,
             };
