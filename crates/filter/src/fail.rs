@@ -107,7 +107,7 @@ pub(crate) enum Val {
     Int(i64),
     /// A group's text while its line is matched: bytes `s..e` of the prefregex's
     /// buffer (`pref`) or of the failregex's. Turned into [`Val::Str`] (see
-    /// [`Fail::resolved`], [`Fail::set_resolved`]) before the entry outlives the line;
+    /// [`Fail::assign_resolved`], [`Fail::set_resolved`]) before the entry outlives the line;
     /// never in a [`crate::Failure`].
     At {
         pref: bool,
@@ -251,17 +251,35 @@ impl Fail {
     pub fn text<'a>(&'a self, k: Key, pbuf: &'a str, buf: &'a str) -> Option<&'a str> {
         self.get(k).and_then(|v| v.text(pbuf, buf))
     }
-    /// An owned copy, spans turned into strings.
-    pub fn resolved(&self, pbuf: &str, buf: &str) -> Fail {
-        let mut f = Fail(Vec::with_capacity(self.0.len() + 2), self.1, self.2);
-        for (k, v) in &self.0 {
-            let v = match v {
-                Val::At { .. } => Val::Str(v.text(pbuf, buf).unwrap_or_default().to_string()),
-                v => v.clone(),
-            };
-            f.0.push((*k, v));
+    /// Overwrite with an owned copy of `src`, its spans turned into strings, reusing
+    /// this entry's vector and strings where the shapes agree (an mlfid entry
+    /// written over a freed one).
+    pub fn assign_resolved(&mut self, src: &Fail, pbuf: &str, buf: &str) {
+        self.1 = src.1;
+        self.2 = src.2;
+        let old = self.0.len();
+        for (i, (k, v)) in src.0.iter().enumerate() {
+            let text = || v.text(pbuf, buf).unwrap_or_default();
+            if i >= old {
+                let v = match v {
+                    Val::At { .. } => Val::Str(text().to_string()),
+                    v => v.clone(),
+                };
+                self.0.push((*k, v));
+                continue;
+            }
+            let slot = &mut self.0[i];
+            slot.0 = *k;
+            match (v, &mut slot.1) {
+                (Val::At { .. }, Val::Str(s)) => {
+                    s.clear();
+                    s.push_str(text());
+                }
+                (Val::At { .. }, o) => *o = Val::Str(text().to_string()),
+                (v, o) => o.clone_from(v),
+            }
         }
-        f
+        self.0.truncate(src.0.len());
     }
     /// Set `k` to `v`, a span turned into a string: an existing string value is
     /// overwritten in place (no allocation when it is long enough).

@@ -376,30 +376,31 @@ fn is_plain_ipv4(s: &str) -> bool {
     if b.len() < 7 || b.len() > 15 {
         return false;
     }
-    let (mut parts, mut val, mut digits, mut lead0) = (0u32, 0u32, 0u32, false);
-    for &c in b {
-        if c == b'.' {
-            if digits == 0 || parts == 3 {
-                return false;
+    let mut i = 0;
+    for part in 0..4 {
+        // One to three digits, no leading zero, at most 255; then a dot.
+        let start = i;
+        let mut val = 0u32;
+        while i < b.len() && i - start < 3 {
+            let d = b[i].wrapping_sub(b'0');
+            if d > 9 {
+                break;
             }
-            parts += 1;
-            (val, digits) = (0, 0);
-        } else if c.is_ascii_digit() {
-            if digits == 0 {
-                lead0 = c == b'0';
-            } else if lead0 {
-                return false;
-            }
-            val = val * 10 + u32::from(c - b'0');
-            digits += 1;
-            if val > 255 {
-                return false;
-            }
-        } else {
+            val = val * 10 + u32::from(d);
+            i += 1;
+        }
+        let n = i - start;
+        if n == 0 || val > 255 || (n > 1 && b[start] == b'0') {
             return false;
         }
+        if part < 3 {
+            if b.get(i) != Some(&b'.') {
+                return false;
+            }
+            i += 1;
+        }
     }
-    parts == 3 && digits > 0
+    i == b.len()
 }
 
 /// The (UTC) calendar year of a Unix time.
@@ -442,6 +443,9 @@ pub struct Filter {
     scr_pre: Fail,
     scr_grp: Fail,
     scr_fail: Fail,
+    /// The entry of a match that stands alone (forgotten, or taken out of the
+    /// mlfid cache): [`Slot::Own`].
+    scr_own: Fail,
     last_date: Option<f64>,
     /// The last line processed had no date (see [`Filter::last_line_undated`]).
     undated: bool,
@@ -587,6 +591,7 @@ impl Filter {
             scr_pre: Fail::new(),
             scr_grp: Fail::new(),
             scr_fail: Fail::new(),
+            scr_own: Fail::new(),
             last_date: None,
             undated: false,
             mlf: mlfid::MlfCache::default(),
@@ -1190,14 +1195,10 @@ impl Filter {
             Next::Break
         };
         let f: &mut Fail = match (&mut slot, mlfid) {
-            (Slot::Own(f), _) => f,
+            (Slot::Own, _) => &mut self.scr_own,
             (Slot::Scratch, _) => scratch,
-            (Slot::Cached, Some(id)) => match self.mlf.peek_mut(id) {
-                Some(f) => f,
-                // Not reached: a cached slot was just looked up or set.
-                None => return done,
-            },
-            (Slot::Cached, None) => return done,
+            (Slot::Cached(i), Some(_)) => self.mlf.at(*i),
+            (Slot::Cached(_), None) => return done,
         };
         if mlfid.is_some() && f.truthy(fail::NOFAIL) && !self.check_all {
             return Next::Return;
@@ -1466,7 +1467,8 @@ impl Filter {
                 g.insert(fail::NOFAIL_MATCHES, Val::Lines(m));
             }
         };
-        if let Some(g) = self.mlf.get_mut(mlfid, now) {
+        if let Some(i) = self.mlf.get_mut(mlfid, now) {
+            let g = self.mlf.at(i);
             fail::add_user(g, user);
             if g.remove(fail::NOFAIL).is_some_and(|v| v.truthy()) {
                 fl |= CACHED_NOFAIL;
@@ -1488,30 +1490,36 @@ impl Filter {
             }
             settle(g, &mut fl, true);
             if fl & FORGET != 0 {
-                self.mlf.take(mlfid).map_or(Slot::Cached, Slot::Own)
+                // The cache slot keeps the storage of the last standalone entry.
+                self.mlf.take_into(mlfid, i, &mut self.scr_own);
+                Slot::Own
             } else {
-                Slot::Cached
+                Slot::Cached(i)
             }
         } else if fl & FORGET == 0 {
-            let mut own = fail.resolved(pbuf, buf);
-            fail::add_user(&mut own, user);
-            settle(&mut own, &mut fl, true);
-            self.mlf.set(mlfid, own, now);
-            Slot::Cached
+            // A new connection: its entry is written over a freed one's storage.
+            let i = self.mlf.set(mlfid, now);
+            let own = self.mlf.at(i);
+            own.assign_resolved(fail, pbuf, buf);
+            fail::add_user(own, user);
+            settle(own, &mut fl, true);
+            Slot::Cached(i)
         } else {
-            let mut own = fail.resolved(pbuf, buf);
-            settle(&mut own, &mut fl, false);
-            Slot::Own(own)
+            let own = &mut self.scr_own;
+            own.assign_resolved(fail, pbuf, buf);
+            settle(own, &mut fl, false);
+            Slot::Own
         }
     }
 }
 
 /// Where the ticket data of a match ended up.
 enum Slot {
-    /// In the mlfid cache, under the connection id.
-    Cached,
-    /// Taken out of the cache (forgotten) or built for this match alone.
-    Own(Fail),
+    /// In the mlfid cache, under the connection id, at this index.
+    Cached(mlfid::Idx),
+    /// Taken out of the cache (forgotten) or built for this match alone: in
+    /// `Filter::scr_own`.
+    Own,
     /// Still in the line's scratch entry, as spans of the buffers.
     Scratch,
 }

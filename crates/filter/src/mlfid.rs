@@ -1,5 +1,10 @@
 //! The per-connection (`mlfid`) state of multi-line failures: at most 100 entries,
 //! each living 5 minutes, oldest evicted first (fail2ban's cache sizes).
+//!
+//! Entries live in a slab of at most [`MAX_COUNT`] slots, found by one hash lookup
+//! of the connection id; a slot freed by eviction or `mlfforget` keeps its storage
+//! (the key text, the ticket entry's vector and strings) for the next connection,
+//! so a steady stream of connections allocates nothing.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -10,8 +15,11 @@ const MAX_COUNT: usize = 100;
 const MAX_TIME: f64 = 300.0;
 
 struct Entry {
+    /// The connection id (kept for eviction, which finds entries by age).
+    key: String,
     fail: Fail,
     expires: f64,
+    /// When the entry was set; 0 for a free slot.
     seq: u64,
 }
 
@@ -44,64 +52,105 @@ impl Hasher for Fnv {
     }
 }
 
+/// The index of a live entry (see [`MlfCache::get_mut`]).
+pub(crate) type Idx = u32;
+
 #[derive(Default)]
 pub(crate) struct MlfCache {
-    map: HashMap<String, Entry, BuildHasherDefault<Fnv>>,
-    /// Insertion order; entries whose key was since removed or re-inserted are stale.
-    order: VecDeque<(u64, String)>,
+    map: HashMap<String, Idx, BuildHasherDefault<Fnv>>,
+    slots: Vec<Entry>,
+    /// Slots not in the map.
+    free: Vec<Idx>,
+    /// Key strings taken out of the map, reused for the next insert.
+    spare_keys: Vec<String>,
+    /// Insertion order; entries whose slot was since freed or reused are stale.
+    order: VecDeque<(u64, Idx)>,
     seq: u64,
 }
 
 impl MlfCache {
-    /// The live entry of `key` (an expired one is dropped).
-    pub fn get_mut(&mut self, key: &str, now: f64) -> Option<&mut Fail> {
-        let alive = self.map.get(key)?.expires > now;
-        if !alive {
-            self.map.remove(key);
-            return None;
+    /// The live entry of `key` (an expired one is dropped): its index, for
+    /// [`MlfCache::at`] and [`MlfCache::take`].
+    pub fn get_mut(&mut self, key: &str, now: f64) -> Option<Idx> {
+        let i = *self.map.get(key)?;
+        if self.slots[i as usize].expires > now {
+            return Some(i);
         }
-        self.map.get_mut(key).map(|e| &mut e.fail)
+        self.remove(key);
+        None
     }
 
-    /// The entry of `key`, alive or not (just looked up or set).
-    pub fn peek_mut(&mut self, key: &str) -> Option<&mut Fail> {
-        self.map.get_mut(key).map(|e| &mut e.fail)
+    /// The entry at `i` (from [`MlfCache::get_mut`] or [`MlfCache::set`]).
+    pub fn at(&mut self, i: Idx) -> &mut Fail {
+        &mut self.slots[i as usize].fail
     }
 
-    pub fn set(&mut self, key: &str, fail: Fail, now: f64) {
+    /// Drop `key`'s entry, keeping its storage for reuse.
+    fn remove(&mut self, key: &str) {
+        if let Some((k, i)) = self.map.remove_entry(key) {
+            self.spare_keys.push(k);
+            self.slots[i as usize].seq = 0;
+            self.free.push(i);
+        }
+    }
+
+    /// Add an entry for `key` (not in the cache: [`MlfCache::get_mut`] just said
+    /// so), evicting the oldest when full. Its ticket entry is empty, with the
+    /// storage of a freed one: the caller fills it in place.
+    pub fn set(&mut self, key: &str, now: f64) -> Idx {
         if self.map.len() >= MAX_COUNT {
             // Drop the oldest entries until one still alive was dropped and there is room.
-            while let Some((seq, key)) = self.order.pop_front() {
-                if self.map.get(&key).is_none_or(|e| e.seq != seq) {
+            while let Some((seq, i)) = self.order.pop_front() {
+                let e = &self.slots[i as usize];
+                if e.seq != seq {
                     continue;
                 }
-                let alive = self.map.remove(&key).is_some_and(|e| e.expires > now);
+                let alive = e.expires > now;
+                let k = std::mem::take(&mut self.slots[i as usize].key);
+                self.remove(&k);
+                self.slots[i as usize].key = k;
                 if alive && self.map.len() < MAX_COUNT {
                     break;
                 }
             }
         }
         self.seq += 1;
-        self.order.push_back((self.seq, key.to_string()));
+        let i = match self.free.pop() {
+            Some(i) => i,
+            None => {
+                self.slots.push(Entry {
+                    key: String::new(),
+                    fail: Fail::new(),
+                    expires: 0.0,
+                    seq: 0,
+                });
+                (self.slots.len() - 1) as Idx
+            }
+        };
+        let e = &mut self.slots[i as usize];
+        e.key.clear();
+        e.key.push_str(key);
+        e.fail.clear();
+        e.expires = now + MAX_TIME;
+        e.seq = self.seq;
+        self.order.push_back((self.seq, i));
         if self.order.len() > 4 * MAX_COUNT {
             // Forget stale order entries so the queue stays small.
-            let map = &self.map;
-            self.order
-                .retain(|(seq, k)| map.get(k).is_some_and(|e| e.seq == *seq));
+            let slots = &self.slots;
+            self.order.retain(|&(seq, i)| slots[i as usize].seq == seq);
         }
-        self.map.insert(
-            key.to_string(),
-            Entry {
-                fail,
-                expires: now + MAX_TIME,
-                seq: self.seq,
-            },
-        );
+        let mut k = self.spare_keys.pop().unwrap_or_default();
+        k.clear();
+        k.push_str(key);
+        self.map.insert(k, i);
+        i
     }
 
-    /// Remove the entry of `key`, giving it back.
-    pub fn take(&mut self, key: &str) -> Option<Fail> {
-        self.map.remove(key).map(|e| e.fail)
+    /// Remove the entry at `i` (of `key`), swapping its ticket entry into `out`
+    /// (whose old storage the freed slot keeps for reuse).
+    pub fn take_into(&mut self, key: &str, i: Idx, out: &mut Fail) {
+        self.remove(key);
+        std::mem::swap(&mut self.slots[i as usize].fail, out);
     }
 
     #[cfg(test)]
@@ -115,31 +164,63 @@ impl MlfCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    fn entry() -> Fail {
-        Fail::new()
-    }
+    use crate::fail::{Key, Val};
 
     #[test]
     fn oldest_entry_goes_first() {
         let mut c = MlfCache::default();
         for i in 0..MAX_COUNT {
-            c.set(&format!("k{i:03}"), entry(), 0.0);
+            c.set(&format!("k{i:03}"), 0.0);
         }
-        c.take("k005");
-        c.set("new1", entry(), 1.0); // room: nothing evicted
+        let i = c.get_mut("k005", 0.0).unwrap();
+        c.take_into("k005", i, &mut Fail::new());
+        c.set("new1", 1.0); // room: nothing evicted
         assert_eq!(c.map.len(), MAX_COUNT);
-        c.set("new2", entry(), 1.0); // full: the oldest live entry (k000) goes
+        c.set("new2", 1.0); // full: the oldest live entry (k000) goes
         assert!(c.get_mut("k000", 1.0).is_none());
         assert!(c.get_mut("k001", 1.0).is_some());
         assert_eq!(c.map.len(), MAX_COUNT);
         assert!(c.keys().contains(&"new2".to_string()));
+        // Slots are reused, never more than the cache holds.
+        assert_eq!(c.slots.len(), MAX_COUNT);
     }
 
     #[test]
     fn entries_expire_after_five_minutes() {
         let mut c = MlfCache::default();
-        c.set("a", entry(), 0.0);
+        c.set("a", 0.0);
         assert!(c.get_mut("a", 299.0).is_some());
         assert!(c.get_mut("a", 300.0).is_none());
+        assert!(c.keys().is_empty());
+    }
+
+    /// A reused slot is found under its new key only, and its entry is the one
+    /// written last, whatever the freed one held.
+    #[test]
+    fn reused_slots_hold_only_their_new_entry() {
+        let k = Key::intern("mlfid_test_key");
+        let mut c = MlfCache::default();
+        for n in 0..(3 * MAX_COUNT) {
+            let key = format!("conn{n}");
+            let i = c.set(&key, n as f64);
+            let mut src = Fail::new();
+            src.insert(k, Val::Str(key.clone()));
+            c.at(i).assign_resolved(&src, "", "");
+            if n % 7 == 0 {
+                let i = c.get_mut(&key, n as f64).unwrap();
+                let mut f = Fail::new();
+                c.take_into(&key, i, &mut f);
+                assert_eq!(f.text(k, "", ""), Some(key.as_str()));
+            }
+        }
+        for n in (2 * MAX_COUNT)..(3 * MAX_COUNT) {
+            let key = format!("conn{n}");
+            match c.get_mut(&key, 0.0) {
+                Some(i) => assert_eq!(c.at(i).text(k, "", ""), Some(key.as_str())),
+                None => assert_eq!(n % 7, 0, "{key}"),
+            }
+        }
+        assert!(c.get_mut("conn0", 0.0).is_none());
+        assert!(c.slots.len() <= MAX_COUNT);
     }
 }
