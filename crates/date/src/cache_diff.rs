@@ -159,6 +159,8 @@ struct Totals {
     timed: u64,
     memo: u64,
     minute: u64,
+    fast: u64,
+    shape_kept: u64,
 }
 
 /// `zones`: the same system zone with different `logtimezone`s; a walk mostly
@@ -195,6 +197,7 @@ fn walk(rng: &mut Rng, zones: &[Zone], local: &TimeZone, totals: &mut Totals) {
     if dir < 0 {
         t += 2 * 5400;
     }
+    let mut last_text: Option<(u64, String)> = None;
     for _ in 0..n {
         t += dir
             * match rng.below(60) {
@@ -216,7 +219,11 @@ fn walk(rng: &mut Rng, zones: &[Zone], local: &TimeZone, totals: &mut Totals) {
             Some(o) if rng.below(4) == 0 => o,
             _ => shape,
         };
-        let l = line(rng, kind, t, local, prefix);
+        let mut l = line(rng, kind, t, local, prefix);
+        if rng.below(8) == 0 {
+            // text after the date that is not ASCII (the date itself is)
+            l.push_str([" é", "\u{fffd}", " 日本", "\u{0}ü"][rng.below(4) as usize]);
+        }
         // the daemon reads a line a little after it was written, by a clock
         // that may be a bit behind the writer's
         let now = if follow {
@@ -225,6 +232,22 @@ fn walk(rng: &mut Rng, zones: &[Zone], local: &TimeZone, totals: &mut Totals) {
             still
         };
         let got: Option<DateMatch> = fast.locate(&l, now, zone);
+        // an unchanged shape: the same text but for digits (where both have one)
+        let text = got.as_ref().map(|m| l[m.start..m.end].to_string());
+        if let (Some((shape, before)), Some(text)) = (&last_text, &text) {
+            if *shape == fast.shape() {
+                assert!(
+                    before.len() == text.len()
+                        && before
+                            .bytes()
+                            .zip(text.bytes())
+                            .all(|(a, b)| a == b || (a.is_ascii_digit() && b.is_ascii_digit())),
+                    "shape kept from {before:?} to {text:?}"
+                );
+                totals.shape_kept += 1;
+            }
+        }
+        last_text = text.map(|t| (fast.shape(), t));
         let want = slow.locate(&l, now, zone);
         assert_eq!(
             got, want,
@@ -237,6 +260,7 @@ fn walk(rng: &mut Rng, zones: &[Zone], local: &TimeZone, totals: &mut Totals) {
     assert_eq!(fast.templates_report(), slow.templates_report());
     totals.memo += fast.cache_hits[0];
     totals.minute += fast.cache_hits[1];
+    totals.fast += fast.cache_hits[2];
 }
 
 #[test]
@@ -266,8 +290,9 @@ fn caches_agree_with_uncached_computation() {
         walk(&mut rng, &zones, tz, &mut totals);
     }
     eprintln!(
-        "cached vs uncached: {} lines ({} with a time), parse memo reused {} times, minute reused {} times, all equal",
-        totals.lines, totals.timed, totals.memo, totals.minute
+        "cached vs uncached: {} lines ({} with a time), parse memo reused {} times, minute reused {} times, \
+         {} answered without a search, all equal",
+        totals.lines, totals.timed, totals.memo, totals.minute, totals.fast
     );
     assert!(totals.timed > totals.lines / 2, "too few dates converted");
     assert!(
@@ -277,6 +302,15 @@ fn caches_agree_with_uncached_computation() {
     assert!(
         totals.minute > totals.timed / 3,
         "the minute cache hardly ever answered"
+    );
+    // (only line-anchored winners are reused: about half of the walks)
+    assert!(
+        totals.fast > totals.timed / 20,
+        "the last answer was hardly ever reused"
+    );
+    assert!(
+        totals.shape_kept > totals.fast / 2,
+        "the shape hardly ever kept"
     );
 }
 

@@ -479,7 +479,7 @@ fn ascii_digits(v: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// "Now" in the system zone, as a naive date-time.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct NaiveNow {
     /// Naive seconds (floor).
     pub secs: i64,

@@ -603,6 +603,55 @@ impl ParsedMemo {
     }
 }
 
+/// The last answer, kept to give the next line the same one when it differs
+/// only in its seconds (and fractions): the winner was the last winner, a
+/// line-anchored template whose native search ran (so fail2ban's search would
+/// try it first and stop there). Its window ([`native::Window`]) holds the
+/// bytes the search depended on, with the ranges that test the same; the bytes
+/// of the date's fields (all but the seconds) are pinned to their values, so a
+/// line within the window's ranges has the same match, the same groups and the
+/// same fields: the parse and the minute in [`ParsedMemo`] (`parsed_memo[0]`)
+/// hold for it, and only the seconds are read.
+///
+/// Positions are those of the stored line; with a leading run (`lead`) the ones
+/// from `base` on move with the run's end, as in the native memo.
+#[derive(Debug, Default)]
+struct Fast {
+    valid: bool,
+    slot: usize,
+    tpl: usize,
+    lead: bool,
+    base: usize,
+    len_dep: bool,
+    len: usize,
+    sig_len: usize,
+    words: Vec<native::Word>,
+    /// The match (group 0) and the date text (group 1).
+    whole: (usize, usize),
+    date: (usize, usize),
+    /// The seconds group that took part.
+    second: Option<(usize, usize)>,
+    /// The "now" (bits) and zone (id) the following were computed for.
+    now: (u64, u64),
+    naive_now: NaiveNow,
+    /// Offset of the system zone at "now".
+    now_offset: i64,
+    /// The date's minute (`parsed_memo[0]`'s) for "now"'s date.
+    minute: Option<convert::Minute>,
+}
+
+impl Fast {
+    /// Position `x` of the stored line in a line whose window starts at `base`.
+    #[inline]
+    fn shift(&self, x: usize, base: usize) -> usize {
+        if x >= self.base {
+            x - self.base + base
+        } else {
+            x
+        }
+    }
+}
+
 /// A template's place in the search order, with its per-detector statistics.
 #[derive(Debug, Clone)]
 struct Slot {
@@ -730,10 +779,15 @@ pub struct DateDetector {
     /// The fields of the last date converted, read.
     /// (the last one first, then the one before: two kinds of lines taking turns)
     parsed_memo: [ParsedMemo; 2],
+    /// The last answer, for lines that repeat it but for the seconds.
+    fast: Fast,
+    /// See [`DateDetector::shape`].
+    shape: u64,
     /// Tests: compute every time what the caches above keep (see `cache_diff`).
     uncached: bool,
-    /// Conversions that reused the parse memo, and the minute (for tests).
-    cache_hits: [u64; 2],
+    /// Conversions that reused the parse memo, the minute, and answers from
+    /// [`Fast`] (for tests).
+    cache_hits: [u64; 3],
 }
 
 impl std::fmt::Debug for DateDetector {
@@ -833,8 +887,10 @@ impl DateDetector {
             local_period: [None, None],
             mktime_offset: None,
             parsed_memo: Default::default(),
+            fast: Fast::default(),
+            shape: 1,
             uncached: false,
-            cache_hits: [0; 2],
+            cache_hits: [0; 3],
         })
     }
 
@@ -854,6 +910,17 @@ impl DateDetector {
             time: m.time?,
             template: m.template,
         })
+    }
+
+    /// Tells apart the shapes of the date texts [`Self::locate`] found: while it
+    /// stays the same, each date text had the same length as the one before
+    /// and differed from it only in places where both have an ASCII digit (the
+    /// seconds and fractions of consecutive lines of one log). A caller that
+    /// derives something from a date text's shape alone (not from its digits)
+    /// can keep its answer while this does not change. (Other lines may change
+    /// it without need.)
+    pub fn shape(&self) -> u64 {
+        self.shape
     }
 
     /// Human names of the templates, as fail2ban-regex prints them in "Date template hits".
@@ -904,10 +971,20 @@ impl DateDetector {
     /// Find the winning template for `line` (fail2ban's `matchTime`) and convert
     /// its date text (`getTime`).
     pub fn locate(&mut self, line: &str, now: f64, zone: &Zone) -> Option<DateMatch> {
+        if self.fast.valid {
+            if let Some(m) = self.fast_locate(line, now, zone) {
+                return Some(m);
+            }
+            self.fast.valid = false;
+        }
+        self.shape += 1;
         let l = Line::new(line);
-        let (slot, found) = match self.again(&l) {
-            Some(w) => (self.win(w, &l, now), None),
-            None => self.match_time(&l, now)?,
+        let (slot, found, again) = match self.again(&l) {
+            Some(w) => (self.win(w, &l, now), None, true),
+            None => {
+                let (slot, found) = self.match_time(&l, now)?;
+                (slot, found, false)
+            }
         };
         let tpl = self.order[slot].template;
         // captures of the winning search are in the template's locations, unless a
@@ -924,12 +1001,197 @@ impl DateDetector {
         } else {
             self.convert(tpl, line, now, zone)
         };
+        if again && start < end {
+            self.keep_fast(slot, tpl, line);
+        }
         Some(DateMatch {
             start,
             end,
             time,
             template: tpl,
         })
+    }
+
+    /// [`Fast`]: the answer for a line within the last answer's window (None:
+    /// it is not, the search runs).
+    #[inline]
+    fn fast_locate(&mut self, line: &str, now: f64, zone: &Zone) -> Option<DateMatch> {
+        let f = &self.fast;
+        let b = line.as_bytes();
+        let mut delta = 0;
+        let base = if f.lead {
+            let Some(Some(p)) = &self.templates[f.tpl].native else {
+                return None;
+            };
+            let e = p.lead_end(b);
+            // char offsets are byte offsets up to the date
+            if !is_ascii(&b[..e]) {
+                return None;
+            }
+            delta = e.wrapping_sub(f.base);
+            e
+        } else {
+            0
+        };
+        let rest = &b[base..];
+        let fits = if f.len_dep {
+            rest.len() == f.len
+        } else {
+            rest.len() >= f.sig_len
+        };
+        if !fits || !native::words_match(&f.words, rest) {
+            return None;
+        }
+        // fail2ban's search: the last winner, line-anchored, matched again
+        let (mut start, mut end, mut date, mut second) = (f.whole.0, f.whole.1, f.date, f.second);
+        if delta != 0 {
+            start = f.shift(start, base);
+            end = f.shift(end, base);
+            date = (f.shift(date.0, base), f.shift(date.1, base));
+            second = second.map(|(a, z)| (f.shift(a, base), f.shift(z, base)));
+        }
+        let (i, tpl) = (f.slot, f.tpl);
+        self.templates[tpl].regex_hits += 1;
+        let slot = &mut self.order[i];
+        slot.hits += 1;
+        slot.last_used = now;
+        slot.distance = start;
+        if self.first_unused == i {
+            self.first_unused += 1;
+        }
+        // the chars around the match (all ASCII up to its end; what follows
+        // may not be)
+        let before = start.checked_sub(1).map(|k| b[k] as char);
+        let after = match b.get(end) {
+            Some(&c) if c < 0x80 => Some(c as char),
+            Some(_) => line[end..].chars().next(),
+            None => None,
+        };
+        self.last_pos = (start, before, b.get(start).map(|&c| c as char));
+        self.last_end = (end, Some(b[end - 1] as char), after);
+        self.cache_hits[0] += 1;
+        self.cache_hits[2] += 1;
+        // the fields are those of `parsed_memo[0]`: only the seconds are read
+        let second = match second {
+            Some((a, z)) => match b[a..z] {
+                [x, y] if x.is_ascii_digit() && y.is_ascii_digit() => {
+                    Some(i64::from(x - b'0') * 10 + i64::from(y - b'0'))
+                }
+                _ => convert::seconds_value(&line[a..z]),
+            },
+            None => Some(0),
+        };
+        if self.fast.now != (now.to_bits(), zone.id) {
+            self.fast_now(now, zone);
+        } else {
+            self.cache_hits[1] += 1;
+        }
+        let f = &self.fast;
+        let time = match (f.minute, second) {
+            (Some(m), Some(second)) => {
+                let (period, last) = (&mut self.local_period, &mut self.mktime_offset);
+                let now_offset = f.now_offset;
+                let mut local = |n| DateDetector::local_to_utc(period, last, now_offset, zone, n);
+                m.to_time(second, f.naive_now, &mut local)
+            }
+            _ => None,
+        };
+        Some(DateMatch {
+            start: date.0,
+            end: date.1,
+            time,
+            template: tpl,
+        })
+    }
+
+    /// [`Fast`]'s "now" and minute for another "now" or zone.
+    #[cold]
+    fn fast_now(&mut self, now: f64, zone: &Zone) {
+        let naive_now = DateDetector::naive_now(&mut self.now_cache, now, zone);
+        let memo = &mut self.parsed_memo[0];
+        let key = (naive_now.ymd(), zone.log_offset);
+        let minute = match (memo.parsed, memo.minute) {
+            (None, _) => None,
+            (Some(_), Some((ymd, off, m))) if (ymd, off) == key => {
+                self.cache_hits[1] += 1;
+                m
+            }
+            (Some(parsed), _) => {
+                let m = parsed.minute(key.0, key.1);
+                memo.minute = Some((key.0, key.1, m));
+                m
+            }
+        };
+        let f = &mut self.fast;
+        f.now = (now.to_bits(), zone.id);
+        f.naive_now = naive_now;
+        f.now_offset = self.now_cache.offset;
+        f.minute = minute;
+    }
+
+    /// After a search that [`Self::again`] answered and [`Self::convert`] read
+    /// with the parse memo: keep the answer for [`Self::fast_locate`] when it
+    /// can serve.
+    fn keep_fast(&mut self, slot: usize, tpl: usize, line: &str) {
+        let t = &self.templates[tpl];
+        let memo = &self.parsed_memo[0];
+        if self.uncached
+            || t.spec.kind != Kind::Fields
+            || !t.last_native
+            || !t.is_anchored()
+            || !memo.valid
+            || memo.template != tpl
+        {
+            return;
+        }
+        let Some(w) = t.native_scratch.window() else {
+            return;
+        };
+        if w.from != 0 {
+            return;
+        }
+        let f = &mut self.fast;
+        f.words.clear();
+        f.words.extend_from_slice(w.words);
+        f.base = if w.lead { w.at } else { 0 };
+        let span = |g: usize| t.group(g);
+        let (Some(whole), Some(date)) = (span(0), span(1)) else {
+            return;
+        };
+        let mut second = None;
+        for &g in &t.seconds {
+            if let Some(v) = span(g) {
+                second = Some(v);
+            }
+        }
+        // everything read must lie in the window (after a leading run)
+        let inside = |(a, z): (usize, usize)| a >= f.base && z <= f.base + w.sig_len;
+        if !inside(date) || !second.is_none_or(inside) || whole.1 > f.base + w.sig_len {
+            return;
+        }
+        // pin the bytes of the fields to their values
+        for &(_, g) in &t.fields {
+            if let Some(s) = span(g) {
+                if !inside(s) {
+                    return;
+                }
+                for p in s.0..s.1 {
+                    let k = p - f.base;
+                    f.words[k / 8].pin(k % 8, line.as_bytes()[p]);
+                }
+            }
+        }
+        f.slot = slot;
+        f.tpl = tpl;
+        f.lead = w.lead;
+        f.len_dep = w.len_dep;
+        f.len = w.len;
+        f.sig_len = w.sig_len;
+        f.whole = whole;
+        f.date = date;
+        f.second = second;
+        f.now = (u64::MAX, 0);
+        f.valid = true;
     }
 
     /// Run one template: over the whole line, or over a char range of it.
@@ -1269,32 +1531,57 @@ impl DateDetector {
                         .parsed?
                         .to_time(second, naive_now, zone.log_offset, &mut local);
                 }
-                let second = match second {
-                    Some((a, b)) => match line.as_bytes()[a..b] {
-                        [x, y] if x.is_ascii_digit() && y.is_ascii_digit() => {
-                            i64::from(x - b'0') * 10 + i64::from(y - b'0')
-                        }
-                        _ => convert::seconds_value(&line[a..b])?,
-                    },
-                    None => 0,
-                };
-                let parsed = memo.parsed?;
-                let key = (naive_now.ymd(), zone.log_offset);
-                let minute = match memo.minute {
-                    Some((ymd, off, m)) if (ymd, off) == key => {
-                        self.cache_hits[1] += 1;
-                        m
-                    }
-                    _ => {
-                        let m = parsed.minute(key.0, key.1);
-                        memo.minute = Some((key.0, key.1, m));
-                        m
-                    }
-                };
-                minute?.to_time(second, naive_now, &mut local)
+                memo_time(
+                    memo,
+                    second,
+                    line,
+                    naive_now,
+                    zone,
+                    &mut local,
+                    &mut self.cache_hits[1],
+                )
             }
         }
     }
+}
+
+/// The time of a date whose fields are those `memo` holds, at the seconds in
+/// `second` (a span of `line`): the minute is resolved (or taken from the memo
+/// when it was for the same date of "now" and `logtimezone`, counted in
+/// `minute_hits`), then the seconds added.
+#[inline]
+fn memo_time(
+    memo: &mut ParsedMemo,
+    second: Option<(usize, usize)>,
+    line: &str,
+    naive_now: NaiveNow,
+    zone: &Zone,
+    local: &mut dyn FnMut(i64) -> i64,
+    minute_hits: &mut u64,
+) -> Option<f64> {
+    let second = match second {
+        Some((a, b)) => match line.as_bytes()[a..b] {
+            [x, y] if x.is_ascii_digit() && y.is_ascii_digit() => {
+                i64::from(x - b'0') * 10 + i64::from(y - b'0')
+            }
+            _ => convert::seconds_value(&line[a..b])?,
+        },
+        None => 0,
+    };
+    let parsed = memo.parsed?;
+    let key = (naive_now.ymd(), zone.log_offset);
+    let minute = match memo.minute {
+        Some((ymd, off, m)) if (ymd, off) == key => {
+            *minute_hits += 1;
+            m
+        }
+        _ => {
+            let m = parsed.minute(key.0, key.1);
+            memo.minute = Some((key.0, key.1, m));
+            m
+        }
+    };
+    minute?.to_time(second, naive_now, local)
 }
 
 /// One `datepattern` line: a template, or a set of default templates.

@@ -776,7 +776,7 @@ struct Memo {
 /// check: a byte `c < 0x80` is in range when `c + (0x80 - lo)` has its top bit
 /// set and `c + (0x7f - hi)` has not.
 #[derive(Debug, Default, Clone, Copy)]
-struct Word {
+pub(crate) struct Word {
     prev: u64,
     add_lo: u64,
     add_hi: u64,
@@ -787,6 +787,48 @@ struct Word {
 /// In [`Memo::tested`]: the byte itself was compared. [`Program::bits`] holds
 /// each byte's value in these bits (sets use the 56 below).
 const EXACT: u64 = 0xff << 56;
+
+impl Word {
+    /// From now on byte `j` of the word must be `b` exactly.
+    pub(crate) fn pin(&mut self, j: usize, b: u8) {
+        let sh = 8 * j;
+        let keep = !(0xffu64 << sh);
+        self.prev = self.prev & keep | u64::from(b) << sh;
+        self.add_lo = self.add_lo & keep | u64::from(0x80 - b.min(0x80)) << sh;
+        self.add_hi = self.add_hi & keep | u64::from(0x7f - b.min(0x7f)) << sh;
+    }
+}
+
+/// Whether `rest` (the bytes from the compared window's start) is within the
+/// ranges of `words`: every byte the same as in the line they were taken from,
+/// or an ASCII byte of the range that tests as it did. A cheaper and stricter
+/// form of [`Memo::same`]'s comparison (no exact look at a byte out of range);
+/// `rest` may end inside the last word, after the bytes that take part.
+#[inline]
+pub(crate) fn words_match(words: &[Word], rest: &[u8]) -> bool {
+    const LOW: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let ok = |new: u64, w: &Word| {
+        let x = new ^ w.prev;
+        let changed = (((x & LOW).wrapping_add(LOW)) | x) & w.care;
+        let in_range = new.wrapping_add(w.add_lo) & !new.wrapping_add(w.add_hi) & HIGH;
+        changed & !in_range == 0 && new & w.care == 0
+    };
+    if rest.len() >= 8 * words.len() {
+        rest.chunks_exact(8)
+            .zip(words)
+            .all(|(c, w)| ok(u64::from_le_bytes(c.try_into().unwrap_or([0; 8])), w))
+    } else {
+        words.iter().enumerate().all(|(k, w)| {
+            let mut b = [0u8; 8];
+            let tail = rest.get(8 * k..).unwrap_or(&[]);
+            let n = tail.len().min(8);
+            b[..n].copy_from_slice(&tail[..n]);
+            // (the caller makes sure the bytes `care` covers are there)
+            ok(u64::from_le_bytes(b), w)
+        })
+    }
+}
 
 impl Memo {
     #[inline]
@@ -869,7 +911,36 @@ impl Memo {
     }
 }
 
+/// What the last answer of a program depended on (see [`Memo`]), for a caller
+/// that checks the next line itself: in the line last answered, the compared
+/// bytes start at `at` (after the leading run when `lead`); `len` is the line's
+/// length from there, which must stay the same when `len_dep`, and else be at
+/// least `sig_len`; `words` hold the ranges.
+pub(crate) struct Window<'a> {
+    pub at: usize,
+    pub lead: bool,
+    pub len_dep: bool,
+    pub len: usize,
+    pub sig_len: usize,
+    pub from: usize,
+    pub words: &'a [Word],
+}
+
 impl Scratch {
+    /// The window of the last answer (None: there is none).
+    pub(crate) fn window(&self) -> Option<Window<'_>> {
+        let m = &self.memo;
+        m.valid.then_some(Window {
+            at: self.at,
+            lead: m.base > 0,
+            len_dep: m.len_dep,
+            len: m.len,
+            sig_len: m.sig.len(),
+            from: m.from,
+            words: &m.words,
+        })
+    }
+
     /// Forget the last search (the next one runs).
     pub(crate) fn forget(&mut self) {
         self.memo.valid = false;
@@ -1029,7 +1100,7 @@ impl Program {
 
     /// End of the leading run (`^[set]*`) of a line.
     #[inline]
-    fn lead_end(&self, s: &[u8]) -> usize {
+    pub(crate) fn lead_end(&self, s: &[u8]) -> usize {
         if let Some(stop) = self.lead_stop {
             return memchr::memchr(stop, s).unwrap_or(s.len());
         }

@@ -668,6 +668,9 @@ pub struct IntTimeCache {
     zone_given: bool,
     last: Vec<u8>,
     answer: bool,
+    /// The date detector's [`bailiff_filter::DateDetector::shape`] that `answer`
+    /// holds for (0: none).
+    shape: u64,
 }
 
 impl IntTimeCache {
@@ -678,6 +681,19 @@ impl IntTimeCache {
         }
     }
 
+    /// [`Self::is_int`] for a date text the detector just found, `shape` its
+    /// [`bailiff_filter::DateDetector::shape`]: while that stays the same the
+    /// texts differ only in digits, and the answer holds without a look.
+    #[inline]
+    pub fn is_int_shaped(&mut self, date: &str, shape: u64) -> bool {
+        if shape != 0 && shape == self.shape {
+            return self.answer;
+        }
+        let answer = self.is_int(date);
+        self.shape = shape;
+        answer
+    }
+
     pub fn is_int(&mut self, date: &str) -> bool {
         let b = date.as_bytes();
         if !b.is_empty() && same_but_digits(b, &self.last) {
@@ -685,6 +701,7 @@ impl IntTimeCache {
             self.last.copy_from_slice(b);
             return self.answer;
         }
+        self.shape = 0;
         self.answer = date_time_is_int(date, self.zone_given);
         self.last.clear();
         self.last.extend_from_slice(b);

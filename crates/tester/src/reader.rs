@@ -346,6 +346,42 @@ mod tests {
         assert_eq!(got, ["a", "bb", "", "ccc", "last"]);
     }
 
+    /// The chunk split against the plain one, on chunks of many lengths, with
+    /// line ends anywhere.
+    #[test]
+    fn chunk_split_agrees_with_plain_split() {
+        let plain = |c: &str| -> Vec<String> {
+            let mut v: Vec<String> = c
+                .split('\n')
+                .map(|l| l.trim_end_matches('\r').to_string())
+                .collect();
+            if c.is_empty() || c.ends_with('\n') {
+                v.pop();
+            }
+            v
+        };
+        let mut x = 7u64;
+        for len in 0..300 {
+            for _ in 0..8 {
+                let c: String = (0..len)
+                    .map(|_| {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        match x % 23 {
+                            0..=2 => '\n',
+                            3 => '\r',
+                            4 => 'é',
+                            _ => char::from(b'a' + (x % 26) as u8),
+                        }
+                    })
+                    .collect();
+                let got: Vec<String> = chunk_lines(&c).map(str::to_string).collect();
+                assert_eq!(got, plain(&c), "{c:?}");
+            }
+        }
+    }
+
     #[test]
     fn partial_last_line_can_be_dropped() {
         let input: &[u8] = b"one\ntwo";

@@ -632,6 +632,9 @@ impl Lines<'_> {
             if any_fail && !ignored {
                 let undated = s.filter.last_line_undated();
                 let int_time = match date_text {
+                    Some(t) if entry_time.is_none() => self
+                        .int_time
+                        .is_int_shaped(t, s.filter.date_detector().shape()),
                     Some(t) => self.int_time.is_int(t),
                     // A line without a date that took the last one (under a minute
                     // old) has its time as the reference held it.
