@@ -722,6 +722,7 @@ pub(crate) struct Minute {
 
 impl Minute {
     /// The Unix time at `second` of this minute.
+    #[inline]
     pub(crate) fn to_time(
         self,
         second: i64,

@@ -626,6 +626,8 @@ struct Fast {
     len: usize,
     sig_len: usize,
     words: Vec<native::Word>,
+    /// `words` split for the check.
+    split: Vec<native::Split>,
     /// The match (group 0) and the date text (group 1).
     whole: (usize, usize),
     date: (usize, usize),
@@ -1039,7 +1041,7 @@ impl DateDetector {
         } else {
             rest.len() >= f.sig_len
         };
-        if !fits || !native::words_match(&f.words, rest) {
+        if !fits || !native::split_match(&f.split, rest) {
             return None;
         }
         // fail2ban's search: the last winner, line-anchored, matched again
@@ -1059,16 +1061,11 @@ impl DateDetector {
         if self.first_unused == i {
             self.first_unused += 1;
         }
-        // the chars around the match (all ASCII up to its end; what follows
-        // may not be)
-        let before = start.checked_sub(1).map(|k| b[k] as char);
-        let after = match b.get(end) {
-            Some(&c) if c < 0x80 => Some(c as char),
-            Some(_) => line[end..].chars().next(),
-            None => None,
-        };
-        self.last_pos = (start, before, b.get(start).map(|&c| c as char));
-        self.last_end = (end, Some(b[end - 1] as char), after);
+        // The winner's position. The chars around it are read only when the
+        // last winner is not line-anchored (see `match_time`), and the next
+        // `win` sets them before that can be: they are left as they are.
+        self.last_pos.0 = start;
+        self.last_end.0 = end;
         self.cache_hits[0] += 1;
         self.cache_hits[2] += 1;
         // the fields are those of `parsed_memo[0]`: only the seconds are read
@@ -1181,6 +1178,8 @@ impl DateDetector {
                 }
             }
         }
+        f.split.clear();
+        f.split.extend(f.words.iter().map(native::Word::split));
         f.slot = slot;
         f.tpl = tpl;
         f.lead = w.lead;

@@ -799,20 +799,53 @@ impl Word {
     }
 }
 
+/// A [`Word`] split for [`split_match`]: the bytes that must stay as they are
+/// (0xff in `fixed`, their values in `prev`), and those that may take any
+/// value of a range (0x80 in `free`, the range addends in `add_lo`/`add_hi`,
+/// 0 elsewhere so that no carry crosses into another byte).
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Split {
+    prev: u64,
+    fixed: u64,
+    free: u64,
+    add_lo: u64,
+    add_hi: u64,
+}
+
+impl Word {
+    pub(crate) fn split(&self) -> Split {
+        let mut sp = Split::default();
+        for j in 0..8 {
+            let sh = 8 * j;
+            if (self.care >> sh) & 0x80 == 0 {
+                continue;
+            }
+            let byte = |x: u64| (x >> sh) & 0xff;
+            // add_lo = 0x80 - lo, add_hi = 0x7f - hi: one value when they sum to 0xff
+            if byte(self.add_lo) + byte(self.add_hi) == 0xff {
+                sp.fixed |= 0xff << sh;
+                sp.prev |= byte(self.prev) << sh;
+            } else {
+                sp.free |= 0x80 << sh;
+                sp.add_lo |= byte(self.add_lo) << sh;
+                sp.add_hi |= byte(self.add_hi) << sh;
+            }
+        }
+        sp
+    }
+}
+
 /// Whether `rest` (the bytes from the compared window's start) is within the
 /// ranges of `words`: every byte the same as in the line they were taken from,
 /// or an ASCII byte of the range that tests as it did. A cheaper and stricter
 /// form of [`Memo::same`]'s comparison (no exact look at a byte out of range);
 /// `rest` may end inside the last word, after the bytes that take part.
 #[inline]
-pub(crate) fn words_match(words: &[Word], rest: &[u8]) -> bool {
-    const LOW: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let ok = |new: u64, w: &Word| {
-        let x = new ^ w.prev;
-        let changed = (((x & LOW).wrapping_add(LOW)) | x) & w.care;
-        let in_range = new.wrapping_add(w.add_lo) & !new.wrapping_add(w.add_hi) & HIGH;
-        changed & !in_range == 0 && new & w.care == 0
+pub(crate) fn split_match(words: &[Split], rest: &[u8]) -> bool {
+    let ok = |new: u64, w: &Split| {
+        let lo = new.wrapping_add(w.add_lo);
+        let hi = new.wrapping_add(w.add_hi);
+        ((new ^ w.prev) & w.fixed) | ((!lo | hi | new) & w.free) == 0
     };
     if rest.len() >= 8 * words.len() {
         rest.chunks_exact(8)
@@ -824,7 +857,7 @@ pub(crate) fn words_match(words: &[Word], rest: &[u8]) -> bool {
             let tail = rest.get(8 * k..).unwrap_or(&[]);
             let n = tail.len().min(8);
             b[..n].copy_from_slice(&tail[..n]);
-            // (the caller makes sure the bytes `care` covers are there)
+            // (the caller makes sure the bytes that take part are there)
             ok(u64::from_le_bytes(b), w)
         })
     }
