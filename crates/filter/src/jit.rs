@@ -33,6 +33,9 @@ use pcre2_sys::{
     PCRE2_ERROR_NOMATCH, PCRE2_JIT_COMPLETE, PCRE2_MULTILINE, PCRE2_UNSET,
 };
 
+/// The offset PCRE2 gives a group that did not take part.
+pub(crate) const UNSET: usize = PCRE2_UNSET;
+
 /// Largest JIT stack a match may grow (the same as the `pcre2` crate's setting in
 /// [`crate::regex`]).
 const MAX_JIT_STACK: usize = 1 << 20;
@@ -146,6 +149,15 @@ impl JitRegex {
     #[cfg(test)]
     pub fn len(&self) -> usize {
         self.pairs
+    }
+
+    /// The offsets of the last match, two per group (group 0 first); an unset group
+    /// has [`UNSET`] in both.
+    #[inline]
+    pub fn ovector(&self) -> &[usize] {
+        // SAFETY: the ovector has `2 * pairs` entries and lives as long as `data`,
+        // which lives as long as `self`; only `&mut self` methods write it.
+        unsafe { std::slice::from_raw_parts(self.ovector, 2 * self.pairs) }
     }
 
     /// Span of group `i` in the last match; None when it did not take part.

@@ -658,7 +658,7 @@ impl Plan {
 /// the final `\n`). The stub `(?=.)` (`.*`: nothing) succeeds at exactly the same
 /// positions, so every path before it is tried in the same order and the first that
 /// succeeds is the same, with the same groups; only the tail's end (and the whole
-/// match's) is not walked: it is `max(q, L)` ([`TailStub::get`]). As with the pruned
+/// match's) is not walked: it is `max(q, L)` ([`TailStub::copy_ovector`]). As with the pruned
 /// variants, the only visible difference is PCRE2's match limit: the stub takes fewer
 /// steps, so it may answer where the full regex would report the limit.
 pub(crate) struct TailStub {
@@ -755,13 +755,17 @@ impl TailStub {
         )
     }
 
-    /// Span of group `i` in the last search.
-    pub fn get(&self, i: usize) -> Option<(usize, usize)> {
-        let (s, e) = self.re.get(i)?;
-        if i == 0 || Some(i) == self.group {
-            Some((s, e.max(self.end)))
-        } else {
-            Some((s, e))
+    /// The offsets of the last search into `ov` (see [`JitRegex::ovector`]), the
+    /// end of the whole match and of the tail's group being `max(q, L)`.
+    #[inline]
+    pub fn copy_ovector(&self, ov: &mut [usize]) {
+        let src = self.re.ovector();
+        let n = src.len().min(ov.len());
+        ov[..n].copy_from_slice(&src[..n]);
+        for g in std::iter::once(0).chain(self.group) {
+            if 2 * g + 1 < n && ov[2 * g] != crate::jit::UNSET {
+                ov[2 * g + 1] = ov[2 * g + 1].max(self.end);
+            }
         }
     }
 }
@@ -936,11 +940,13 @@ impl Pruner {
         Some(re.search(buf))
     }
 
-    /// Span of group `i` in the last search of [`Pruner::search`] that ran.
-    pub fn get(&self, i: usize) -> Option<(usize, usize)> {
+    /// The offsets of the last search of [`Pruner::search`] that ran (see
+    /// [`JitRegex::ovector`]).
+    #[inline]
+    pub fn ovector(&self) -> &[usize] {
         match self.variants.get(self.last) {
-            Some(Some(Some(re))) => re.get(i),
-            _ => None,
+            Some(Some(Some(re))) => re.ovector(),
+            _ => &[],
         }
     }
 

@@ -26,6 +26,10 @@ pub(crate) struct Compiled {
     fast: String,
     re: Regex,
     locs: CaptureLocations,
+    /// The offsets of the last match, two per group ([`crate::jit::UNSET`] when a group
+    /// did not take part), copied from whichever engine ran: what [`Compiled::span`]
+    /// reads.
+    ov: Vec<usize>,
     /// The same pattern compiled without UTF/UCP, for pure-ASCII subjects (built on
     /// first use; see [`AsciiTwin`]).
     ascii: AsciiTwin,
@@ -192,6 +196,7 @@ impl Compiled {
             pattern,
             fast,
             re,
+            ov: vec![crate::jit::UNSET; 2 * locs.len()],
             locs,
             ascii: AsciiTwin::Untried,
             last_ascii: false,
@@ -273,6 +278,11 @@ impl Compiled {
             if let Some(p) = &mut self.prune {
                 if let Some(r) = p.search(buf.as_bytes()) {
                     self.last_pruned = true;
+                    if let Ok(Some(_)) = r {
+                        let src = p.ovector();
+                        let n = src.len().min(self.ov.len());
+                        self.ov[..n].copy_from_slice(&src[..n]);
+                    }
                     return r;
                 }
             }
@@ -280,17 +290,36 @@ impl Compiled {
             if let Some(t) = &mut self.tail {
                 if let Some(r) = t.search(buf.as_bytes()) {
                     self.last_tail = true;
+                    if let Ok(Some(_)) = r {
+                        t.copy_ovector(&mut self.ov);
+                    }
                     return r;
                 }
             }
             self.last_tail = false;
             if let AsciiTwin::Ready(re) = &mut self.ascii {
-                return re.search(buf.as_bytes());
+                let r = re.search(buf.as_bytes());
+                if let Ok(Some(_)) = r {
+                    let src = re.ovector();
+                    let n = src.len().min(self.ov.len());
+                    self.ov[..n].copy_from_slice(&src[..n]);
+                }
+                return r;
             }
         }
         self.last_ascii = false;
         match self.re.captures_read(&mut self.locs, buf.as_bytes()) {
-            Ok(Some(m)) => Ok(Some((m.start(), m.end()))),
+            Ok(Some(m)) => {
+                for (i, pair) in self.ov.chunks_exact_mut(2).enumerate() {
+                    let (s, e) = self
+                        .locs
+                        .get(i)
+                        .unwrap_or((crate::jit::UNSET, crate::jit::UNSET));
+                    pair[0] = s;
+                    pair[1] = e;
+                }
+                Ok(Some((m.start(), m.end())))
+            }
             Ok(None) => Ok(None),
             Err(e) => Err(e.to_string()),
         }
@@ -307,18 +336,11 @@ impl Compiled {
         matches!(self.ascii, AsciiTwin::Ready(_))
     }
 
-    /// Span of group `i` in the last search.
+    /// Span of group `i` in the last match.
+    #[inline]
     fn span(&self, i: usize) -> Option<(usize, usize)> {
-        match &self.ascii {
-            AsciiTwin::Ready(_) if self.last_ascii && self.last_pruned => {
-                self.prune.as_ref().and_then(|p| p.get(i))
-            }
-            AsciiTwin::Ready(_) if self.last_ascii && self.last_tail => {
-                self.tail.as_ref().and_then(|t| t.get(i))
-            }
-            AsciiTwin::Ready(re) if self.last_ascii => re.get(i),
-            _ => self.locs.get(i),
-        }
+        let s = *self.ov.get(2 * i)?;
+        (s != crate::jit::UNSET).then(|| (s, self.ov[2 * i + 1]))
     }
 
     /// The first host group (`ip4`, `ip6`, `dns`, in that order) that took part in the
