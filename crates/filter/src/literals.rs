@@ -5,16 +5,18 @@
 //! <cmnfailed> for ...` needs `Failed `, `^[iI](?:llegal|nvalid) user` needs one of
 //! `Illegal user`, `Invalid user`, `illegal user`, `invalid user`. [`LineLiterals`]
 //! puts the literals of all the failregexes (and of the ignoreregexes when they run
-//! before the failregexes) into one Aho-Corasick automaton (case-sensitive, so that
-//! its SIMD prefilter applies), matched over the raw line. A line with none of them
-//! cannot produce anything and is dropped before any regex runs.
+//! before the failregexes) into one SIMD multi-literal searcher (Teddy, from the
+//! `aho-corasick` crate, used directly: case-sensitive literals, "is there one?"), run
+//! over the text the regexes will see. A line with none of them cannot produce anything
+//! and is dropped before any regex runs.
 //!
 //! The drop happens after date detection: the last date, the detector's template
 //! order and [`crate::LineResult::date`] stay exactly as without it (fail2ban's date
 //! detector is path-dependent, and filters often need a literal that only exists once
-//! the date is cut out, such as nginx-botsearch's `[] "GET /`; a literal that straddles
-//! the cut is looked for across it). Scanning is not free, so the prefilter sits out
-//! while it drops too few lines ([`Worth`]).
+//! the date is cut out, such as nginx-botsearch's `[] "GET /`). The regexes see the
+//! text before the date joined to the text after it, so the date itself is not
+//! searched, and a literal that straddles the joint is looked for across it. Scanning
+//! is not free, so the prefilter sits out while it drops too few lines ([`Worth`]).
 //!
 //! The analysis is conservative: a construct it does not model (numeric
 //! backreferences, `(?x)`, unusual escapes, large classes) contributes "no literal",
@@ -657,12 +659,102 @@ pub(crate) fn prefixes(re: &str) -> Option<Vec<String>> {
     Some(keep)
 }
 
-/// The literal automaton of a filter: whether a line may match any failregex (or an
+/// Length of the pieces [`cover`] searches for instead of whole literals.
+const COVER_LEN: usize = 6;
+
+/// A smaller set of byte strings that stands for `lits`: every literal contains one of
+/// them, so a text without any of them holds no literal either. Each literal longer
+/// than `k` bytes is covered by one of its `k`-byte pieces, chosen greedily to cover
+/// as many literals as possible (case variants and shared words collapse:
+/// `Authentication failure for `, `authentication error for ` and
+/// `maximum authentication attempts` all hold `uthent`); shorter literals stand for
+/// themselves. Fewer, shorter needles make the SIMD search cheaper (fewer candidates
+/// to verify) at the price of a few more lines kept.
+fn cover(lits: &[String], k: usize) -> Vec<Vec<u8>> {
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    let mut open: Vec<&[u8]> = Vec::new();
+    for l in lits {
+        if l.len() <= k {
+            out.push(l.as_bytes().to_vec());
+        } else {
+            open.push(l.as_bytes());
+        }
+    }
+    // Covered already by a short literal.
+    open.retain(|l| {
+        !out.iter()
+            .any(|p| l.windows(p.len()).any(|w| w == p.as_slice()))
+    });
+    // Piece -> the open literals holding it.
+    let mut holders: std::collections::BTreeMap<&[u8], Vec<usize>> = Default::default();
+    for (i, l) in open.iter().enumerate() {
+        for w in l.windows(k) {
+            let v = holders.entry(w).or_default();
+            if v.last() != Some(&i) {
+                v.push(i);
+            }
+        }
+    }
+    let mut covered = vec![false; open.len()];
+    let mut left = open.len();
+    while left > 0 {
+        // A piece without spaces first (a piece of a word is rarer in log text than
+        // one spanning two, like ` user `: `nvalid` drops more lines), then the piece
+        // held by the most literals still open, then the first in byte order, so the
+        // choice does not vary from run to run.
+        let mut best: Option<(&[u8], (bool, usize))> = None;
+        for (w, v) in &holders {
+            let n = v.iter().filter(|&&i| !covered[i]).count();
+            let score = (!w.contains(&b' '), n);
+            if n > 0 && best.is_none_or(|b| score > b.1) {
+                best = Some((w, score));
+            }
+        }
+        let Some((w, _)) = best else { break };
+        for &i in &holders[w] {
+            if !covered[i] {
+                covered[i] = true;
+                left -= 1;
+            }
+        }
+        out.push(w.to_vec());
+    }
+    out.sort();
+    out.dedup();
+    // A piece holding another one adds nothing.
+    let all = out.clone();
+    out.retain(|p| {
+        !all.iter()
+            .any(|q| q.len() < p.len() && p.windows(q.len()).any(|w| w == q.as_slice()))
+    });
+    out
+}
+
+/// The literal searcher of a filter: whether a line may match any failregex (or an
 /// ignoreregex that runs on every line).
 pub(crate) struct LineLiterals {
-    ac: AhoCorasick,
+    scan: Scan,
     /// Longest literal, bytes.
     max_len: usize,
+}
+
+/// How a [`LineLiterals`] looks for its literals.
+enum Scan {
+    /// The SIMD searcher (Teddy) alone: no automaton walk per candidate, and nothing
+    /// to build beyond the searcher.
+    Packed(aho_corasick::packed::Searcher),
+    /// An Aho-Corasick automaton, where the packed searcher is not available (too
+    /// many literals, no SIMD support).
+    Automaton(AhoCorasick),
+}
+
+impl Scan {
+    fn found(&self, hay: &[u8]) -> bool {
+        match self {
+            Scan::Packed(p) => p.find(hay).is_some(),
+            Scan::Automaton(ac) => ac.is_match(hay),
+        }
+    }
 }
 
 impl LineLiterals {
@@ -678,31 +770,47 @@ impl LineLiterals {
         if pats.is_empty() {
             return None;
         }
-        let max_len = pats.iter().map(String::len).max().unwrap_or(0);
-        // Leftmost-first: only "is there one?" is asked, and it allows the SIMD
-        // (Teddy) prefilter.
-        let ac = AhoCorasickBuilder::new()
-            .match_kind(MatchKind::LeftmostFirst)
-            .kind(Some(AhoCorasickKind::DFA))
-            .build(&pats)
-            .or_else(|_| {
+        let pats = cover(&pats, COVER_LEN);
+        let max_len = pats.iter().map(Vec::len).max().unwrap_or(0);
+        // Only "is there one?" is asked: leftmost-first allows the SIMD searcher.
+        let packed = aho_corasick::packed::Config::new()
+            .match_kind(aho_corasick::packed::MatchKind::LeftmostFirst)
+            .builder()
+            .extend(&pats)
+            .build();
+        let scan = match packed {
+            Some(p) => Scan::Packed(p),
+            None => Scan::Automaton(
                 AhoCorasickBuilder::new()
                     .match_kind(MatchKind::LeftmostFirst)
+                    .kind(Some(AhoCorasickKind::DFA))
                     .build(&pats)
-            })
-            .ok()?;
-        Some(LineLiterals { ac, max_len })
+                    .or_else(|_| {
+                        AhoCorasickBuilder::new()
+                            .match_kind(MatchKind::LeftmostFirst)
+                            .build(&pats)
+                    })
+                    .ok()?,
+            ),
+        };
+        Some(LineLiterals { scan, max_len })
     }
 
     /// Whether `line` holds a literal once the date text at `cut` is cut out of it
-    /// (false: no failregex, nor early ignoreregex, can match the line).
+    /// (false: no failregex, nor early ignoreregex, can match the line). The regexes
+    /// see the text before the date joined to the text after it, so that is all that
+    /// is searched: each side, then the joint.
     pub fn may_match(&self, line: &str, cut: (usize, usize)) -> bool {
-        if self.ac.is_match(line) {
-            return true;
-        }
         let b = line.as_bytes();
         let (s, e) = cut;
-        if s == 0 || e <= s || e >= b.len() || self.max_len < 2 {
+        if e <= s || e > b.len() {
+            // Nothing cut out.
+            return self.scan.found(b);
+        }
+        if self.scan.found(&b[..s]) || self.scan.found(&b[e..]) {
+            return true;
+        }
+        if s == 0 || e >= b.len() || self.max_len < 2 {
             return false;
         }
         // Cutting the date out joins its two sides: a literal may straddle the joint.
@@ -721,7 +829,7 @@ impl LineLiterals {
         };
         joined[..left.len()].copy_from_slice(left);
         joined[left.len()..].copy_from_slice(right);
-        self.ac.is_match(&*joined)
+        self.scan.found(joined)
     }
 }
 
@@ -1088,6 +1196,38 @@ mod tests {
     }
 
     #[test]
+    fn cover_pieces_stand_for_every_literal() {
+        let lits: Vec<String> = [
+            "Authentication failure for ",
+            "authentication failure for ",
+            "maximum authentication attempts exceeded for ",
+            "Failed ",
+            "Invalid user ",
+            "invalid user ",
+            "Accepted ",
+            "ab",
+            "xxabyy",
+        ]
+        .iter()
+        .map(|x| x.to_string())
+        .collect();
+        let pieces = cover(&lits, 6);
+        for l in &lits {
+            assert!(
+                pieces
+                    .iter()
+                    .any(|p| l.as_bytes().windows(p.len()).any(|w| w == p.as_slice())),
+                "{l:?} not covered by {pieces:?}"
+            );
+        }
+        // Case variants and shared words collapse; short literals stand for themselves
+        // and cover the longer ones holding them.
+        assert!(pieces.len() <= 5, "{pieces:?}");
+        assert!(pieces.contains(&b"ab".to_vec()));
+        assert!(pieces.iter().all(|p| p.len() <= 6));
+    }
+
+    #[test]
     fn literal_across_the_date_cut() {
         let ll = LineLiterals::new(&["^Failed "], &[]).unwrap();
         assert!(ll.may_match("Failed x", (0, 0)));
@@ -1096,6 +1236,10 @@ mod tests {
         let line = "Fai2024-01-01 10:00:00led x";
         assert!(ll.may_match(line, (3, 22)));
         assert!(!ll.may_match("Fa 2024-01-01 10:00:00led x", (3, 22)));
+        // Literal text inside the date is cut out with it; either side still counts.
+        assert!(!ll.may_match("[Failed ] x", (0, 9)));
+        assert!(ll.may_match("x [2024] Failed x", (2, 8)));
+        assert!(ll.may_match("Failed [2024] x", (7, 13)));
         // A regex without literals: no line may be skipped.
         assert!(LineLiterals::new(&["^Failed ", r"^\S+$"], &[]).is_none());
         // An early ignoreregex's literals count too.
