@@ -290,8 +290,18 @@ fn push_ipv6(s: &str, out: &mut String) -> bool {
     if !s.contains(':') {
         return false;
     }
-    let Ok(a) = s.parse::<std::net::Ipv6Addr>() else {
-        return false;
+    // Groups of hex digits are read here; a text with a dotted quad in it goes to
+    // the standard parser.
+    let a = if s.contains('.') {
+        match s.parse::<std::net::Ipv6Addr>() {
+            Ok(a) => a,
+            Err(_) => return false,
+        }
+    } else {
+        match parse_hex_ipv6(s.as_bytes()) {
+            Some(seg) => std::net::Ipv6Addr::from(seg),
+            None => return false,
+        }
     };
     let seg = a.segments();
     let dotted = |out: &mut String, o: [u8; 4]| {
@@ -343,6 +353,62 @@ fn push_ipv6(s: &str, out: &mut String) -> bool {
         groups(out, &seg);
     }
     true
+}
+
+/// IPv6 address text without a dotted quad in it (`1:2::3`), read by the rules of
+/// [`std::net::Ipv6Addr`]'s parser: groups of one to four hex digits split by `:`,
+/// at most one `::` standing for one or more zero groups, nothing else.
+fn parse_hex_ipv6(b: &[u8]) -> Option<[u16; 8]> {
+    /// One group at `*i`: one to four hex digits (further ones are left unread).
+    fn group(b: &[u8], i: &mut usize) -> Option<u16> {
+        let start = *i;
+        let mut v = 0u16;
+        while *i < b.len() && *i - start < 4 {
+            let d = match b[*i] {
+                c @ b'0'..=b'9' => c - b'0',
+                c @ b'a'..=b'f' => c - b'a' + 10,
+                c @ b'A'..=b'F' => c - b'A' + 10,
+                _ => break,
+            };
+            v = v << 4 | u16::from(d);
+            *i += 1;
+        }
+        (*i > start).then_some(v)
+    }
+    /// Up to `out.len()` groups from `*i`, each after the first preceded by `:`; a
+    /// group that cannot be read leaves `*i` before its separator. How many were read.
+    fn groups(b: &[u8], i: &mut usize, out: &mut [u16]) -> usize {
+        for (n, slot) in out.iter_mut().enumerate() {
+            let mut j = *i;
+            if n > 0 {
+                if b.get(j) != Some(&b':') {
+                    return n;
+                }
+                j += 1;
+            }
+            match group(b, &mut j) {
+                Some(g) => {
+                    *slot = g;
+                    *i = j;
+                }
+                None => return n,
+            }
+        }
+        out.len()
+    }
+    let mut seg = [0u16; 8];
+    let mut i = 0;
+    let head = groups(b, &mut i, &mut seg);
+    if head < 8 {
+        if b.get(i..i + 2) != Some(b"::") {
+            return None;
+        }
+        i += 2;
+        let mut tail = [0u16; 7];
+        let n = groups(b, &mut i, &mut tail[..7 - head]);
+        seg[8 - n..].copy_from_slice(&tail[..n]);
+    }
+    (i == b.len()).then_some(seg)
 }
 
 /// `b` in decimal.
@@ -424,6 +490,8 @@ pub struct Filter {
     pref: Option<Compiled>,
     /// prefregex has named groups besides `content` (merged into every failure).
     pref_has_groups: bool,
+    /// The number of the prefregex's `content` group.
+    pref_content: Option<usize>,
     fail: Vec<Compiled>,
     /// Which failregexes may match a buffer, by its first byte (module `prefilter`).
     dispatch: prefilter::Dispatch,
@@ -438,9 +506,8 @@ pub struct Filter {
     tmp: String,
     /// The connection id of the current match (a buffer kept across lines).
     mlfid: String,
-    /// Scratch ticket data, reused line after line: the prefregex's groups, a
-    /// failregex's, both merged.
-    scr_pre: Fail,
+    /// Scratch ticket data, reused line after line: a failregex's groups (when
+    /// they are completed from others), and the entry of a match.
     scr_grp: Fail,
     scr_fail: Fail,
     /// The entry of a match that stands alone (forgotten, or taken out of the
@@ -563,6 +630,7 @@ impl Filter {
         let pref_has_groups = pref
             .as_ref()
             .is_some_and(|p| p.group_names().any(|n| n != "content"));
+        let pref_content = pref.as_ref().and_then(|p| p.group_index("content"));
         let fail_expanded: Vec<&str> = fail.iter().map(|c| c.expanded()).collect();
         let checker = ambiguity::Checker::new(
             pref.as_ref().map(|p| p.expanded()),
@@ -576,6 +644,7 @@ impl Filter {
             zone,
             pref,
             pref_has_groups,
+            pref_content,
             dispatch: prefilter::Dispatch::new(fail.iter().map(Compiled::first_bytes)),
             fail,
             ignore,
@@ -588,7 +657,6 @@ impl Filter {
             wbuf: String::with_capacity(256),
             tmp: String::new(),
             mlfid: String::new(),
-            scr_pre: Fail::new(),
             scr_grp: Fail::new(),
             scr_fail: Fail::new(),
             scr_own: Fail::new(),
@@ -634,7 +702,16 @@ impl Filter {
     /// every key: a caller that expands tags in values may then read any of them.
     pub fn set_keep_keys(&mut self, keys: Option<Vec<String>>) {
         // A name no regex of this filter has (nor the filter itself) is never set.
-        self.keep.keys = keys.map(|ks| ks.iter().filter_map(|k| Key::lookup(k)).collect());
+        // Each key once (`fill_failure` counts the values it writes).
+        self.keep.keys = keys.map(|ks| {
+            let mut v: Vec<Key> = Vec::with_capacity(ks.len());
+            for k in ks.iter().filter_map(|k| Key::lookup(k)) {
+                if !v.contains(&k) {
+                    v.push(k);
+                }
+            }
+            v
+        });
     }
 
     /// Fill [`Failure::ordered`] (fail2ban-regex `-o row`): every group is then kept
@@ -1013,7 +1090,8 @@ impl Filter {
                     return;
                 }
             }
-            if let Some((s, e)) = p.group_span("content").filter(|(s, e)| e > s) {
+            let content = self.pref_content.and_then(|i| p.group_span_at(i));
+            if let Some((s, e)) = content.filter(|(s, e)| e > s) {
                 wbuf.clear();
                 wbuf.push_str(&pbuf[s..e]);
                 wbuf.push('\n');
@@ -1022,7 +1100,6 @@ impl Filter {
             }
         }
         let mut valid = true;
-        let mut pre_ready = false;
         // The failregexes that may match the buffer (by its first byte): the others
         // are not called at all.
         let mut cand = self.dispatch.candidates(if use_w {
@@ -1116,14 +1193,13 @@ impl Filter {
             // by the failregex's, as spans into the buffers, in scratch entries.
             let mut fail = std::mem::take(&mut self.scr_fail);
             if self.pref_has_groups {
-                if !pre_ready {
-                    if let Some(p) = &self.pref {
-                        p.groups_into(pbuf, Some(fail::CONTENT), true, &mut self.scr_pre);
-                    }
-                    pre_ready = true;
+                // The prefregex's groups straight into the entry (its last match is
+                // this line's): one match a line is the rule, so nothing is kept
+                // for the next failregex.
+                match &self.pref {
+                    Some(p) => p.groups_into(pbuf, Some(fail::CONTENT), true, &mut fail),
+                    None => fail.clear(),
                 }
-                fail.clear();
-                fail.extend_from(&self.scr_pre);
                 let fr = &self.fail[idx];
                 if fr.completes_groups() {
                     // `alt_`/`tuple_` groups are completed from the failregex's own.
@@ -1599,7 +1675,23 @@ fn val_has_tag(v: &Val, (pbuf, buf): (&str, &str)) -> bool {
 /// Whether `s` holds `<F-` (a tag a caller expanding values would read).
 fn has_tag(s: &str) -> bool {
     let b = s.as_bytes();
-    memchr::memchr_iter(b'<', b).any(|i| b[i + 1..].starts_with(b"F-"))
+    // The values looked at here are short (addresses, user names) and almost never
+    // hold `<`: eight bytes a step look for one without a call.
+    const LO: u64 = 0x0101_0101_0101_0101;
+    let lt = |w: [u8; 8]| {
+        let x = u64::from_le_bytes(w) ^ (u64::from(b'<') * LO);
+        x.wrapping_sub(LO) & !x & (0x80 * LO) != 0
+    };
+    let mut words = b.chunks_exact(8);
+    let mut any = false;
+    for w in &mut words {
+        any |= lt([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+    }
+    let rest = words.remainder();
+    let mut last = [0u8; 8];
+    last[..rest.len()].copy_from_slice(rest);
+    any |= lt(last);
+    any && memchr::memchr_iter(b'<', b).any(|i| b[i + 1..].starts_with(b"F-"))
 }
 
 /// Write the ticket data of `fail` (texts read in `bufs` where they are spans) into
@@ -1629,15 +1721,10 @@ fn fill_failure(out: &mut Failure, fail: &Fail, bufs: (&str, &str), keep: &Keep)
         }
         if !tagged {
             let vals = &vals[..keys.len()];
-            if !out.data.is_empty() {
-                out.data.retain(|name, _| {
-                    keys.iter()
-                        .zip(vals)
-                        .any(|(k, v)| v.is_some() && k.as_str() == name.as_str())
-                });
-            }
+            let mut present = 0;
             for (k, v) in keys.iter().zip(vals) {
                 let Some(v) = v else { continue };
+                present += 1;
                 match out.data.get_mut(k.as_str()) {
                     Some(slot) => v.write_json(slot, bufs),
                     None => {
@@ -1646,6 +1733,15 @@ fn fill_failure(out: &mut Failure, fail: &Fail, bufs: (&str, &str), keep: &Keep)
                         }
                     }
                 }
+            }
+            // Every value written is there now: keys of the last failure that this
+            // one lacks are the only extra ones (usually none, and no pass is made).
+            if out.data.len() > present {
+                out.data.retain(|name, _| {
+                    keys.iter()
+                        .zip(vals)
+                        .any(|(k, v)| v.is_some() && k.as_str() == name.as_str())
+                });
             }
             ordered_fields(keep, fail, bufs, &mut out.ordered);
             return;

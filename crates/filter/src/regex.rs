@@ -357,6 +357,20 @@ impl Compiled {
         self.span(*i)
     }
 
+    /// The number of named group `name` (for [`Compiled::group_span_at`]).
+    pub fn group_index(&self, name: &str) -> Option<usize> {
+        self.groups
+            .iter()
+            .find(|(_, n)| n.as_str() == name)
+            .map(|(i, _)| *i)
+    }
+
+    /// [`Compiled::group_span`] of a group number from [`Compiled::group_index`]:
+    /// no search by name on every line.
+    pub fn group_span_at(&self, i: usize) -> Option<(usize, usize)> {
+        self.span(i)
+    }
+
     /// All named groups of the last match (None for those that did not take part),
     /// with `alt_` and `tuple_` groups folded in; texts are spans of `buf`.
     #[cfg(test)]

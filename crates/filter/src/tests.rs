@@ -599,3 +599,98 @@ fn ipv6_ids_agree_with_canonical() {
         assert_eq!(got, addr::canonical_any(t), "{t}");
     }
 }
+
+/// The hand-written IPv6 reader accepts exactly what the standard parser accepts
+/// (texts without a dotted quad), with the same groups: random texts over the
+/// characters that matter, and every Display form of random addresses cut short
+/// or lengthened.
+#[test]
+fn hex_ipv6_reader_agrees_with_std() {
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    const CHARS: &[u8] = b"0123456789abcdefABCDEFgG::::::: ";
+    let mut texts: Vec<String> = [
+        "",
+        ":",
+        "::",
+        ":::",
+        "::1",
+        "1::",
+        "1:2:3:4:5:6:7:8",
+        "1:2:3:4:5:6:7:8:9",
+        "1:2:3:4:5:6:7::",
+        "::2:3:4:5:6:7:8",
+        "1::3:4:5:6:7:8",
+        "1:2:3:4:5:6:7:8::",
+        "12345::",
+        "1:23456::",
+        "1:::2",
+        ":1::",
+        "1::2::3",
+        "ffff::FFFF",
+        "0:0::0:0",
+        "00000::",
+        "1:2:3:4:5:6::7:8",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    for _ in 0..200_000 {
+        let r = next();
+        let len = (r % 24) as usize;
+        let t: String = (0..len)
+            .map(|_| char::from(CHARS[(next() % CHARS.len() as u64) as usize]))
+            .collect();
+        texts.push(t);
+        let seg: Vec<u16> = (0..8)
+            .map(|i| match (r >> (8 + i * 2)) & 3 {
+                0 | 1 => 0,
+                2 => (next() & 0xff) as u16,
+                _ => next() as u16,
+            })
+            .collect();
+        let a = std::net::Ipv6Addr::new(
+            seg[0], seg[1], seg[2], seg[3], seg[4], seg[5], seg[6], seg[7],
+        );
+        let d = a.to_string();
+        if !d.contains('.') {
+            let cut = (r >> 40) as usize % (d.len() + 1);
+            texts.push(d[..cut].to_string());
+            texts.push(format!("{d}:{:x}", r >> 48));
+            texts.push(d);
+        }
+    }
+    let mut accepted = 0;
+    for t in &texts {
+        let want = t.parse::<std::net::Ipv6Addr>().ok().map(|a| a.segments());
+        assert_eq!(parse_hex_ipv6(t.as_bytes()), want, "{t:?}");
+        accepted += usize::from(want.is_some());
+    }
+    // Both sides of the rule were exercised.
+    assert!(accepted > 100_000 && accepted < texts.len(), "{accepted}");
+}
+
+/// `has_tag` finds `<F-` at every place and length, and nothing else.
+#[test]
+fn has_tag_finds_every_place() {
+    for len in 0..40 {
+        for at in 0..len {
+            for (put, want) in [("<F-", true), ("<f-", false), ("<F", false), ("F-", false)] {
+                let mut t = vec![b'a'; len];
+                for (j, c) in put.bytes().enumerate() {
+                    if at + j < len {
+                        t[at + j] = c;
+                    }
+                }
+                let t = String::from_utf8(t).unwrap();
+                let want = want && at + put.len() <= len;
+                assert_eq!(has_tag(&t), want, "{t:?}");
+            }
+        }
+    }
+}
