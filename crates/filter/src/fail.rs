@@ -230,7 +230,14 @@ impl Fail {
     }
     /// Empty, keeping the allocation (a scratch entry reused line after line).
     pub fn clear(&mut self) {
-        self.0.clear();
+        // Spans, `None` and numbers (nearly every value of a scratch entry) own
+        // nothing: they are let go without a call to the enum's drop glue each.
+        while let Some((_, v)) = self.0.pop() {
+            match v {
+                Val::None | Val::At { .. } | Val::Int(_) => std::mem::forget(v),
+                v => drop(v),
+            }
+        }
         self.1 = false;
         self.2 = 0;
     }
