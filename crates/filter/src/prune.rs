@@ -571,19 +571,7 @@ impl Plan {
     }
 
     fn build(pattern: &str, every: bool) -> Option<Plan> {
-        let body_at = if pattern.starts_with("(*LIMIT_MATCH=") {
-            pattern.find(')')? + 1
-        } else {
-            0
-        };
-        let mut parser = Parser {
-            p: pattern.as_bytes(),
-            i: body_at,
-        };
-        let top = parser.alternation().ok()?;
-        if parser.i != pattern.len() {
-            return None;
-        }
+        let top = parse_whole(pattern)?;
         let mut walk = Walk {
             p: pattern,
             every,
@@ -671,17 +659,8 @@ pub(crate) struct TailStub {
 
 /// The stub form of `pattern`'s tail (see [`TailStub`]) and the tail group's name.
 pub(crate) fn tail_stub(pattern: &str) -> Option<(String, Option<String>)> {
-    let body_at = if pattern.starts_with("(*LIMIT_MATCH=") {
-        pattern.find(')')? + 1
-    } else {
-        0
-    };
-    let mut parser = Parser {
-        p: pattern.as_bytes(),
-        i: body_at,
-    };
-    let top = parser.alternation().ok()?;
-    if parser.i != pattern.len() || top.len() != 1 {
+    let top = parse_whole(pattern)?;
+    if top.len() != 1 {
         return None;
     }
     let pieces = &top[0].pieces;
@@ -770,6 +749,22 @@ impl TailStub {
     }
 }
 
+/// The branches of `pattern` (after a leading `(*LIMIT_MATCH=n)`), when the parser
+/// models all of it.
+fn parse_whole(pattern: &str) -> Option<Vec<Branch>> {
+    let body_at = if pattern.starts_with("(*LIMIT_MATCH=") {
+        pattern.find(')')? + 1
+    } else {
+        0
+    };
+    let mut parser = Parser {
+        p: pattern.as_bytes(),
+        i: body_at,
+    };
+    let top = parser.alternation().ok()?;
+    (parser.i == pattern.len()).then_some(top)
+}
+
 /// The pattern with a lookahead for the literal that must follow, put after each
 /// repeat that ends a group: `(?P<user>…|[^:]+) from ` becomes
 /// `(?P<user>…|[^:]+(?= from )) from `. None when nothing is guarded or the walk
@@ -790,19 +785,7 @@ impl TailStub {
 /// are tried in the same order, set the same groups and continue as before. As with
 /// the pruned variants, only PCRE2's match limit may see a difference: fewer steps.
 pub(crate) fn guard_repeats(pattern: &str) -> Option<String> {
-    let body_at = if pattern.starts_with("(*LIMIT_MATCH=") {
-        pattern.find(')')? + 1
-    } else {
-        0
-    };
-    let mut parser = Parser {
-        p: pattern.as_bytes(),
-        i: body_at,
-    };
-    let top = parser.alternation().ok()?;
-    if parser.i != pattern.len() {
-        return None;
-    }
+    let top = parse_whole(pattern)?;
     let mut at: Vec<(usize, &str)> = Vec::new();
     for b in &top {
         guard_branch(pattern, b, None, &mut at);
@@ -1168,26 +1151,10 @@ mod tests {
             return;
         };
         let corpus = crate::stock::hostile_corpus();
-        let names = crate::stock::filter_names(confdir);
-        let cases = names.iter().map(|n| (n.clone(), Vec::new())).chain(
-            ["ddos", "extra", "aggressive"].map(|m| {
-                (
-                    "sshd".to_string(),
-                    vec![("mode".to_string(), m.to_string())],
-                )
-            }),
-        );
         let (mut guarded, mut searches, mut matches) = (0usize, 0usize, 0usize);
-        for (name, args) in cases {
-            let Ok(def) = bailiff_config::read_filter(confdir, &name, &args) else {
-                continue;
-            };
+        for (name, def) in crate::stock::definitions(confdir) {
             let subjects = crate::stock::subjects(logs, &name, &corpus);
-            let regexes = def
-                .prefregex
-                .iter()
-                .chain(&def.failregex)
-                .chain(&def.ignoreregex);
+            let regexes = crate::stock::regexes(&def);
             for r in regexes {
                 let pattern = format!(
                     "(*LIMIT_MATCH=2000000){}",

@@ -611,11 +611,7 @@ mod tests {
                 continue;
             };
             let subjects = crate::stock::subjects(logs, &name, &corpus);
-            let regexes = def
-                .prefregex
-                .iter()
-                .chain(&def.failregex)
-                .chain(&def.ignoreregex);
+            let regexes = crate::stock::regexes(&def);
             for r in regexes {
                 let Ok(mut c) = Compiled::new(r, true, false) else {
                     continue;
@@ -664,27 +660,11 @@ mod tests {
             return;
         };
         let corpus = crate::stock::hostile_corpus();
-        let names = crate::stock::filter_names(confdir);
-        let cases = names.iter().map(|n| (n.clone(), Vec::new())).chain(
-            ["ddos", "extra", "aggressive"].map(|m| {
-                (
-                    "sshd".to_string(),
-                    vec![("mode".to_string(), m.to_string())],
-                )
-            }),
-        );
         let (mut plans, mut searches, mut pruned_matches) = (0usize, 0usize, 0usize);
         let mut sshd_failed = false;
-        for (name, args) in cases {
-            let Ok(def) = bailiff_config::read_filter(confdir, &name, &args) else {
-                continue;
-            };
+        for (name, def) in crate::stock::definitions(confdir) {
             let subjects = crate::stock::subjects(logs, &name, &corpus);
-            let regexes = def
-                .prefregex
-                .iter()
-                .chain(&def.failregex)
-                .chain(&def.ignoreregex);
+            let regexes = crate::stock::regexes(&def);
             let regexes = regexes.flat_map(|r| {
                 let c = Compiled::new(r, true, false).ok()?;
                 if r.starts_with("^Failed (?:<F-NOFAIL>publickey</F-NOFAIL>|\\S+) for")

@@ -30,6 +30,33 @@ pub(crate) fn filter_names(confdir: &Path) -> Vec<String> {
     names
 }
 
+/// Every stock filter as read with no arguments, then sshd in its `ddos`, `extra`
+/// and `aggressive` modes: (name, definition). Filters that do not read are left out.
+pub(crate) fn definitions(confdir: &Path) -> Vec<(String, bailiff_config::FilterDef)> {
+    let plain = filter_names(confdir).into_iter().map(|n| (n, Vec::new()));
+    let modes = ["ddos", "extra", "aggressive"].map(|m| {
+        (
+            "sshd".to_string(),
+            vec![("mode".to_string(), m.to_string())],
+        )
+    });
+    plain
+        .chain(modes)
+        .filter_map(|(name, args)| {
+            let def = bailiff_config::read_filter(confdir, &name, &args).ok()?;
+            Some((name, def))
+        })
+        .collect()
+}
+
+/// A filter's prefregex, failregexes and ignoreregexes, in that order.
+pub(crate) fn regexes(def: &bailiff_config::FilterDef) -> impl Iterator<Item = &String> {
+    def.prefregex
+        .iter()
+        .chain(&def.failregex)
+        .chain(&def.ignoreregex)
+}
+
 /// The hostile corpus (`tests/hostile/corpus.jsonl`): (filter, line) pairs.
 pub(crate) fn hostile_corpus() -> Vec<(String, String)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
