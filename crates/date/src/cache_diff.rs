@@ -16,22 +16,8 @@
 use jiff::tz::{Offset, TimeZone};
 use jiff::Timestamp;
 
+use crate::test_rng::Rng;
 use crate::{DateDetector, DateMatch, DateOptions, Zone};
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        // xorshift64*
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 /// UTC instants around which the caches could go wrong.
 const EDGES: &[&str] = &[

@@ -45,6 +45,8 @@ mod native;
 #[cfg(test)]
 mod native_diff;
 mod pattern;
+#[cfg(test)]
+mod test_rng;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 

@@ -6,25 +6,8 @@
 //! or not, the match span, and the span of every group.
 
 use crate::native::{Program, Scratch};
+use crate::test_rng::Rng;
 use crate::{build_regex, pattern, DateDetector, DateOptions};
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        // xorshift64*
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn pick<'a>(&mut self, v: &[&'a str]) -> &'a str {
-        v[self.below(v.len())]
-    }
-}
 
 /// Real dates of the shapes the default templates (and common datepatterns) read.
 const DATES: &[&str] = &[
@@ -108,10 +91,10 @@ const ALPHABET: &[u8] =
     b"0123456789012345678901234567890123456789 :-/.,+TZUTCGMTNovnovJanPMpm[]()<>@_\t\nxX";
 
 fn mutate(rng: &mut Rng, s: &mut Vec<u8>) {
-    for _ in 0..rng.below(4) {
-        let op = rng.below(5);
-        let at = rng.below(s.len() + 1);
-        let b = ALPHABET[rng.below(ALPHABET.len())];
+    for _ in 0..rng.index(4) {
+        let op = rng.index(5);
+        let at = rng.index(s.len() + 1);
+        let b = ALPHABET[rng.index(ALPHABET.len())];
         match op {
             0 | 1 if at < s.len() => s[at] = b,
             2 => s.insert(at, b),
@@ -120,7 +103,7 @@ fn mutate(rng: &mut Rng, s: &mut Vec<u8>) {
             }
             4 if at < s.len() && s[at].is_ascii_digit() => {
                 // a digit field out of range: 13th month, 61st second, hour 24...
-                s[at] = if rng.below(2) == 0 { b'9' } else { b'3' };
+                s[at] = if rng.index(2) == 0 { b'9' } else { b'3' };
             }
             _ => {}
         }
@@ -129,22 +112,22 @@ fn mutate(rng: &mut Rng, s: &mut Vec<u8>) {
 
 fn line(rng: &mut Rng) -> Vec<u8> {
     let mut s = Vec::new();
-    if rng.below(3) == 0 {
+    if rng.index(3) == 0 {
         // an access log line: an address of varying length in front
-        let ip: Vec<String> = (0..4).map(|_| rng.below(256).to_string()).collect();
+        let ip: Vec<String> = (0..4).map(|_| rng.index(256).to_string()).collect();
         s.extend_from_slice(ip.join(".").as_bytes());
         s.extend_from_slice(b" - - [");
     } else {
         s.extend_from_slice(rng.pick(PREFIXES).as_bytes());
     }
     s.extend_from_slice(rng.pick(DATES).as_bytes());
-    if rng.below(4) == 0 {
+    if rng.index(4) == 0 {
         // two dates in a line
         s.push(b' ');
         s.extend_from_slice(rng.pick(DATES).as_bytes());
     }
     s.extend_from_slice(rng.pick(SUFFIXES).as_bytes());
-    if rng.below(3) != 0 {
+    if rng.index(3) != 0 {
         mutate(rng, &mut s);
     }
     s
@@ -219,27 +202,27 @@ fn native_matches_pcre2_on_generated_lines() {
     for _ in 0..n {
         // now and then the line before the last one comes back (two kinds of
         // lines taking turns: what the memo of the search before is for)
-        if rng.below(6) == 0 && !other.is_empty() {
+        if rng.index(6) == 0 && !other.is_empty() {
             std::mem::swap(&mut s, &mut other);
         } else if !s.is_empty() {
             other.clone_from(&s);
         }
         // half of the lines: the previous one with a few digits changed, as
         // consecutive log lines are (what the memo of the last search is for)
-        if rng.below(2) == 0 && !s.is_empty() {
-            for _ in 0..1 + rng.below(3) {
-                let at = rng.below(s.len());
-                if rng.below(4) == 0 {
-                    s[at] = ALPHABET[rng.below(ALPHABET.len())];
-                } else if rng.below(3) == 0 {
+        if rng.index(2) == 0 && !s.is_empty() {
+            for _ in 0..1 + rng.index(3) {
+                let at = rng.index(s.len());
+                if rng.index(4) == 0 {
+                    s[at] = ALPHABET[rng.index(ALPHABET.len())];
+                } else if rng.index(3) == 0 {
                     // a longer or shorter address in front
-                    if rng.below(2) == 0 {
-                        s.insert(at, b'0' + rng.below(10) as u8);
+                    if rng.index(2) == 0 {
+                        s.insert(at, b'0' + rng.index(10) as u8);
                     } else if s[at].is_ascii_digit() {
                         s.remove(at);
                     }
                 } else if s[at].is_ascii_digit() {
-                    s[at] = b'0' + rng.below(10) as u8;
+                    s[at] = b'0' + rng.index(10) as u8;
                 }
             }
         } else {
@@ -249,9 +232,9 @@ fn native_matches_pcre2_on_generated_lines() {
             continue;
         }
         // the whole line, and a sub-range as the detector's "same place" search uses
-        let (from, to) = if rng.below(4) == 0 {
-            let a = rng.below(s.len() + 1);
-            (a, a + rng.below(s.len() - a + 1))
+        let (from, to) = if rng.index(4) == 0 {
+            let a = rng.index(s.len() + 1);
+            (a, a + rng.index(s.len() - a + 1))
         } else {
             (0, s.len())
         };
@@ -383,16 +366,16 @@ fn native_matches_pcre2_on_small_regexes() {
         let mut s: Vec<u8> = Vec::new();
         for _ in 0..3000 {
             // a new string, or the last one with one byte changed (for the memo)
-            if rng.below(2) == 0 && !s.is_empty() {
-                let at = rng.below(s.len());
-                s[at] = b"ab1cd2x-/ B"[rng.below(11)];
+            if rng.index(2) == 0 && !s.is_empty() {
+                let at = rng.index(s.len());
+                s[at] = b"ab1cd2x-/ B"[rng.index(11)];
             } else {
-                s = (0..rng.below(9))
-                    .map(|_| b"ab1cd2x-/ B"[rng.below(11)])
+                s = (0..rng.index(9))
+                    .map(|_| b"ab1cd2x-/ B"[rng.index(11)])
                     .collect();
             }
-            let from = if rng.below(3) == 0 {
-                rng.below(s.len() + 1)
+            let from = if rng.index(3) == 0 {
+                rng.index(s.len() + 1)
             } else {
                 0
             };
